@@ -1,0 +1,33 @@
+# bando — the two commands: `make demo` and `make test`. Both set everything up themselves.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup system-deps venv lint clean
+
+demo: setup  ## set up, start the embedded database and show its status
+	$(BIN)/bando db up
+	$(BIN)/bando db status
+	$(BIN)/bando layers
+
+test: setup  ## set up and run the whole test suite against real PostGIS
+	$(BIN)/pytest
+
+setup: system-deps venv
+
+system-deps:
+	@scripts/install-system-deps --test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@py=$$(scripts/find-python) && echo "using $$py" && \
+	  { [ -x $(BIN)/python ] && $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || $$py -m venv --clear $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+clean:  ## stop the embedded database and remove the virtual environment
+	-[ -x $(BIN)/bando ] && $(BIN)/bando db down
+	rm -rf $(VENV)

@@ -1,0 +1,153 @@
+"""VN-2000 coordinate reference systems, pinned to the official transformation.
+
+Vietnam's official VN-2000 → WGS 84 transformation (Decision 05/2007/QĐ-BTNMT) is
+EPSG:6960. Left to itself PROJ picks by area of use and, in the south, takes
+EPSG:5194 — about 0.8 m away. Every transformer in bando is built here, from a
+*bound* CRS that carries the 6960 parameters (``+towgs84`` with PROJ's
+position-vector signs, the opposite of the decision's coordinate-frame rotations),
+so the choice is never PROJ's. PostgreSQL is given the same definitions by
+:func:`spatial_ref_sys_rows`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pyproj import CRS, Transformer
+
+from bando.errors import BadInput
+
+DATA = Path(__file__).with_name("data")
+
+#: EPSG:6960 in PROJ's ``+towgs84`` (position-vector) convention.
+TOWGS84_6960 = (
+    -191.90441429, -39.30318279, -111.45032835,
+    0.00928836, -0.01975479, 0.00427372, 0.252906278,
+)  # fmt: skip
+VN2000_GEOGRAPHIC = 4756
+VN2000_UTM = (3405, 3406)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A VN-2000 TM-3 zone (k = 0.9999, false easting 500 000 m)."""
+
+    meridian: float
+    epsg: int
+    provinces: tuple[str, ...]
+
+
+def _fold(name: str) -> str:
+    """Province names compare without diacritics, case or spacing ("Hung Yen" = "Hưng Yên")."""
+    decomposed = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(c for c in bare.lower() if c.isalnum())
+
+
+@lru_cache(maxsize=1)
+def tm3_zones() -> tuple[Zone, ...]:
+    """The province → TM-3 meridian table from DESIGN.md, kept as data."""
+    by_epsg: dict[int, tuple[float, list[str]]] = {}
+    with (DATA / "vn2000_tm3_zones.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            entry = by_epsg.setdefault(int(row["epsg"]), (float(row["meridian"]), []))
+            entry[1].append(row["province"])
+    return tuple(Zone(m, e, tuple(p)) for e, (m, p) in sorted(by_epsg.items()))
+
+
+def vn2000_srids() -> tuple[int, ...]:
+    """Every SRID on the VN-2000 datum that bando defines (geographic, UTM, TM-3)."""
+    return (VN2000_GEOGRAPHIC, *VN2000_UTM, *sorted(z.epsg for z in tm3_zones()))
+
+
+def tm3_for_province(province: str) -> Zone:
+    """The TM-3 zone of a (pre-2025) province name; raises BadInput if unknown."""
+    key = _fold(province)
+    for zone in tm3_zones():
+        if any(_fold(p) == key for p in zone.provinces):
+            return zone
+    raise BadInput(
+        f"province {province!r} is not in the VN-2000 TM-3 table "
+        "(bando/data/vn2000_tm3_zones.csv); give its pre-2025 name, e.g. 'Hưng Yên'"
+    )
+
+
+def parse_crs(value: str | int | CRS) -> CRS:
+    """Accept 'EPSG:9209', 9209, an OGC URI or a CRS; raise BadInput with the reason."""
+    if isinstance(value, CRS):
+        return value
+    try:
+        return CRS.from_user_input(int(value) if str(value).isdigit() else value)
+    except Exception as exc:  # pyproj raises CRSError with PROJ's own wording
+        raise BadInput(f"unknown coordinate reference system {value!r}") from exc
+
+
+def is_vn2000(crs: CRS) -> bool:
+    geodetic = crs.geodetic_crs
+    return geodetic is not None and geodetic.datum.name.startswith("Vietnam 2000")
+
+
+def _projection(srid: int) -> str:
+    """The PROJ projection part of a VN-2000 SRID (empty for the geographic CRS)."""
+    if srid == VN2000_GEOGRAPHIC:
+        return "+proj=longlat"
+    if srid in VN2000_UTM:
+        return f"+proj=utm +zone={48 + VN2000_UTM.index(srid)}"
+    zone = next((z for z in tm3_zones() if z.epsg == srid), None)
+    if zone is None:
+        raise BadInput(f"EPSG:{srid} is not a VN-2000 CRS bando knows")
+    return f"+proj=tmerc +lat_0=0 +lon_0={zone.meridian:g} +k=0.9999 +x_0=500000 +y_0=0"
+
+
+@lru_cache(maxsize=64)
+def bound_proj4(srid: int) -> str:
+    """The VN-2000 SRID as a PROJ string bound to WGS 84 by the EPSG:6960 parameters."""
+    tow = ",".join(repr(v) for v in TOWGS84_6960)
+    units = "" if srid == VN2000_GEOGRAPHIC else " +units=m"
+    return f"{_projection(srid)} +ellps=WGS84 +towgs84={tow}{units} +no_defs"
+
+
+def pinned(crs: CRS) -> CRS:
+    """The CRS PROJ must use: VN-2000 CRSs become bound to EPSG:6960, others are unchanged."""
+    epsg = crs.to_epsg()
+    if epsg is None or not is_vn2000(crs):
+        return crs
+    return CRS.from_proj4(bound_proj4(epsg))
+
+
+@lru_cache(maxsize=128)
+def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
+    src, dst = CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt)
+    if is_vn2000(src) and is_vn2000(dst):
+        # Same datum: a pure change of projection, no datum shift at all.
+        return Transformer.from_crs(src, dst, always_xy=True)
+    return Transformer.from_crs(pinned(src), pinned(dst), always_xy=True)
+
+
+def transformer(src: str | int | CRS, dst: str | int | CRS) -> Transformer:
+    """A cached lon/lat-ordered transformer that never takes PROJ's automatic choice."""
+    return _transformer(parse_crs(src).to_wkt(), parse_crs(dst).to_wkt())
+
+
+def spatial_ref_sys_rows() -> list[tuple[int, str, int, str, str]]:
+    """Rows (srid, auth_name, auth_srid, srtext, proj4text) to upsert into PostGIS.
+
+    PostGIS 3 builds its PROJ pipeline from ``auth_name:auth_srid`` first, which
+    would bring back PROJ's automatic choice; the rows therefore carry the authority
+    ``BANDO`` (unknown to PROJ), so PostGIS falls through to ``srtext``, a bound CRS
+    with the EPSG:6960 parameters. ``auth_srid`` keeps the EPSG number for clients.
+    """
+    rows = []
+    for srid in vn2000_srids():
+        wkt = CRS.from_proj4(bound_proj4(srid)).to_wkt("WKT1_GDAL")
+        name = CRS.from_epsg(srid).name
+        wkt = re.sub(r'^(PROJCS|GEOGCS)\["[^"]*"', f'\\1["{name}"', wkt)
+        wkt = re.sub(r'DATUM\["[^"]*"', 'DATUM["Vietnam_2000"', wkt)
+        wkt = wkt.replace('GEOGCS["unknown"', 'GEOGCS["VN-2000"')
+        rows.append((srid, "BANDO", srid, wkt, bound_proj4(srid)))
+    return rows

@@ -1,0 +1,48 @@
+"""bando's domain errors, and the one place that maps them to exit codes.
+
+Every refusal a steward or client can meet is one of these, carrying a message that
+says what to do. The CLI maps them to exit codes here; the API maps them to HTTP
+statuses in its own error module.
+"""
+
+from __future__ import annotations
+
+
+class BandoError(Exception):
+    """Base class: a message meant for a person, never a traceback."""
+
+    exit_code = 1
+
+
+class BadInput(BandoError):
+    """The request, file or argument cannot be used as given."""
+
+    exit_code = 2
+
+
+class NotFound(BandoError):
+    exit_code = 3
+
+
+class LoadRefused(BandoError):
+    """A load that validation or a fatal defect stopped; the published layer is untouched."""
+
+    exit_code = 4
+
+
+class Unavailable(BandoError):
+    """The database or another service bando needs is not reachable."""
+
+    exit_code = 5
+
+
+class CatalogueError(BandoError):
+    """A layer definition in ``layers/`` is malformed."""
+
+    exit_code = 6
+
+
+class SetupError(BandoError):
+    """The machine lacks something bando needs (PostGIS, PostgreSQL binaries…)."""
+
+    exit_code = 7

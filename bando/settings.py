@@ -1,0 +1,54 @@
+"""Every setting bando reads, in one typed object.
+
+Nothing else in the code base reads ``os.environ``: a deployment is described by
+``BANDO_…`` variables (and ``DATABASE_URL``), optionally from a ``.env`` file in the
+project folder, so tests and operators can see every knob in one place.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Deployment settings; read once per process (see :func:`get_settings`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BANDO_", env_file=PROJECT_ROOT / ".env", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "BANDO_DATABASE_URL"),
+        description="External PostgreSQL/PostGIS server; unset = embedded cluster.",
+    )
+    home: Path = Field(
+        default=PROJECT_ROOT / ".bando",
+        description="Folder for the embedded cluster, reports and caches.",
+    )
+    db_name: str = "bando"
+    pg_bindir: Path | None = Field(
+        default=None, description="PostgreSQL server binaries; found automatically."
+    )
+    db_durable: bool = Field(
+        default=True,
+        description="fsync on the embedded cluster; tests turn it off for speed.",
+    )
+    province: str = Field(default="Hưng Yên", description="The deployment's province.")
+    layers_dir: Path = PROJECT_ROOT / "layers"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between clusters)."""
+    get_settings.cache_clear()

@@ -1,0 +1,87 @@
+"""Reading ``layers/*.yml`` into validated :class:`~layers.model.Layer` objects.
+
+A malformed entry stops everything with one line naming the file, the field and the
+reason: a steward fixing YAML needs that line, not a pydantic dump.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from bando.errors import CatalogueError, NotFound
+from layers.model import Layer
+
+LAYERS_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    layers: dict[str, Layer]
+    version: str  # content hash of the YAML files: recorded in every lineage row
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.layers.values())
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def get(self, layer_id: str) -> Layer:
+        try:
+            return self.layers[layer_id]
+        except KeyError:
+            known = ", ".join(sorted(self.layers))
+            raise NotFound(f"no layer {layer_id!r} in the catalogue (known: {known})") from None
+
+
+def _one_line(path: Path, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{path.name}: {where}: {msg}{more}"
+
+
+def load_layer(path: Path) -> Layer:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CatalogueError(f"{path.name}:{line}: not valid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"{path.name}: expected a mapping of layer settings")
+    if raw.get("id") != path.stem:
+        raise CatalogueError(f"{path.name}: id: must equal the file name ({path.stem!r})")
+    try:
+        return Layer.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogueError(_one_line(path, exc)) from None
+
+
+def load(directory: Path = LAYERS_DIR) -> Catalogue:
+    paths = sorted(directory.glob("*.yml"))
+    if not paths:
+        raise CatalogueError(f"no layer definitions (*.yml) in {directory}")
+    digest = hashlib.sha256()
+    layers = {}
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        layer = load_layer(path)
+        layers[layer.id] = layer
+    for layer in layers.values():
+        if layer.parent and layer.parent not in layers:
+            raise CatalogueError(f"{layer.id}.yml: parent: no layer {layer.parent!r}")
+    return Catalogue(layers, digest.hexdigest()[:12])
+
+
+@lru_cache(maxsize=4)
+def cached(directory: Path = LAYERS_DIR) -> Catalogue:
+    """The catalogue, read once per process (servers and long loads)."""
+    return load(directory)

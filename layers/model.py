@@ -1,0 +1,224 @@
+"""The layer catalogue's model: what one ``layers/<id>.yml`` may say.
+
+Every step derives from this one definition of a layer — the pipelines' field
+mapping and validation, the API configuration, tile attributes, QGIS styles and the
+site's legends — so nothing about a layer is written twice.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+GeometryType = Literal[
+    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"
+]
+FieldType = Literal["text", "integer", "real", "date", "datetime", "boolean"]
+Severity = Literal["error", "warning", "off"]
+
+_IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_COLUMN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A bilingual string: Vietnamese first, English second."""
+
+    vi: str
+    en: str
+
+
+class Domain(Strict):
+    """Allowed values: a code table kept as data, an explicit list, or a range."""
+
+    codes: Literal["land_use"] | None = None
+    values: tuple[str | int, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Domain:
+        if self.codes and self.values:
+            raise ValueError("give either 'codes' or 'values', not both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+
+class LayerField(Strict):
+    name: Annotated[str, Field(description="canonical column and API property name")]
+    type: FieldType
+    title: Text
+    required: bool = False
+    public: bool = True
+    personal: bool = False
+    aliases: tuple[str, ...] = ()
+    domain: Domain | None = None
+    unit: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _column(cls, v: str) -> str:
+        if not _COLUMN.match(v):
+            raise ValueError(f"{v!r} is not a plain column name (letters, digits, _)")
+        return v
+
+    @model_validator(mode="after")
+    def _personal_is_restricted(self) -> LayerField:
+        if self.personal and self.public:
+            raise ValueError(f"field {self.name!r} is personal data and cannot be public")
+        return self
+
+
+class Rules(Strict):
+    """Validation rules; each maps to a stable rule code in the rejects table."""
+
+    geometry_repair: bool = False
+    extent: Literal["province", "none"] = "province"
+    area_field: str | None = None
+    area_tolerance: float = Field(default=0.05, ge=0, le=1)
+    overlaps: Severity = "off"
+    sliver_min_area: float = Field(default=0.0, ge=0)
+    max_reject_ratio: float = Field(default=0.05, ge=0, le=1)
+
+
+class Style(Strict):
+    """How the layer is drawn (site legend, QGIS style, IOC map)."""
+
+    by: str | None = Field(default=None, description="field whose code decides the colour")
+    codes: Literal["land_use"] | None = None
+    fill: str | None = None
+    stroke: str = "#555555"
+    width: float = 1.0
+    dash: bool = False
+    radius: float = 5.0
+
+    @field_validator("fill", "stroke")
+    @classmethod
+    def _colour(cls, v: str | None) -> str | None:
+        if v is not None and not _COLOUR.match(v):
+            raise ValueError(f"{v!r} is not a #RRGGBB colour")
+        return v
+
+
+class Tiles(Strict):
+    minzoom: int = Field(default=10, ge=0, le=24)
+    maxzoom: int = Field(default=20, ge=0, le=24)
+    properties: tuple[str, ...] | None = Field(
+        default=None, description="tile attributes; default: the key and the styled field"
+    )
+    max_features: int = Field(default=20000, ge=1)
+
+
+class Contact(Strict):
+    organisation: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class Metadata(Strict):
+    source_decision: str | None = None
+    date: str | None = Field(default=None, description="date of the data or of its decision")
+    license: str = "CC-BY-4.0"
+    contact: Contact
+    keywords: tuple[str, ...] = ()
+    update_frequency: str | None = None
+
+
+class Alert(Strict):
+    """Thresholds that turn an IOC point's reading into an alert, per sensor kind."""
+
+    field: str
+    by: str
+    thresholds: dict[str, float]
+
+
+class Raster(Strict):
+    unit: str
+    band_title: Text
+    nodata: float | None = None
+    max_pixels: int = Field(default=4_000_000, ge=1, description="largest coverage request")
+
+
+class Layer(Strict):
+    id: str
+    title: Text
+    description: Text
+    theme: Literal["base", "cadastre", "land_use", "planning", "infrastructure", "ioc", "raster"]
+    kind: Literal["vector", "raster", "table"] = "vector"
+    geometry: GeometryType | None = None
+    storage_crs: str = Field(
+        default="province", description="'province' (its VN-2000 TM-3 zone) or EPSG:nnnn"
+    )
+    fields: tuple[LayerField, ...] = ()
+    key: tuple[str, ...] = ()
+    versioned: bool = False
+    time_field: str | None = None
+    parent: str | None = Field(default=None, description="layer this table belongs to")
+    rules: Rules = Rules()
+    style: Style = Style()
+    tiles: Tiles | None = None
+    raster: Raster | None = None
+    alert: Alert | None = None
+    metadata: Metadata
+
+    @field_validator("id")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not _IDENT.match(v):
+            raise ValueError(f"{v!r} must be lower-case letters, digits and _")
+        return v
+
+    @field_validator("storage_crs")
+    @classmethod
+    def _crs(cls, v: str) -> str:
+        if v != "province" and not re.match(r"^EPSG:\d{4,5}$", v):
+            raise ValueError(f"{v!r} must be 'province' or EPSG:<code>")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Layer:
+        names = [f.name for f in self.fields]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"fields repeated: {sorted(dupes)}")
+        aliases = [a for f in self.fields for a in {x.lower() for x in (f.name, *f.aliases)}]
+        clash = {a for a in aliases if aliases.count(a) > 1}
+        if clash:
+            raise ValueError(f"aliases map to more than one field: {sorted(clash)}")
+        refs = [*self.key, self.time_field, self.rules.area_field, self.style.by]
+        refs += [*(self.tiles.properties or ())] if self.tiles else []
+        refs += [self.alert.field, self.alert.by] if self.alert else []
+        for ref in filter(None, refs):
+            if ref not in names:
+                raise ValueError(f"{ref!r} is referred to but is not a field of this layer")
+        if self.kind == "vector" and self.geometry is None:
+            raise ValueError("a vector layer needs a geometry type")
+        if self.kind != "vector" and self.geometry is not None:
+            raise ValueError(f"a {self.kind} layer has no geometry type")
+        if self.kind == "raster" and self.raster is None:
+            raise ValueError("a raster layer needs a 'raster' section")
+        for name in self.key:
+            if not self.field(name).required:
+                raise ValueError(f"key field {name!r} must be required")
+        return self
+
+    def field(self, name: str) -> LayerField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def public_fields(self) -> tuple[LayerField, ...]:
+        return tuple(f for f in self.fields if f.public)
+
+    @property
+    def table(self) -> str:
+        return self.id

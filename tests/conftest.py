@@ -1,0 +1,67 @@
+"""Session fixtures: a real embedded PostGIS cluster of the suite's own.
+
+The cluster is started through the same code path as ``bando db up``, in a fresh
+temporary folder, so the suite never touches a running demo's database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bando import db
+from bando.settings import Settings, get_settings, reset_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def bando_env() -> Iterator[dict[str, str]]:
+    """Environment for this suite's cluster: private home, fast (non-durable) storage."""
+    home = Path(tempfile.mkdtemp(prefix="bando-test-"))
+    saved = {k: os.environ.get(k) for k in ("BANDO_HOME", "BANDO_DB_DURABLE", "DATABASE_URL")}
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["BANDO_HOME"] = str(home)
+    os.environ["BANDO_DB_DURABLE"] = "false"
+    reset_settings()
+    yield {"BANDO_HOME": str(home), "BANDO_DB_DURABLE": "false"}
+    try:
+        db.down(get_settings())
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_settings()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database(bando_env: dict[str, str]) -> str:
+    """URL of the suite's running database (migrated, PostGIS, VN-2000 rows)."""
+    db.up(get_settings())
+    return db.database_url()
+
+
+@pytest.fixture(scope="session")
+def settings(database: str) -> Settings:
+    return get_settings()
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a `bando` subprocess needs to see the suite's cluster."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return env | (extra or {})
+
+
+@pytest.fixture(scope="session")
+def bando_bin() -> str:
+    path = Path(os.sys.executable).with_name("bando")
+    assert path.exists(), "the bando entry point is not installed in this environment"
+    return str(path)

@@ -39,9 +39,27 @@ class Catalogue:
             raise NotFound(f"no layer {layer_id!r} in the catalogue (known: {known})") from None
 
 
-def _one_line(path: Path, exc: ValidationError) -> str:
+def _where(loc: tuple, raw: dict) -> str:
+    """'fields.1.type' reads better as 'fields.1(duongKinh).type' for a steward."""
+    parts, node = [], raw
+    for part in loc:
+        node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else None
+        label = str(part)
+        if isinstance(part, int) and isinstance(node, dict) and "name" in node:
+            label += f"({node['name']})"
+        parts.append(label)
+    return ".".join(parts) or "(top level)"
+
+
+def _has(node: dict | list, part: object) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(part, int) and 0 <= part < len(node)
+
+
+def _one_line(path: Path, exc: ValidationError, raw: dict) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    where = _where(tuple(err["loc"]), raw)
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     msg = err["msg"].removeprefix("Value error, ")
     return f"{path.name}: {where}: {msg}{more}"
@@ -62,7 +80,7 @@ def load_layer(path: Path) -> Layer:
     try:
         return Layer.model_validate(raw)
     except ValidationError as exc:
-        raise CatalogueError(_one_line(path, exc)) from None
+        raise CatalogueError(_one_line(path, exc, raw)) from None
 
 
 def load(directory: Path = LAYERS_DIR) -> Catalogue:

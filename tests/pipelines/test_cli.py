@@ -29,7 +29,7 @@ def test_broken_yaml_gives_one_line_naming_file_and_field(bando_bin: str, tmp_pa
     assert result.returncode == 6
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: parcels.yml: fields.1.type:")
+    assert lines[0].startswith("error: parcels.yml: fields.1(soHieuToBanDo).type:")
     assert "Traceback" not in result.stderr
 
 

@@ -42,7 +42,7 @@ class Zone:
     provinces: tuple[str, ...]
 
 
-def _fold(name: str) -> str:
+def fold_name(name: str) -> str:
     """Province names compare without diacritics, case or spacing ("Hung Yen" = "Hưng Yên")."""
     decomposed = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -67,9 +67,9 @@ def vn2000_srids() -> tuple[int, ...]:
 
 def tm3_for_province(province: str) -> Zone:
     """The TM-3 zone of a (pre-2025) province name; raises BadInput if unknown."""
-    key = _fold(province)
+    key = fold_name(province)
     for zone in tm3_zones():
-        if any(_fold(p) == key for p in zone.provinces):
+        if any(fold_name(p) == key for p in zone.provinces):
             return zone
     raise BadInput(
         f"province {province!r} is not in the VN-2000 TM-3 table "

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,8 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bando import db
-from bando.errors import BandoError
+from bando.errors import BadInput, BandoError
 from bando.settings import get_settings
+from pipelines.publish import Version
+from pipelines.report import LoadResult
 
 app = typer.Typer(
     name="bando",
@@ -88,6 +91,142 @@ def layers_cmd() -> None:
             layer.id, layer.theme, layer.kind, layer.geometry or "—", layer.storage_crs,
             str(len(layer.fields)), layer.title.vi,
         )  # fmt: skip
+    out.print(table)
+
+
+def _version(version_id: str | None, decision: str | None, decision_date: str | None,
+             authority: str | None, valid_from: str | None) -> Version | None:  # fmt: skip
+    if version_id is None:
+        if any((decision, decision_date, authority, valid_from)):
+            raise BadInput("--decision, --decision-date, --authority and --valid-from need --version-id")
+        return None
+    return Version(version_id, decision, _date(decision_date, "--decision-date"), authority,
+                   _date(valid_from or decision_date, "--valid-from"))  # fmt: skip
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise BadInput(f"{option} must be a date like 2024-03-15, not {value!r}") from None
+
+
+def print_result(result: LoadResult) -> None:
+    colour = {"published": "green", "noop": "cyan", "dry-run": "cyan", "refused": "red"}.get(result.outcome, "red")
+    out.print(f"[bold {colour}]{result.layer}: {result.outcome}[/] — {result.message}", highlight=False)
+    if result.outcome not in ("noop",):
+        out.print(
+            f"  read {result.rows_read}, loaded {result.rows_loaded}, rejected {result.rows_rejected}, "
+            f"repaired {result.rows_repaired}, with warnings {result.rows_warned} — {result.duration_s:.1f} s"
+            f"  (CRS {result.crs or '—'}, encoding {result.encoding or '—'})",
+            highlight=False,
+        )
+    if result.encoding_note:
+        out.print(f"  text: {result.encoding_note}", highlight=False)
+    if result.rules:
+        table = Table(box=None, padding=(0, 2))
+        for col in ("rule", "severity", "count", "examples"):
+            table.add_column(col)
+        for r in result.rules:
+            table.add_row(r.rule, r.severity, str(r.count), "\n".join(r.examples))
+        out.print(table)
+    if result.report_path:
+        out.print(f"  report: {result.report_path}  (lineage #{result.lineage_id})", highlight=False)
+
+
+def _progress_bar():  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)  # fmt: skip
+
+
+@app.command("load")
+def load_cmd(
+    layer: Annotated[str, typer.Argument(help="catalogue layer id (see `bando layers`)")],
+    source: Annotated[Path, typer.Argument(help="file to load: .shp .gpkg .geojson .gdb .csv .tif")],
+    crs: Annotated[str | None, typer.Option(help="declared CRS, e.g. EPSG:9209 (else the file's)")] = None,
+    encoding: Annotated[str, typer.Option(help="auto|utf-8|tcvn3|vni|cp1258")] = "auto",
+    source_layer: Annotated[str | None, typer.Option(help="layer inside a GeoPackage/.gdb")] = None,
+    x_column: Annotated[str | None, typer.Option(help="CSV column holding X (easting / longitude)")] = None,
+    y_column: Annotated[str | None, typer.Option(help="CSV column holding Y (northing / latitude)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate and report; publish nothing")] = False,
+    force: Annotated[bool, typer.Option("--force", help="reload even if this exact file is published")] = False,
+    version_id: Annotated[str | None, typer.Option(help="version of a versioned layer (plans)")] = None,
+    decision: Annotated[str | None, typer.Option(help="approval decision number")] = None,
+    decision_date: Annotated[str | None, typer.Option(help="approval date, YYYY-MM-DD")] = None,
+    authority: Annotated[str | None, typer.Option(help="approving authority")] = None,
+    valid_from: Annotated[str | None, typer.Option(help="date the version applies from")] = None,
+) -> None:
+    """Load one delivery into a layer: validate, publish atomically, record lineage."""
+    from pipelines.load import LoadOptions, run_load
+
+    opts = LoadOptions(crs=crs, encoding=encoding, source_layer=source_layer, x_column=x_column,
+                       y_column=y_column, dry_run=dry_run, force=force,
+                       version=_version(version_id, decision, decision_date, authority, valid_from))  # fmt: skip
+    with _progress_bar() as bar:
+        task = bar.add_task(f"loading {layer}", total=None)
+        result = run_load(layer, source, opts, progress=lambda n, total: bar.update(task, completed=n, total=total))
+    print_result(result)
+    if result.outcome in ("refused", "failed"):
+        raise typer.Exit(4)
+
+
+@app.command("load-all")
+def load_all_cmd(
+    manifest: Annotated[Path, typer.Argument(help="delivery manifest (YAML), e.g. data_samples/manifest.yml")],
+    force: Annotated[bool, typer.Option("--force", help="reload files already published")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="validate everything; publish nothing")] = False,
+) -> None:
+    """Load every delivery a manifest lists, in order; exit 4 if any was refused."""
+    from pipelines.manifest import run_manifest
+
+    results = run_manifest(manifest, force=force, dry_run=dry_run, on_result=print_result)
+    table = Table(title=f"{manifest}: {len(results)} deliveries")
+    for col in ("layer", "outcome", "read", "loaded", "rejected", "s"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.layer, r.outcome, str(r.rows_read), str(r.rows_loaded), str(r.rows_rejected), f"{r.duration_s:.1f}")
+    out.print(table)
+    if any(r.outcome in ("refused", "failed") for r in results):
+        raise typer.Exit(4)
+
+
+@app.command("lineage")
+def lineage_cmd(
+    layer: Annotated[str, typer.Argument(help="catalogue layer id")],
+    limit: Annotated[int, typer.Option(help="how many loads to show")] = 20,
+) -> None:
+    """Show the loads of a layer, newest first."""
+    from pipelines.history import lineage_rows
+
+    rows = lineage_rows(layer, limit)
+    table = Table(title=f"lineage of {layer}")
+    for col in ("#", "when", "outcome", "read", "loaded", "rejected", "repaired", "CRS", "encoding", "version", "source", "message"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*[("" if v is None else str(v)) for v in r])
+    out.print(table)
+
+
+@app.command("rejects")
+def rejects_cmd(
+    layer: Annotated[str, typer.Argument(help="catalogue layer id")],
+    lineage: Annotated[int | None, typer.Option(help="a given load (default: the latest with findings)")] = None,
+    rule: Annotated[str | None, typer.Option(help="only this rule code")] = None,
+    limit: Annotated[int, typer.Option(help="rows to show")] = 50,
+) -> None:
+    """Show rejected rows and warnings of a load, with rule codes and reasons."""
+    from pipelines.history import reject_rows
+
+    lineage_id, rows = reject_rows(layer, lineage, rule, limit)
+    table = Table(title=f"findings of {layer} load #{lineage_id}")
+    for col in ("row", "rule", "severity", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*[("" if v is None else str(v)) for v in r])
     out.print(table)
 
 

@@ -1,0 +1,220 @@
+"""``bando load``: extract → normalise → validate → COPY to staging → publish, accounted for.
+
+The whole build and the swap run in ONE transaction on the work connection, so a
+crash anywhere leaves the published layer as it was and no staging table behind
+(PostgreSQL also skips WAL for a table created and filled in the same transaction
+where ``wal_level = minimal``). Lineage and rejects go through a second connection
+that commits as it goes, so they outlive a refused or killed run.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from bando import db
+from bando.errors import BadInput, LoadRefused
+from bando.province import resolve as resolve_province
+from bando.settings import Settings, get_settings
+from layers import catalogue as catalogue_mod
+from layers.model import Layer
+from pipelines import publish, setchecks, tables
+from pipelines.lineage import Lineage
+from pipelines.normalise import Normaliser
+from pipelines.publish import Version
+from pipelines.report import LoadResult, Tally, write_json
+from pipelines.sources import FileRefused, SourceSpec, batches, open_source, sha256
+from pipelines.text import TextDecoder
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class LoadOptions:
+    crs: str | None = None
+    encoding: str = "auto"
+    source_layer: str | None = None
+    x_column: str | None = None
+    y_column: str | None = None
+    dry_run: bool = False
+    force: bool = False
+    version: Version | None = None
+    batch_size: int = 50_000
+
+
+ENCODINGS = ("auto", "utf-8", "tcvn3", "vni", "cp1258")
+
+
+def run_load(layer_id: str, source: Path, options: LoadOptions | None = None,
+             settings: Settings | None = None, progress: Progress | None = None) -> LoadResult:  # fmt: skip
+    opts = options or LoadOptions()
+    s = settings or get_settings()
+    cat = catalogue_mod.load(s.layers_dir)
+    layer = cat.get(layer_id)
+    if opts.encoding not in ENCODINGS:
+        raise BadInput(f"--encoding must be one of {', '.join(ENCODINGS)}, not {opts.encoding!r}")
+    if layer.kind == "raster":
+        from pipelines.raster import load_raster
+
+        return load_raster(layer, source, opts, s, cat.version)
+    if layer.versioned and opts.version is None:
+        raise BadInput(
+            f"layer {layer.id!r} keeps every approved version: give --version-id and the approval "
+            "decision (--decision, --decision-date, --authority, --valid-from)"
+        )
+    if not layer.versioned and opts.version is not None:
+        raise BadInput(f"layer {layer.id!r} is not versioned; drop --version-id")
+    url = db.database_url(s)
+    province = resolve_province(s.province)
+    srid = province.storage_srid(layer.storage_crs) if layer.geometry else None
+    version_id = opts.version.id if opts.version else None
+    result = LoadResult(layer=layer.id, source=str(source), outcome="failed", version_id=version_id)
+    started = time.monotonic()
+    lineage = Lineage(url, layer.id)
+    try:
+        lineage.lock()
+        checksum = sha256(source) if source.exists() else None
+        if checksum and not (opts.force or opts.dry_run):
+            previous = lineage.previous_publish(checksum, cat.version, version_id)
+            if previous is not None:
+                result.lineage_id = lineage.start(source_path=str(source), source_sha256=checksum,
+                                                  catalogue_version=cat.version, version_id=version_id)  # fmt: skip
+                result.outcome = "noop"
+                result.message = f"same file as load #{previous}, already published; nothing to do (use --force to reload)"
+                lineage.finish("noop", message=result.message)
+                return result
+        result.lineage_id = lineage.start(source_path=str(source), source_sha256=checksum,
+                                          catalogue_version=cat.version, version_id=version_id)  # fmt: skip
+        try:
+            _build(layer, source, opts, s, url, srid, province, lineage, result, progress)
+        except FileRefused as exc:
+            result.outcome, result.message = "refused", str(exc)
+            lineage.file_reject(exc.rule, str(exc))
+            tally = Tally()
+            from pipelines.normalise import Issue
+
+            tally.add([Issue(-1, exc.rule, "error", str(exc))])
+            result.rules = tally.summaries()
+        except LoadRefused as exc:
+            result.outcome, result.message = "refused", str(exc)
+        except BaseException as exc:
+            result.outcome = "failed"
+            result.message = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {type(exc).__name__}"
+            raise
+        finally:
+            result.duration_s = round(time.monotonic() - started, 3)
+            result.report_path = str(write_json(result, s.home / "reports"))
+            lineage.finish(
+                result.outcome, rows_read=result.rows_read, rows_loaded=result.rows_loaded,
+                rows_rejected=result.rows_rejected, rows_repaired=result.rows_repaired,
+                rows_warned=result.rows_warned, source_crs=result.crs, encoding=result.encoding,
+                encoding_note=result.encoding_note, message=result.message, report=result.to_json(),
+            )  # fmt: skip
+    finally:
+        lineage.close()
+    return result
+
+
+def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, srid: int | None,
+           province, lineage: Lineage, result: LoadResult, progress: Progress | None) -> None:  # fmt: skip
+    spec = SourceSpec(path, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
+    source = open_source(spec)
+    if layer.geometry and not source.is_spatial:
+        raise FileRefused("geometry.missing", f"{path.name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer")
+    result.crs = source.crs.to_string() if source.crs else None
+    decoder = TextDecoder(opts.encoding, read_as_bytes=source.read_encoding == "latin-1")
+    extent = province.bbox_in(srid) if (srid and layer.rules.extent == "province") else None
+    normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
+    staging = f"{layer.table}_{result.lineage_id}"
+    staging_ident = sql.Identifier("staging", staging)
+    tally = Tally()
+    columns = tables.copy_columns(layer)
+    with psycopg.connect(url) as conn:  # one transaction: everything or nothing
+        conn.execute("set local statement_timeout = 0")
+        conn.execute(tables.create_table(layer, "staging", staging, srid))
+        base = publish.next_fid_base(conn, layer, opts.version)
+        copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
+            staging_ident, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        read = 0
+        with conn.cursor() as cur, cur.copy(copy_sql) as cp:
+            for table, geometry_name in batches(source, opts.batch_size):
+                batch = normaliser.process(table, geometry_name, read)
+                read += table.num_rows
+                tally.add(batch.issues)
+                if batch.issues:
+                    lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
+                result.rows_repaired += batch.repaired
+                if len(batch.frame):
+                    cp.write(_csv(batch.frame, layer, base, opts.version))
+                if progress:
+                    progress(read, source.feature_count)
+        result.rows_read = read
+        result.encoding, result.encoding_note = decoder.label, decoder.note
+        lineage.update(rows_read=read, encoding=decoder.label, encoding_note=decoder.note, source_crs=result.crs)
+        for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # pk + gist, needed by the checks
+            conn.execute(stmt)
+        set_issues, set_records, set_wkt = setchecks.run(conn, layer, staging_ident, base, opts.version.id if opts.version else None)
+        if set_issues:
+            tally.add(set_issues)
+            lineage.write_rejects(set_issues, set_records, set_wkt)
+        result.rows_rejected = len(tally.rejected_rows)
+        result.rows_warned = len(tally.warned_rows - tally.rejected_rows)
+        result.rows_loaded = read - result.rows_rejected
+        result.rules = tally.summaries()
+        if read == 0:
+            raise FileRefused("file.no_features", f"{path.name} holds no features")
+        ratio = result.rows_rejected / read
+        if ratio > layer.rules.max_reject_ratio:
+            raise LoadRefused(
+                f"{result.rows_rejected} of {read} rows ({ratio:.1%}) were rejected, above the layer's "
+                f"limit of {layer.rules.max_reject_ratio:.0%}; nothing was published. "
+                f"See `bando rejects {layer.id}` and fix the source."
+            )
+        for stmt in tables.index_statements(layer, "staging", staging)[2:]:
+            conn.execute(stmt)
+        if opts.version:
+            publish.carry_other_versions(conn, layer, staging, opts.version)
+        conn.execute(sql.SQL("analyze {}").format(staging_ident))
+        if opts.dry_run:
+            conn.rollback()
+            result.outcome = "dry-run"
+            result.message = f"dry run: {result.rows_loaded} rows would be published; nothing was changed"
+            return
+        publish.swap(conn, layer, staging, result.lineage_id, srid, opts.version)  # type: ignore[arg-type]
+        conn.commit()
+    result.outcome = "published"
+    result.message = f"published {result.rows_loaded} rows to data.{layer.table}"
+
+
+def _csv(frame: pd.DataFrame, layer: Layer, base: int, version: Version | None) -> bytes:
+    """One batch as CSV for COPY, columns in :func:`tables.copy_columns` order."""
+    n = len(frame)
+    out: dict[str, pa.Array] = {"fid": pa.array(frame["_index"].to_numpy() + base + 1)}
+    for f in layer.fields:
+        col = frame[f.name]
+        if f.type == "datetime":
+            col = col.map(lambda v: v.isoformat() if pd.notna(v) else None)
+        if f.type == "date":
+            out[f.name] = pa.array(col.tolist(), type=pa.date32())
+        else:
+            out[f.name] = pa.Array.from_pandas(col)
+    if layer.versioned:
+        assert version is not None
+        out["version_id"] = pa.array([version.id] * n, type=pa.string())
+        out["valid_from"] = pa.array([version.valid_from] * n, type=pa.date32())
+        out["valid_to"] = pa.nulls(n, type=pa.date32())
+    if layer.geometry:
+        out["geom"] = pa.array(frame["geom"].to_numpy(), type=pa.string())
+    table = pa.table(out)
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+    return buf.getvalue()

@@ -1,0 +1,73 @@
+"""``bando load-all``: a delivery manifest says which file feeds which layer, and how."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bando.errors import BadInput
+from pipelines.load import LoadOptions, run_load
+from pipelines.publish import Version
+from pipelines.report import LoadResult
+
+
+class VersionBlock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    decision: str | None = None
+    decision_date: date | None = None
+    authority: str | None = None
+    valid_from: date | None = None
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    layer: str
+    source: Path
+    source_layer: str | None = None
+    crs: str | None = None
+    encoding: str = "auto"
+    x_column: str | None = None
+    y_column: str | None = None
+    version: VersionBlock | None = None
+    note: str | None = None
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    province: str | None = None
+    deliveries: list[Delivery]
+
+
+def read_manifest(path: Path) -> Manifest:
+    if not path.is_file():
+        raise BadInput(f"manifest {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Manifest.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path.name}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise BadInput(f"{path.name}: {where}: {err['msg']}") from None
+
+
+def run_manifest(path: Path, force: bool = False, dry_run: bool = False,
+                 on_result: Callable[[LoadResult], None] | None = None) -> list[LoadResult]:  # fmt: skip
+    manifest = read_manifest(path)
+    results = []
+    for d in manifest.deliveries:
+        version = Version(**d.version.model_dump()) if d.version else None
+        opts = LoadOptions(crs=d.crs, encoding=d.encoding, source_layer=d.source_layer,
+                           x_column=d.x_column, y_column=d.y_column, force=force,
+                           dry_run=dry_run, version=version)  # fmt: skip
+        result = run_load(d.layer, (path.parent / d.source).resolve(), opts)
+        if on_result:
+            on_result(result)
+        results.append(result)
+    return results

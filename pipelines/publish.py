@@ -1,0 +1,104 @@
+"""Publish: swap the staging table in for the live one, inside the load's transaction.
+
+Readers see the old table or the new one, never a mix: the swap (drop old, move and
+rename new) happens under an exclusive lock at the very end of the one transaction
+that built the staging table, so a crash at any moment before COMMIT leaves the
+published layer exactly as it was and leaves no staging table behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+from psycopg import sql
+
+from layers.model import Layer
+from pipelines.tables import field_columns
+
+
+@dataclass(frozen=True)
+class Version:
+    """An approved version of a plan: the decision it comes from and when it applies."""
+
+    id: str
+    decision: str | None = None
+    decision_date: date | None = None
+    authority: str | None = None
+    valid_from: date | None = None
+
+
+def exists(conn: psycopg.Connection, layer: Layer) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (f"data.{layer.table}",)).fetchone()[0]
+
+
+def carry_other_versions(conn: psycopg.Connection, layer: Layer, staging: str, version: Version) -> int:
+    """Copy every other version's rows into staging (a versioned layer keeps them all)."""
+    if not exists(conn, layer):
+        return 0
+    live_cols = {r[0] for r in conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'data' and table_name = %s",
+        (layer.table,))}  # fmt: skip
+    cols = [c for c in ["fid", *field_columns(layer), "version_id", "valid_from", "valid_to", "geom"] if c in live_cols]
+    if layer.geometry is None:
+        cols = [c for c in cols if c != "geom"]
+    ident = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
+    cur = conn.execute(sql.SQL("insert into {s} ({c}) select {c} from {d} where version_id <> %s").format(
+        s=sql.Identifier("staging", staging), d=sql.Identifier("data", layer.table), c=ident), (version.id,))  # fmt: skip
+    if version.valid_from:
+        conn.execute(sql.SQL(
+            "update {s} set valid_to = %s where version_id <> %s and valid_to is null"
+            " and (valid_from is null or valid_from < %s)"
+        ).format(s=sql.Identifier("staging", staging)), (version.valid_from, version.id, version.valid_from))  # fmt: skip
+    return cur.rowcount
+
+
+def next_fid_base(conn: psycopg.Connection, layer: Layer, version: Version | None) -> int:
+    """Feature ids stay unique across the versions a layer keeps."""
+    if version is None or not exists(conn, layer):
+        return 0
+    row = conn.execute(sql.SQL("select coalesce(max(fid), 0) from {} where version_id <> %s").format(
+        sql.Identifier("data", layer.table)), (version.id,)).fetchone()  # fmt: skip
+    return int(row[0]) if row else 0
+
+
+def swap(conn: psycopg.Connection, layer: Layer, staging: str, lineage_id: int, srid: int | None,
+         version: Version | None) -> int:  # fmt: skip
+    """Replace data.<layer> by staging.<staging>; returns the published row count."""
+    live = sql.Identifier("data", layer.table)
+    if exists(conn, layer):
+        conn.execute(sql.SQL("lock table {} in access exclusive mode").format(live))
+        conn.execute(sql.SQL("drop table {}").format(live))
+    conn.execute(sql.SQL("alter table {} set schema data").format(sql.Identifier("staging", staging)))
+    conn.execute(sql.SQL("alter table {} rename to {}").format(sql.Identifier("data", staging), sql.Identifier(layer.table)))
+    for (index_name,) in conn.execute(
+        "select indexname from pg_indexes where schemaname = 'data' and tablename = %s", (layer.table,)
+    ).fetchall():
+        stable = index_name.replace(staging, layer.table, 1)
+        if stable != index_name:
+            conn.execute(sql.SQL("alter index {} rename to {}").format(sql.Identifier("data", index_name), sql.Identifier(stable)))
+    if conn.execute("select 1 from pg_roles where rolname = 'bando_reader'").fetchone():
+        conn.execute(sql.SQL("grant select on {} to bando_reader").format(live))
+    count = conn.execute(sql.SQL("select count(*) from {}").format(live)).fetchone()[0]
+    conn.execute(
+        "insert into bando.layer_state (layer, lineage_id, srid, row_count) values (%s, %s, %s, %s)"
+        " on conflict (layer) do update set lineage_id = excluded.lineage_id, srid = excluded.srid,"
+        " row_count = excluded.row_count, published_at = now()",
+        (layer.id, lineage_id, srid, count),
+    )
+    if version is not None:
+        conn.execute(
+            "update bando.layer_versions set valid_to = %s where layer = %s and version_id <> %s"
+            " and valid_to is null and (valid_from is null or valid_from < %s)",
+            (version.valid_from, layer.id, version.id, version.valid_from),
+        )
+        conn.execute(
+            "insert into bando.layer_versions (layer, version_id, decision, decision_date, authority,"
+            " valid_from, lineage_id) values (%s, %s, %s, %s, %s, %s, %s) on conflict (layer, version_id)"
+            " do update set decision = excluded.decision, decision_date = excluded.decision_date,"
+            " authority = excluded.authority, valid_from = excluded.valid_from, lineage_id = excluded.lineage_id",
+            (layer.id, version.id, version.decision, version.decision_date, version.authority,
+             version.valid_from, lineage_id),
+        )  # fmt: skip
+    return int(count)

@@ -1,0 +1,72 @@
+"""What the steward reads after a load: a summary by rule, and the same as a JSON file."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pipelines.normalise import Issue
+
+EXAMPLES = 3
+
+
+@dataclass
+class RuleSummary:
+    rule: str
+    severity: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadResult:
+    layer: str
+    source: str
+    outcome: str  # published | refused | noop | dry-run | failed
+    lineage_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_repaired: int = 0
+    rows_warned: int = 0
+    duration_s: float = 0.0
+    crs: str | None = None
+    encoding: str | None = None
+    encoding_note: str | None = None
+    version_id: str | None = None
+    message: str = ""
+    rules: list[RuleSummary] = field(default_factory=list)
+    report_path: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class Tally:
+    """Counts issues by rule as batches stream past, keeping a few examples of each."""
+
+    def __init__(self) -> None:
+        self.by_rule: dict[tuple[str, str], RuleSummary] = {}
+        self.rejected_rows: set[int] = set()
+        self.warned_rows: set[int] = set()
+
+    def add(self, issues: list[Issue]) -> None:
+        for i in issues:
+            s = self.by_rule.setdefault((i.rule, i.severity), RuleSummary(i.rule, i.severity))
+            s.count += 1
+            if len(s.examples) < EXAMPLES:
+                s.examples.append(f"row {i.index}: {i.reason}")
+            (self.rejected_rows if i.severity == "error" else self.warned_rows).add(i.index)
+
+    def summaries(self) -> list[RuleSummary]:
+        order = defaultdict(int, {"error": 0, "warning": 1, "note": 2})
+        return sorted(self.by_rule.values(), key=lambda s: (order[s.severity], -s.count, s.rule))
+
+
+def write_json(result: LoadResult, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{result.layer}-{result.lineage_id or 'x'}.json"
+    path.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return path

@@ -1,0 +1,72 @@
+"""Rules over the whole layer, answered by PostGIS on the indexed staging table.
+
+Unique keys and overlaps need every row at once; in SQL they cost one pass over the
+GiST index instead of holding a million keys or geometries in Python memory. The
+later row (higher source index) of a clash is the one rejected, and the reason names
+the row it clashed with.
+"""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+from psycopg import sql
+
+from layers.model import Layer
+from pipelines.normalise import Issue
+
+OVERLAP_TOLERANCE_M2 = 0.05
+
+
+def run(conn: psycopg.Connection, layer: Layer, table: sql.Composed, base: int,
+        version_id: str | None) -> tuple[list[Issue], dict[int, dict], dict[int, str]]:  # fmt: skip
+    """Find clashes, delete rejected rows from staging; return issues and their records."""
+    issues: list[Issue] = []
+    reject_fids: set[int] = set()
+    def scope(alias: str | None = None) -> sql.Composable:
+        if not version_id:
+            return sql.SQL("true")
+        col = sql.Identifier(alias, "version_id") if alias else sql.Identifier("version_id")
+        return sql.SQL("{} = {}").format(col, sql.Literal(version_id))
+
+    if layer.key:
+        key = sql.SQL(", ").join(sql.Identifier(k) for k in layer.key)
+        rows = conn.execute(sql.SQL(
+            "select fid, first, key from (select fid, first_value(fid) over w as first,"
+            " row_number() over w as rn, concat_ws(' / ', {key}) as key from {t} where {scope}"
+            " window w as (partition by {key} order by fid)) d where rn > 1"
+        ).format(key=key, t=table, scope=scope())).fetchall()  # fmt: skip
+        for fid, first, keytext in rows:
+            reject_fids.add(fid)
+            issues.append(Issue(fid - base - 1, "key.duplicate", "error",
+                                f"key {'+'.join(layer.key)} = {keytext} repeats source row {first - base - 1}"))  # fmt: skip
+    if layer.geometry and layer.geometry.endswith("Polygon") and layer.rules.overlaps != "off":
+        rows = conn.execute(sql.SQL(
+            "select a.fid, b.fid, st_area(st_intersection(a.geom, b.geom)) from {t} a join {t} b"
+            " on a.geom && b.geom and a.fid < b.fid"
+            " where {scope_a} and {scope_b} and st_relate(a.geom, b.geom, '2********')"
+        ).format(t=table, scope_a=scope("a"), scope_b=scope("b"))).fetchall()  # fmt: skip
+        severity = layer.rules.overlaps
+        for a, b, area in rows:
+            if area <= OVERLAP_TOLERANCE_M2 or a in reject_fids or b in reject_fids:
+                continue
+            if severity == "error":
+                reject_fids.add(b)
+            issues.append(Issue(b - base - 1, "geometry.overlap", severity,
+                                f"overlaps source row {a - base - 1} by {area:.2f} m²"))  # fmt: skip
+    records: dict[int, dict] = {}
+    wkt: dict[int, str] = {}
+    if reject_fids:
+        cols = sql.SQL(", ").join(sql.Identifier(f.name) for f in layer.fields)
+        got = conn.execute(sql.SQL(
+            "delete from {t} where fid = any(%s) returning fid, json_build_array({cols})::text, st_astext(geom)"
+            if layer.geometry else
+            "delete from {t} where fid = any(%s) returning fid, json_build_array({cols})::text, null"
+        ).format(t=table, cols=cols), (sorted(reject_fids),)).fetchall()  # fmt: skip
+        names = [f.name for f in layer.fields]
+        for fid, values, geom in got:
+            records[fid - base - 1] = dict(zip(names, json.loads(values), strict=True))
+            if geom:
+                wkt[fid - base - 1] = geom
+    return issues, records, wkt

@@ -1,0 +1,199 @@
+"""Extract: open whatever the surveyors delivered and stream it in Arrow batches.
+
+Streaming (``pyogrio.open_arrow``) keeps memory flat however large the file. Every
+file-level defect — missing, empty, corrupt, unknown format, no CRS, ambiguous layer
+— is refused here with a stable rule code before a single row is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
+from pyproj import CRS
+
+from bando.crs import parse_crs
+from bando.errors import BadInput, LoadRefused
+
+VECTOR_SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON",
+                   ".json": "GeoJSON", ".csv": "CSV", ".gdb": "OpenFileGDB"}  # fmt: skip
+RASTER_SUFFIXES = {".tif", ".tiff"}
+
+
+class FileRefused(LoadRefused):
+    """A file-level defect: the whole file is refused under one rule code."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+@dataclass
+class SourceSpec:
+    """What the steward said about a delivery (command line or manifest)."""
+
+    path: Path
+    source_layer: str | None = None
+    crs: str | None = None
+    encoding: str = "auto"
+    x_column: str | None = None
+    y_column: str | None = None
+
+
+@dataclass
+class Source:
+    spec: SourceSpec
+    driver: str
+    layer: str | None
+    crs: CRS | None
+    crs_origin: str  # "declared" | "file" | "none"
+    feature_count: int | None
+    columns: list[str]
+    geometry_type: str | None
+    read_encoding: str | None  # what pyogrio is asked to decode with (None = its own choice)
+    has_cpg: bool = False
+    open_options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_spatial(self) -> bool:
+        return self.geometry_type is not None
+
+
+def sha256(path: Path) -> str:
+    """Checksum of the delivery (all sidecar files of a Shapefile, every file of a .gdb)."""
+    digest = hashlib.sha256()
+    files = sorted(path.rglob("*")) if path.is_dir() else _sidecars(path)
+    for f in files:
+        if f.is_file():
+            digest.update(f.name.lower().encode())
+            with f.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sidecars(path: Path) -> list[Path]:
+    if path.suffix.lower() != ".shp":
+        return [path]
+    stem = path.with_suffix("")
+    found = [p for p in path.parent.iterdir() if p.with_suffix("") == stem]
+    return sorted(found, key=lambda p: p.suffix.lower())
+
+
+def _check_file(path: Path) -> str:
+    if not path.exists():
+        raise FileRefused("file.not_found", f"{path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in RASTER_SUFFIXES:
+        raise BadInput(f"{path.name} is a raster; load it into a raster layer")
+    if suffix not in VECTOR_SUFFIXES:
+        known = ", ".join(sorted({*VECTOR_SUFFIXES, *RASTER_SUFFIXES}))
+        raise FileRefused(
+            "file.unsupported", f"{path.name}: unsupported file type {suffix or '(none)'}; bando reads {known}"
+        )
+    if path.is_file() and path.stat().st_size == 0:
+        raise FileRefused("file.empty", f"{path.name} is empty (0 bytes)")
+    if suffix == ".gpkg" and path.is_file():
+        with path.open("rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise FileRefused("file.corrupt", f"{path.name} is not a GeoPackage (no SQLite header)")
+    if suffix == ".shp":
+        missing = [s for s in (".dbf", ".shx") if not any(p.suffix.lower() == s for p in _sidecars(path))]
+        if missing:
+            raise FileRefused("file.incomplete", f"{path.name}: the Shapefile lacks its {' and '.join(missing)} file")
+    return VECTOR_SUFFIXES[suffix]
+
+
+def _choose_layer(path: Path, wanted: str | None) -> str | None:
+    try:
+        layers = pyogrio.list_layers(path)
+    except (DataSourceError, DataLayerError) as exc:
+        raise FileRefused("file.corrupt", f"{path.name} cannot be read: {_gdal_reason(exc)}") from None
+    names = [str(row[0]) for row in layers]
+    if wanted:
+        if wanted not in names:
+            raise FileRefused(
+                "file.layer_missing", f"{path.name} has no layer {wanted!r}; it has: {', '.join(names)}"
+            )
+        return wanted
+    if len(names) > 1:
+        raise FileRefused(
+            "file.layer_ambiguous",
+            f"{path.name} holds {len(names)} layers ({', '.join(names)}); choose one with --source-layer",
+        )
+    return names[0] if names else None
+
+
+def _gdal_reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def open_source(spec: SourceSpec) -> Source:
+    """Inspect a delivery and decide how to read it; refuses file-level defects."""
+    path = spec.path
+    driver = _check_file(path)
+    layer = _choose_layer(path, spec.source_layer)
+    options: dict[str, str] = {}
+    if driver == "CSV":
+        options = {"AUTODETECT_TYPE": "NO", "EMPTY_STRING_AS_NULL": "YES"}
+        if spec.x_column and spec.y_column:
+            options |= {"X_POSSIBLE_NAMES": spec.x_column, "Y_POSSIBLE_NAMES": spec.y_column,
+                        "KEEP_GEOM_COLUMNS": "NO"}  # fmt: skip
+    has_cpg = driver == "ESRI Shapefile" and path.with_suffix(".cpg").exists() or any(
+        p.suffix.lower() == ".cpg" for p in _sidecars(path) if driver == "ESRI Shapefile"
+    )
+    read_encoding = None
+    if driver in ("ESRI Shapefile", "CSV") and (spec.encoding != "auto" or not has_cpg):
+        # Read bytes one-to-one so legacy encodings can be detected and decoded by bando.
+        read_encoding = "latin-1"
+    try:
+        info = pyogrio.read_info(path, layer=layer, encoding=read_encoding, **options)
+    except (DataSourceError, DataLayerError) as exc:
+        raise FileRefused("file.corrupt", f"{path.name} cannot be read: {_gdal_reason(exc)}") from None
+    except Exception as exc:  # GDAL surfaces truncation as assorted errors
+        raise FileRefused("file.corrupt", f"{path.name} cannot be read: {_gdal_reason(exc)}") from None
+    geometry_type = info.get("geometry_type")
+    if geometry_type in (None, "None"):
+        geometry_type = None
+    if spec.crs:
+        crs, origin = parse_crs(spec.crs), "declared"
+    elif info.get("crs"):
+        crs, origin = CRS.from_user_input(info["crs"]), "file"
+    else:
+        crs, origin = None, "none"
+    if geometry_type is not None and crs is None:
+        hint = " (a Shapefile without its .prj)" if driver == "ESRI Shapefile" else ""
+        raise FileRefused(
+            "crs.missing",
+            f"{path.name} declares no coordinate reference system{hint}; "
+            "say which one with --crs (e.g. --crs EPSG:9209 for VN-2000 TM-3 105°30′)",
+        )
+    count = info.get("features")
+    return Source(
+        spec=spec, driver=driver, layer=layer, crs=crs, crs_origin=origin,
+        feature_count=int(count) if count is not None and count >= 0 else None,
+        columns=[str(c) for c in info["fields"]], geometry_type=geometry_type,
+        read_encoding=read_encoding, has_cpg=has_cpg, open_options=options,
+    )  # fmt: skip
+
+
+def batches(source: Source, batch_size: int = 50_000) -> Iterator[tuple[pa.Table, str | None]]:
+    """Yield (attributes + WKB geometry column, geometry column name) batches."""
+    try:
+        with pyogrio.open_arrow(
+            source.spec.path, layer=source.layer, encoding=source.read_encoding,
+            batch_size=batch_size, use_pyarrow=True, **source.open_options,
+        ) as (meta, reader):  # fmt: skip
+            geometry_name = meta.get("geometry_name") or ("wkb_geometry" if source.is_spatial else None)
+            for batch in reader:
+                yield pa.Table.from_batches([batch]), geometry_name
+    except (DataSourceError, DataLayerError) as exc:
+        raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None
+    except OSError as exc:
+        raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None

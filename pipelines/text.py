@@ -1,0 +1,60 @@
+"""Text decoding for a whole delivery: one decision, recorded, applied to every value.
+
+Legacy Vietnamese encodings (TCVN3, VNI) cannot be declared in a ``.cpg``, so files
+that may hold them are read byte-for-byte (latin-1) and the encoding is decided from
+the values themselves. The decision waits for the first non-ASCII text (a batch of
+codes and numbers tells nothing) and is then fixed for the rest of the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bando.encodings import Detection, detect_text, repair_text, to_nfc
+
+LEGACY = ("tcvn3", "vni")
+
+
+class TextDecoder:
+    def __init__(self, declared: str, read_as_bytes: bool) -> None:
+        self.declared = declared
+        self.read_as_bytes = read_as_bytes
+        self.encoding: str | None = None if declared == "auto" else declared
+        self.note: str | None = (
+            f"encoding {declared} declared by the steward" if declared != "auto" else None
+        )
+
+    @property
+    def decided(self) -> bool:
+        return self.encoding is not None
+
+    def observe(self, values: Iterable[str]) -> None:
+        """Decide from a sample of raw values, unless already decided."""
+        if self.decided:
+            return
+        sample = [v for v in values if v and not v.isascii()][:2000]
+        if not sample:
+            return
+        if not self.read_as_bytes and any(max(v) > "\xff" for v in sample):
+            self.encoding = "unicode"
+            self.note = None
+            return
+        found: Detection = detect_text(sample)
+        self.encoding = found.encoding
+        if self.read_as_bytes or found.encoding in LEGACY:
+            self.note = f"detected {found.encoding} (confidence {found.confidence:.2f}): {found.reason}"
+
+    def decode(self, value: str) -> str:
+        enc = self.encoding
+        if enc in (None, "ascii", "unicode"):
+            return to_nfc(value) if not value.isascii() else value
+        if not self.read_as_bytes and enc not in LEGACY:
+            return to_nfc(value)
+        return repair_text(value, enc)
+
+    @property
+    def label(self) -> str:
+        """What the lineage records as the encoding used."""
+        if self.encoding in (None, "ascii"):
+            return "ascii" if self.read_as_bytes else "utf-8"
+        return "utf-8" if self.encoding == "unicode" else self.encoding

@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     )
     province: str = Field(default="Hưng Yên", description="The deployment's province.")
     layers_dir: Path = PROJECT_ROOT / "layers"
+    # serving
+    pool_size: int = Field(default=16, ge=1, description="database connections per server process")
+    statement_timeout_ms: int = Field(default=15_000, ge=100, description="longest query a request may run")
+    internal_tokens: str = Field(
+        default="",
+        description="comma-separated bearer tokens for /internal/ogc (or a file: BANDO_INTERNAL_TOKENS_FILE)",
+    )
+    internal_tokens_file: Path | None = None
+    base_url: str = Field(default="", description="public URL of the server, e.g. https://gis.example.gov.vn")
+    cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS ('*' for any)")
+    basemap_url: str = Field(default="", description="optional XYZ basemap for the web pages")
 
 
 @lru_cache(maxsize=1)

@@ -230,6 +230,42 @@ def rejects_cmd(
     out.print(table)
 
 
+@app.command("api-config")
+def api_config_cmd(
+    base_url: Annotated[str, typer.Option(help="public URL of the server")] = "http://127.0.0.1:8000",
+    out_dir: Annotated[Path, typer.Option(help="where to write the files")] = Path("api_config/generated"),
+) -> None:
+    """Write the pygeoapi configurations and OpenAPI documents derived from the catalogue."""
+    from api_config.app import build_configs
+    from api_config.config import write
+    from api_config.ogc import make_api
+
+    for view, cfg in build_configs(get_settings(), base_url).items():
+        _, openapi = make_api(cfg)
+        paths = write(cfg, openapi, out_dir, view)  # type: ignore[arg-type]
+        out.print(f"{view}: {paths[0]}  {paths[1]}")
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+    base_url: Annotated[str | None, typer.Option(help="public URL (default http://HOST:PORT)")] = None,
+) -> None:
+    """Serve the OGC API (/ogc, /internal/ogc) and the web pages (/, /ioc) with uvicorn."""
+    import os
+
+    import uvicorn
+
+    url = base_url or get_settings().base_url or f"http://{host}:{port}"
+    os.environ["BANDO_BASE_URL"] = url  # workers build the app from the same settings
+    db.database_url()  # fail early and clearly if there is no database
+    out.print(f"serving on {url}  (OGC API {url}/ogc, site {url}/, IOC {url}/ioc)")
+    uvicorn.run("api_config.app:app_from_settings", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", proxy_headers=True, server_header=False, timeout_graceful_shutdown=5)
+
+
 def _log_unexpected(exc: BaseException) -> str:
     home = get_settings().home
     home.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,166 @@
+"""bando's OGC API Features provider for pygeoapi: psycopg 3, a shared pool, one query a page.
+
+pygeoapi builds a provider object per request, so construction only looks things up
+(:mod:`api_config.runtime`); the work is one SQL statement built by
+:class:`api_config.features_sql.FeatureQuery`, with every request value a parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
+
+from api_config.cql import to_sql
+from api_config.errors import to_provider_error
+from api_config.features_sql import COUNT_CAP, FeatureQuery, axis_flip, srid_of
+from api_config.runtime import get_runtime
+from bando.errors import BadInput, BandoError, Unavailable
+
+LOG = logging.getLogger("bando.api")
+JSON_TYPES = {"text": ("string", None), "integer": ("integer", None), "real": ("number", None),
+              "date": ("string", "date"), "datetime": ("string", "date-time"), "boolean": ("boolean", None)}  # fmt: skip
+MAX_OFFSET = 1_000_000
+
+
+class BandoFeatureProvider(BaseProvider):
+    def __init__(self, provider_def: dict[str, Any]) -> None:
+        super().__init__(provider_def)
+        runtime = get_runtime()
+        self.layer = runtime.layer(provider_def["data"]["layer"])
+        self.view = provider_def["data"].get("view", "public")
+        self.layer_fields = runtime.fields(self.layer, self.view)
+        self.srid = runtime.srid(self.layer) if self.layer.geometry else None
+        self.get_fields()
+
+    def get_fields(self) -> dict[str, dict[str, str]]:
+        if not self._fields:
+            out = {}
+            for f in self.layer_fields:
+                kind, fmt = JSON_TYPES[f.type]
+                out[f.name] = {"type": kind, "title": f.title.vi} | ({"format": fmt} if fmt else {})
+            if self.layer.versioned:
+                out |= {"version_id": {"type": "string", "title": "Phiên bản"},
+                        "valid_from": {"type": "string", "format": "date"},
+                        "valid_to": {"type": "string", "format": "date"}}  # fmt: skip
+            self._fields = out
+        return self._fields
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _query(self) -> FeatureQuery:
+        return FeatureQuery(self.layer, self.layer_fields, self.srid)
+
+    def _target(self, crs_transform_spec: Any) -> tuple[int, bool]:
+        uri = getattr(crs_transform_spec, "target_crs_uri", None) if crs_transform_spec else None
+        if uri is None:  # no transform: output in storage CRS (CRS84 for lon/lat layers)
+            return self.srid or 4326, False
+        srid = srid_of(uri, self.srid or 4326)
+        return srid, axis_flip(uri, srid)
+
+    def _run(self, statement: Any, params: list[Any]) -> Any:
+        try:
+            with get_runtime().connection() as conn:
+                row = conn.execute(statement, params).fetchone()
+        except psycopg.errors.QueryCanceled:
+            raise to_provider_error(BadInput("the query took too long; narrow it with bbox, filter or limit")) from None
+        except (psycopg.errors.DataException, psycopg.errors.InternalError_) as exc:
+            LOG.info("rejected query on %s: %s", self.layer.id, type(exc).__name__)
+            raise to_provider_error(BadInput("the query could not be evaluated (check values and geometry)")) from None
+        except psycopg.OperationalError:
+            raise to_provider_error(Unavailable("the database connection was lost; try again shortly")) from None
+        except BandoError as exc:
+            raise to_provider_error(exc) from None
+        return row[0] if row else None
+
+    def _datetime(self, q: FeatureQuery, datetime_: str | None, filterq: Any) -> None:
+        start, end = _interval(datetime_) if datetime_ else (None, None)
+        if self.layer.versioned:
+            mentions_version = filterq is not None and "version_id" in repr(filterq)
+            if datetime_:
+                q.valid_at(start, end)
+            elif not mentions_version:
+                q.current_only()
+        elif self.layer.time_field and datetime_:
+            q.time_between(start, end)
+
+    # -- pygeoapi interface -----------------------------------------------------
+
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
+              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
+              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
+              filterq: Any = None, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+        try:
+            if offset > MAX_OFFSET:
+                raise BadInput(f"offset may not exceed {MAX_OFFSET}; narrow the query with bbox or filter")
+            query = self._query()
+            if bbox:
+                query.bbox([float(b) for b in bbox])
+            self._datetime(query, datetime_, filterq)
+            for name, value in properties or []:
+                query.equals(name, value)
+            if filterq is not None:
+                fragment, params = to_sql(filterq, query.field_map(), None if self.srid is None else _geom(), self.srid)
+                query.add(fragment, params)
+            target, flip = self._target(crs_transform_spec)
+        except BandoError as exc:
+            raise to_provider_error(exc) from None
+        matched = None
+        if resulttype == "hits" or offset == 0:
+            count = self._run(*query.count())
+            matched = count if count is not None and count <= COUNT_CAP else None
+        features: list[dict] = []
+        if resulttype != "hits":
+            text = self._run(*query.page(limit=limit, offset=offset, sortby=sortby or [],
+                                         selected=select_properties or None, skip_geometry=skip_geometry,
+                                         target_srid=target, flip=flip))  # fmt: skip
+            features = json.loads(text)
+        out: dict[str, Any] = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
+        if matched is not None:
+            out["numberMatched"] = matched
+        return out
+
+    def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
+        try:
+            fid = int(identifier)
+            if not 0 < fid < 2**62:
+                raise ValueError
+        except ValueError:
+            raise ProviderItemNotFoundError(user_msg=f"no feature with id {str(identifier)[:40]!r}") from None
+        try:
+            target, flip = self._target(crs_transform_spec)
+        except BandoError as exc:
+            raise to_provider_error(exc) from None
+        text = self._run(*self._query().one(fid, target, flip))
+        if text is None:
+            raise ProviderItemNotFoundError(user_msg=f"no feature with id {fid}")
+        return json.loads(text)
+
+
+def _geom():  # type: ignore[no-untyped-def]
+    from psycopg import sql
+
+    return sql.Identifier("geom")
+
+
+def _interval(value: str) -> tuple[Any, Any]:
+    """An OGC datetime ('2025-01-01', 'a/b', '../b', 'a/..') as (start, end)."""
+    parts = value.split("/")
+    if len(parts) > 2:
+        raise BadInput("datetime must be an instant or an interval 'start/end'")
+    parsed = [_instant(p) for p in parts]
+    return (parsed[0], parsed[0]) if len(parsed) == 1 else (parsed[0], parsed[1])
+
+
+def _instant(text: str) -> date | datetime | None:
+    text = text.strip()
+    if text in ("", ".."):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if "T" in text else date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{text[:40]!r} is not an RFC 3339 date or date-time") from None

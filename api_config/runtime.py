@@ -1,0 +1,103 @@
+"""What every provider shares in one server process: settings, catalogue, province, pool.
+
+pygeoapi instantiates a provider for every request, so providers must be cheap to
+build: they look their layer up here instead of reading files or opening
+connections. The pool is created once per process and checks connections on
+checkout, so a restarted PostgreSQL is reconnected without restarting bando.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from bando import db
+from bando.errors import NotFound, Unavailable
+from bando.province import Province
+from bando.province import resolve as resolve_province
+from bando.settings import Settings, get_settings
+from layers import catalogue as catalogue_mod
+from layers.catalogue import Catalogue
+from layers.model import Layer, LayerField
+
+POOL_TIMEOUT_S = 3.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return catalogue_mod.load(self.settings.layers_dir)
+
+    @cached_property
+    def province(self) -> Province:
+        return resolve_province(self.settings.province)
+
+    @cached_property
+    def pool(self) -> ConnectionPool:
+        pool = ConnectionPool(
+            db.database_url(self.settings), min_size=1, max_size=self.settings.pool_size,
+            kwargs={"autocommit": True, "connect_timeout": 3,
+                    "options": f"-c statement_timeout={self.settings.statement_timeout_ms}"},
+            check=ConnectionPool.check_connection, open=False, name="bando",
+            reconnect_timeout=0,
+        )  # fmt: skip
+        pool.open(wait=False)
+        return pool
+
+    def layer(self, layer_id: str) -> Layer:
+        return self.catalogue.get(layer_id)
+
+    def srid(self, layer: Layer) -> int:
+        return self.province.storage_srid(layer.storage_crs)
+
+    @staticmethod
+    def fields(layer: Layer, view: str) -> tuple[LayerField, ...]:
+        """The fields a view may show: public ones only, unless internal."""
+        return layer.fields if view == "internal" else layer.public_fields
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        try:
+            with self.pool.connection(timeout=POOL_TIMEOUT_S) as conn:
+                yield conn
+        except PoolTimeout:
+            raise Unavailable("the database is not answering; try again shortly") from None
+        except psycopg.OperationalError:
+            raise Unavailable("the database connection was lost; try again shortly") from None
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime(get_settings())
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Close the pool and forget everything (tests, and `bando serve` shutdown)."""
+    global _runtime
+    with _lock:
+        if _runtime is not None and "pool" in _runtime.__dict__:
+            _runtime.pool.close()
+        _runtime = None
+
+
+def require_layer(layer_id: str) -> Layer:
+    try:
+        return get_runtime().layer(layer_id)
+    except NotFound:
+        raise

@@ -65,3 +65,60 @@ def bando_bin() -> str:
     path = Path(os.sys.executable).with_name("bando")
     assert path.exists(), "the bando entry point is not installed in this environment"
     return str(path)
+
+
+INTERNAL_TOKEN = "test-internal-token-0123456789abcdef"
+MANIFEST = ROOT / "data_samples" / "manifest.yml"
+
+
+@pytest.fixture(scope="session")
+def loaded(database: str) -> list:
+    """Every sample delivery of the manifest, loaded once for the session (as `make demo` does)."""
+    from pipelines.manifest import run_manifest
+
+    results = run_manifest(MANIFEST)
+    bad = [(r.layer, r.outcome, r.message) for r in results if r.outcome not in ("published", "noop")]
+    assert not bad, bad
+    return results
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(loaded: list, bando_bin: str) -> Iterator[str]:
+    """A real `bando serve` on a free port, over the loaded samples; yields its base URL."""
+    import subprocess
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = cli_env({"BANDO_INTERNAL_TOKENS": INTERNAL_TOKEN, "BANDO_BASE_URL": f"http://127.0.0.1:{port}"})
+    log = open(Path(os.environ["BANDO_HOME"]) / "server.log", "wb")
+    proc = subprocess.Popen([bando_bin, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/ogc/conformance", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            raise RuntimeError(f"bando serve exited with {proc.returncode}; see {log.name}")
+    else:
+        proc.kill()
+        raise RuntimeError("bando serve did not answer within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

@@ -4,12 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup system-deps venv lint clean
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-demo: setup  ## set up, start the embedded database and show its status
+.PHONY: demo test setup system-deps venv clean bench-etl
+
+demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
 	$(BIN)/bando db status
-	$(BIN)/bando layers
+	$(BIN)/bando load-all data_samples/manifest.yml
+	$(BIN)/bando serve --host $(HOST) --port $(PORT)
 
 test: setup  ## set up and run the whole test suite against real PostGIS
 	$(BIN)/pytest
@@ -27,6 +31,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+
+bench-etl: setup  ## ETL: bando load vs ogr2ogr vs to_postgis on one million parcels
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.etl
 
 clean:  ## stop the embedded database and remove the virtual environment
 	-[ -x $(BIN)/bando ] && $(BIN)/bando db down

@@ -187,6 +187,10 @@ class Cluster:
             "work_mem": "'32MB'",
             "maintenance_work_mem": "'256MB'",
             "max_wal_size": "'2GB'",
+            # Loads create and fill their staging table in one transaction: with minimal
+            # WAL, PostgreSQL skips logging the COPY (the table is fsynced at commit).
+            "wal_level": "minimal",
+            "max_wal_senders": "0",
             "fsync": "on" if self.durable else "off",
             "synchronous_commit": "on" if self.durable else "off",
             "full_page_writes": "on" if self.durable else "off",

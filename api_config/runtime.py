@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from bando import db
 from bando.errors import NotFound, Unavailable
 from bando.province import Province
-from bando.province import resolve as resolve_province
+from bando.province import configured as configured_province
 from bando.settings import Settings, get_settings
 from layers import catalogue as catalogue_mod
 from layers.catalogue import Catalogue
@@ -39,7 +39,7 @@ class Runtime:
 
     @cached_property
     def province(self) -> Province:
-        return resolve_province(self.settings.province)
+        return configured_province(self.settings)
 
     @cached_property
     def pool(self) -> ConnectionPool:

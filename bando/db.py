@@ -80,7 +80,11 @@ class Status:
 
 def up(settings: Settings | None = None) -> Status:
     """Start (if embedded) and prepare the database; idempotent."""
+    from bando import deployment
+    from bando.province import configured
+
     s = settings or get_settings()
+    province = configured(s)  # before anything starts: a missing province is a setup error
     if not s.database_url:
         cluster = embedded(s)
         cluster.start()
@@ -88,6 +92,7 @@ def up(settings: Settings | None = None) -> Status:
     with connect(database_url(s), autocommit=True) as conn:
         _ensure_postgis(conn)
         migrate.run(conn)
+        deployment.check(conn, province)
     return status(s)
 
 
@@ -122,6 +127,7 @@ def status(settings: Settings | None = None) -> Status:
         return Status(mode, False, url, details | {"error": str(exc).splitlines()[0]})
     assert row is not None
     details |= {
+        "province": s.province,
         "server": row[0].split(",")[0],
         "postgis": row[1],
         "schema version": row[2],

@@ -1,9 +1,15 @@
-"""The deployment's province: its VN-2000 TM-3 zone and the extent data must fall in.
+"""The deployment's province, from a maintained administrative-units table.
 
-A dataset declares its own CRS; the province only decides the *storage* CRS of layers
-marked ``storage_crs: province`` and the box that catches a wrongly declared CRS.
-The extent comes from ``bando/data/province_extents.csv`` and, failing that, from the
-EPSG area of use of the province's TM-3 CRS (coarser, but never absent).
+Provinces are identified through the ``vietnam-provinces`` package (post-2025 codes
+and names, the pre-2025 ones, and which former provinces each merged province joins),
+never typed by hand. The province decides the storage CRS of layers marked
+``storage_crs: province``, which CRSs deliveries may come in, the extent validation
+checks, the commune codes parcels may use, and the titles the API and site show.
+
+Since 1 July 2025 many provinces join former provinces surveyed on different
+meridians. Existing cadastral data keeps its former meridian, so a merged province
+*accepts* deliveries in any of its parts' TM-3 zones and *stores* in one: the zone of
+the part whose name it kept (override with ``BANDO_STORAGE_CRS``).
 """
 
 from __future__ import annotations
@@ -13,18 +19,53 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pyproj import CRS
+from vietnam_provinces import Province as NewProvince
+from vietnam_provinces import Ward
+from vietnam_provinces._province_conversion_2025 import find_new_provinces, find_old_provinces
+from vietnam_provinces.legacy import Province as OldProvince
+from vietnam_provinces.legacy import Ward as OldWard
 
 from bando.crs import fold_name, tm3_for_province, transformer
+from bando.errors import SetupError
+from bando.settings import Settings
 
 DATA = Path(__file__).with_name("data")
+PREFIXES = ("Thành phố ", "Tỉnh ")
+
+
+def short_name(name: str) -> str:
+    for prefix in PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+@dataclass(frozen=True)
+class Part:
+    """A former (pre-2025) province inside today's province, with its TM-3 zone."""
+
+    code: int
+    name: str
+    tm3_epsg: int
 
 
 @dataclass(frozen=True)
 class Province:
+    code: int
     name: str
+    full_name: str
+    parts: tuple[Part, ...]
     tm3_epsg: int
     bbox_lonlat: tuple[float, float, float, float]
+
+    @property
+    def accepted_srids(self) -> tuple[int, ...]:
+        """TM-3 zones its deliveries may come in (one per former province's meridian)."""
+        return tuple(sorted({p.tm3_epsg for p in self.parts}))
+
+    @property
+    def merged_meridians(self) -> bool:
+        return len(self.accepted_srids) > 1
 
     def storage_srid(self, storage_crs: str) -> int:
         """Resolve a catalogue ``storage_crs`` ('province' or 'EPSG:n') to an SRID."""
@@ -39,15 +80,86 @@ class Province:
         x0, y0, x1, y1 = transformer(4326, srid).transform_bounds(*self.bbox_lonlat, densify_pts=21)
         return x0 - margin_m, y0 - margin_m, x1 + margin_m, y1 + margin_m
 
+    @property
+    def commune_codes(self) -> frozenset[str]:
+        """Commune codes parcels may carry: today's wards and those of the former provinces."""
+        return _commune_codes(self.code, tuple(p.code for p in self.parts))
 
-@lru_cache(maxsize=8)
-def resolve(name: str) -> Province:
-    zone = tm3_for_province(name)
+
+def _find(value: str) -> tuple[NewProvince, str]:
+    """Today's province a setting names: new or old code, new or old name."""
+    text = value.strip()
+    if text.isdigit():
+        code = int(text)
+        try:
+            return NewProvince.from_code(code), "current code"  # type: ignore[arg-type]
+        except ValueError:
+            entry = find_new_provinces(code)
+            if entry and len(entry.new_provinces) == 1:
+                return NewProvince.from_code(entry.new_provinces[0].code), "pre-2025 code"  # type: ignore[arg-type]
+            raise SetupError(f"province code {code} is neither a current nor a pre-2025 province code") from None
+    key = fold_name(short_name(text))
+    for p in NewProvince.iter_all():
+        if fold_name(short_name(p.name)) == key or fold_name(p.codename) == key:
+            return p, "current name"
+    for old in OldProvince.iter_all():
+        if fold_name(short_name(old.name)) == key or fold_name(old.codename) == key:
+            entry = find_new_provinces(int(old.code))
+            if entry and entry.new_provinces:
+                return NewProvince.from_code(entry.new_provinces[0].code), "pre-2025 name"  # type: ignore[arg-type]
+    raise SetupError(
+        f"unknown province {value!r}: set BANDO_PROVINCE (or 'province' in bando.toml) to a province "
+        "code or name, current (after 1 July 2025) or pre-2025, e.g. 33 or 'Hưng Yên'"
+    )
+
+
+@lru_cache(maxsize=4)
+def _commune_codes(code: int, part_codes: tuple[int, ...]) -> frozenset[str]:
+    today = {f"{int(w.code):05d}" for w in Ward.iter_all() if int(w.province_code) == code}
+    former = {f"{int(w.code):05d}" for w in OldWard.iter_all() if int(w.province_code) in part_codes}
+    return frozenset(today | former)
+
+
+def _extent(name: str, parts: tuple[Part, ...]) -> tuple[float, float, float, float]:
     with (DATA / "province_extents.csv").open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             if fold_name(row["province"]) == fold_name(name):
-                box = tuple(float(row[k]) for k in ("min_lon", "min_lat", "max_lon", "max_lat"))
-                return Province(row["province"], zone.epsg, box)  # type: ignore[arg-type]
-    area = CRS.from_epsg(zone.epsg).area_of_use
-    assert area is not None
-    return Province(name, zone.epsg, (area.west, area.south, area.east, area.north))
+                return tuple(float(row[k]) for k in ("min_lon", "min_lat", "max_lon", "max_lat"))  # type: ignore[return-value]
+    from pyproj import CRS
+
+    boxes = [CRS.from_epsg(p.tm3_epsg).area_of_use for p in parts]
+    return (min(b.west for b in boxes), min(b.south for b in boxes),  # type: ignore[union-attr]
+            max(b.east for b in boxes), max(b.north for b in boxes))  # type: ignore[union-attr]  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def resolve(value: str, storage_crs: str | None = None) -> Province:
+    """The province a deployment names, with its parts, zones and extent."""
+    new, _ = _find(value)
+    entry = find_old_provinces(int(new.code))
+    old_codes = [o.code for o in entry.old_provinces] if entry else [new.code]
+    parts = []
+    for oc in old_codes:
+        old = OldProvince.from_code(oc)  # type: ignore[arg-type]
+        parts.append(Part(int(oc), short_name(old.name), tm3_for_province(short_name(old.name)).epsg))
+    name = short_name(new.name)
+    same_name = [p for p in parts if fold_name(p.name) == fold_name(name)]
+    storage = (same_name or parts)[0].tm3_epsg
+    if storage_crs:
+        storage = int(storage_crs.split(":")[-1])
+        if storage not in {p.tm3_epsg for p in parts}:
+            raise SetupError(
+                f"BANDO_STORAGE_CRS {storage_crs} is not the TM-3 zone of any part of {name} "
+                f"({', '.join(f'{p.name}: EPSG:{p.tm3_epsg}' for p in parts)})"
+            )
+    return Province(int(new.code), name, new.name, tuple(parts), storage, _extent(name, tuple(parts)))
+
+
+def configured(settings: Settings | None = None) -> Province:
+    """The province the settings name; a clear SetupError when none is configured."""
+    from bando.settings import get_settings
+
+    s = settings or get_settings()
+    if not s.province:
+        raise SetupError("no province configured: set BANDO_PROVINCE or 'province' in bando.toml (e.g. 33 for Hưng Yên)")
+    return resolve(s.province, s.storage_crs)

@@ -11,7 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,8 +25,16 @@ class Settings(BaseSettings):
     """Deployment settings; read once per process (see :func:`get_settings`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BANDO_", env_file=PROJECT_ROOT / ".env", extra="ignore"
+        env_prefix="BANDO_", env_file=PROJECT_ROOT / ".env", extra="ignore",
+        toml_file=PROJECT_ROOT / "bando.toml",
     )
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:  # fmt: skip
+        """Environment first, then .env, then the deployment's bando.toml."""
+        return init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls), file_secret_settings
 
     database_url: str | None = Field(
         default=None,
@@ -40,7 +53,13 @@ class Settings(BaseSettings):
         default=True,
         description="fsync on the embedded cluster; tests turn it off for speed.",
     )
-    province: str = Field(default="Hưng Yên", description="The deployment's province.")
+    province: str = Field(
+        default="",
+        description="the deployment's province: current or pre-2025 code or name (bando.toml or BANDO_PROVINCE)",
+    )
+    storage_crs: str | None = Field(
+        default=None, description="override the storage TM-3 zone of a merged province, e.g. EPSG:9210"
+    )
     layers_dir: Path = PROJECT_ROOT / "layers"
     # serving
     pool_size: int = Field(default=16, ge=1, description="database connections per server process")

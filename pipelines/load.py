@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from bando import db
+from bando import db, deployment
 from bando.errors import BadInput, LoadRefused
-from bando.province import resolve as resolve_province
+from bando.province import configured as configured_province
 from bando.settings import Settings, get_settings
 from layers import catalogue as catalogue_mod
 from layers.model import Layer
@@ -74,13 +74,14 @@ def run_load(layer_id: str, source: Path, options: LoadOptions | None = None,
     if not layer.versioned and opts.version is not None:
         raise BadInput(f"layer {layer.id!r} is not versioned; drop --version-id")
     url = db.database_url(s)
-    province = resolve_province(s.province)
+    province = configured_province(s)
     srid = province.storage_srid(layer.storage_crs) if layer.geometry else None
     version_id = opts.version.id if opts.version else None
     result = LoadResult(layer=layer.id, source=str(source), outcome="failed", version_id=version_id)
     started = time.monotonic()
     lineage = Lineage(url, layer.id)
     try:
+        deployment.check(lineage.conn, province)
         lineage.lock()
         checksum = sha256(source) if source.exists() else None
         if checksum and not (opts.force or opts.dry_run):

@@ -20,7 +20,7 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from bando import db
 from bando.crs import parse_crs, pinned
-from bando.province import resolve as resolve_province
+from bando.province import configured as configured_province
 from bando.settings import Settings
 from layers.model import Layer
 from pipelines.lineage import Lineage
@@ -42,7 +42,7 @@ def _refuse(lineage: Lineage, result: LoadResult, exc: FileRefused) -> None:
 
 def load_raster(layer: Layer, path: Path, opts, s: Settings, catalogue_version: str) -> LoadResult:  # type: ignore[no-untyped-def]
     url = db.database_url(s)
-    province = resolve_province(s.province)
+    province = configured_province(s)
     srid = province.storage_srid(layer.storage_crs)
     result = LoadResult(layer=layer.id, source=str(path), outcome="failed")
     started = time.monotonic()

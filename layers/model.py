@@ -84,6 +84,7 @@ class Rules(Strict):
     area_field: str | None = None
     area_tolerance: float = Field(default=0.05, ge=0, le=1)
     overlaps: Severity = "off"
+    overlap_tolerance: float = Field(default=0.1, ge=0, description="m² of overlap ignored as digitising noise")
     sliver_min_area: float = Field(default=0.0, ge=0)
     max_reject_ratio: float = Field(default=0.05, ge=0, le=1)
 

@@ -132,7 +132,7 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, s
     if layer.geometry and not source.is_spatial:
         raise FileRefused("geometry.missing", f"{path.name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer")
     result.crs = source.crs.to_string() if source.crs else None
-    decoder = TextDecoder(opts.encoding, read_as_bytes=source.read_encoding == "latin-1")
+    decoder = TextDecoder(opts.encoding, read_as_bytes=source.read_encoding is not None)
     extent = province.bbox_in(srid) if (srid and layer.rules.extent == "province") else None
     normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
     staging = f"{layer.table}_{result.lineage_id}"

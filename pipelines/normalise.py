@@ -26,7 +26,7 @@ FAMILY = {"Point": "Point", "MultiPoint": "Point", "LineString": "LineString",
           "MultiLineString": "LineString", "Polygon": "Polygon", "MultiPolygon": "Polygon"}  # fmt: skip
 MULTI = {"Point": shapely.multipoints, "LineString": shapely.multilinestrings,
          "Polygon": shapely.multipolygons}  # fmt: skip
-TYPE_ID = {"Point": 0, "LineString": 1, "Polygon": 3}
+TYPE_ID = {"Point": (0, 4), "LineString": (1, 5), "Polygon": (3, 6)}  # shapely ids: single, multi
 TZ = "Asia/Ho_Chi_Minh"
 
 
@@ -92,7 +92,7 @@ class Normaliser:
         raw = table.to_pandas(types_mapper=None)
         index = np.arange(start, start + len(raw))
         raw.index = index
-        text_cols = [c for c in self.mapping if raw[c].dtype == object]
+        text_cols = [c for c in self.mapping if raw[c].dtype == object or pd.api.types.is_string_dtype(raw[c])]
         if not self.decoder.decided:
             self.decoder.observe(v for c in text_cols for v in raw[c].dropna().astype(str).head(500))
         for col in text_cols:
@@ -176,6 +176,10 @@ class Normaliser:
                 out[f.name] = self._land_use(s, f, issues)
             if d.values:
                 allowed = {str(v) for v in d.values}
+                # Spelling of a listed value is normalised ("gang" -> "Gang"); others are refused.
+                canonical = {v.casefold(): v for v in allowed}
+                s = s.map(lambda v: canonical.get(str(v).casefold(), v) if v is not None and not isinstance(v, float) else v)
+                out[f.name] = s
                 bad = s.notna() & ~s.astype(str).isin(allowed)
                 for i in bad[bad].index:
                     issues.append(Issue(int(i), "domain.invalid_value", "error",
@@ -222,10 +226,10 @@ class Normaliser:
         if shapely.has_z(geoms[~error]).any():
             geoms = shapely.force_2d(geoms)
         tid = shapely.get_type_id(geoms)
-        single, multi = TYPE_ID[family], TYPE_ID[family] + 3
+        single, multi = TYPE_ID[family]
         wrong = ~error & (tid != single) & (tid != multi)
         flag(wrong, "geometry.wrong_type",
-             lambda k: f"a {shapely.get_type_id(geoms[k]) and geoms[k].geom_type} where the layer holds {self.layer.geometry}")
+             lambda k: f"a {geoms[k].geom_type} where the layer holds {self.layer.geometry}")
         geoms = geoms.copy()
         geoms[error] = None
         if self.layer.geometry.startswith("Multi"):  # type: ignore[union-attr]

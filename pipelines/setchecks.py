@@ -16,9 +16,6 @@ from psycopg import sql
 from layers.model import Layer
 from pipelines.normalise import Issue
 
-OVERLAP_TOLERANCE_M2 = 0.05
-
-
 def run(conn: psycopg.Connection, layer: Layer, table: sql.Composed, base: int,
         version_id: str | None) -> tuple[list[Issue], dict[int, dict], dict[int, str]]:  # fmt: skip
     """Find clashes, delete rejected rows from staging; return issues and their records."""
@@ -49,7 +46,7 @@ def run(conn: psycopg.Connection, layer: Layer, table: sql.Composed, base: int,
         ).format(t=table, scope_a=scope("a"), scope_b=scope("b"))).fetchall()  # fmt: skip
         severity = layer.rules.overlaps
         for a, b, area in rows:
-            if area <= OVERLAP_TOLERANCE_M2 or a in reject_fids or b in reject_fids:
+            if area <= layer.rules.overlap_tolerance or a in reject_fids or b in reject_fids:
                 continue
             if severity == "error":
                 reject_fids.add(b)

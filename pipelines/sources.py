@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyogrio
+import pyogrio.raw
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
@@ -23,6 +24,8 @@ from bando.errors import BadInput, LoadRefused
 VECTOR_SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON",
                    ".json": "GeoJSON", ".csv": "CSV", ".gdb": "OpenFileGDB"}  # fmt: skip
 RASTER_SUFFIXES = {".tif", ".tiff"}
+#: Read text byte-for-byte (every byte one character) so bando can detect legacy encodings.
+BYTES = "ISO-8859-1"
 
 
 class FileRefused(LoadRefused):
@@ -151,7 +154,7 @@ def open_source(spec: SourceSpec) -> Source:
     read_encoding = None
     if driver in ("ESRI Shapefile", "CSV") and (spec.encoding != "auto" or not has_cpg):
         # Read bytes one-to-one so legacy encodings can be detected and decoded by bando.
-        read_encoding = "latin-1"
+        read_encoding = BYTES
     try:
         info = pyogrio.read_info(path, layer=layer, encoding=read_encoding, **options)
     except (DataSourceError, DataLayerError) as exc:
@@ -183,8 +186,35 @@ def open_source(spec: SourceSpec) -> Source:
     )  # fmt: skip
 
 
+def _paged(source: Source, batch_size: int) -> Iterator[tuple[pa.Table, str | None]]:
+    """Non-Arrow reading for CSV in a byte-preserving encoding (GDAL's Arrow path is UTF-8 only)."""
+    skip = 0
+    while True:
+        meta, _, geometry, fields = pyogrio.raw.read(
+            source.spec.path, layer=source.layer, encoding=source.read_encoding, skip_features=skip,
+            max_features=batch_size, **source.open_options,
+        )  # fmt: skip
+        n = len(fields[0]) if len(fields) else (len(geometry) if geometry is not None else 0)
+        if n == 0:
+            return
+        columns = {str(name): pa.array(values) for name, values in zip(meta["fields"], fields, strict=True)}
+        if geometry is not None:
+            columns["wkb_geometry"] = pa.array(geometry, type=pa.binary())
+        table = pa.table(columns)
+        yield table, ("wkb_geometry" if geometry is not None else None)
+        if table.num_rows < batch_size:
+            return
+        skip += table.num_rows
+
+
 def batches(source: Source, batch_size: int = 50_000) -> Iterator[tuple[pa.Table, str | None]]:
     """Yield (attributes + WKB geometry column, geometry column name) batches."""
+    if source.driver == "CSV" and source.read_encoding:
+        try:
+            yield from _paged(source, batch_size)
+        except (DataSourceError, DataLayerError, OSError) as exc:
+            raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None
+        return
     try:
         with pyogrio.open_arrow(
             source.spec.path, layer=source.layer, encoding=source.read_encoding,

@@ -228,7 +228,7 @@ class Normaliser:
         tid = shapely.get_type_id(geoms)
         single, multi = TYPE_ID[family]
         wrong = ~error & (tid != single) & (tid != multi)
-        flag(wrong, "geometry.wrong_type",
+        flag(wrong, "geometry.mixed_types",
              lambda k: f"a {geoms[k].geom_type} where the layer holds {self.layer.geometry}")
         geoms = geoms.copy()
         geoms[error] = None

@@ -31,17 +31,15 @@ class Run:
 def parcels_file(n: int, seed: int = 2026) -> Path:
     """A GeoPackage of n parcels, generated once and kept under benchmarks/out/ (not committed)."""
     folder = OUT / f"parcels-{n}-{seed}"
-    path = folder / "parcels.gpkg"
-    if not path.exists():
+    found = sorted(folder.rglob("parcels.gpkg"))
+    if not found:
         print(f"generating {n:,} parcels into {folder} …", flush=True)
         subprocess.run([sys.executable, str(ROOT / "data_samples" / "generate.py"), "--parcels", str(n),
-                        "--seed", str(seed), "--out", str(folder)], check=True)  # fmt: skip
-    if not path.exists():
-        found = sorted(folder.glob("*.gpkg"))
-        if not found:
-            raise SystemExit(f"the generator wrote no GeoPackage into {folder}")
-        path = found[0]
-    return path
+                        "--seed", str(seed), "--out", str(folder), "--datasets", "parcels"], check=True)  # fmt: skip
+        found = sorted(folder.rglob("parcels.gpkg"))
+    if not found:
+        raise SystemExit(f"the generator wrote no parcels.gpkg under {folder}")
+    return found[0]
 
 
 def cluster_env(name: str = "cluster") -> dict[str, str]:

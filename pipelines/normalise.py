@@ -96,7 +96,7 @@ class Normaliser:
         if not self.decoder.decided:
             self.decoder.observe(v for c in text_cols for v in raw[c].dropna().astype(str).head(500))
         for col in text_cols:
-            raw[col] = raw[col].map(lambda v: self.decoder.decode(v) if isinstance(v, str) else v)
+            raw[col] = self.decoder.decode_series(raw[col].astype("string"))
         issues: list[Issue] = []
         out = pd.DataFrame(index=index)
         for src, name in self.mapping.items():
@@ -131,9 +131,8 @@ class Normaliser:
 
     def _coerce(self, col: pd.Series, f: LayerField, issues: list[Issue]) -> pd.Series:
         if f.type == "text":
-            s = col.astype(object).where(col.notna(), None)
-            s = s.map(lambda v: (str(v).strip() or None) if v is not None else None)
-            return s
+            s = col.astype("string").str.strip()
+            return s.where(s.notna() & (s != ""), None).astype(object)
         present = col.notna() & (col.astype(str).str.strip() != "")
         if f.type in ("integer", "real"):
             as_text = col.astype(str).str.strip().str.replace(",", ".", regex=False)
@@ -195,7 +194,7 @@ class Normaliser:
 
     def _land_use(self, s: pd.Series, f: LayerField, issues: list[Issue]) -> pd.Series:
         codes, legacy = land_use_codes(), legacy_codes()
-        upper = s.map(lambda v: v.strip().upper() if isinstance(v, str) else v)
+        upper = s.astype("string").str.strip().str.upper().astype(object).where(s.notna(), None)
         is_legacy = upper.isin(list(legacy))
         for i in is_legacy[is_legacy].index:
             old = upper[i]

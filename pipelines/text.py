@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pandas as pd
+
 from bando.encodings import Detection, detect_text, repair_text, to_nfc
 
 LEGACY = ("tcvn3", "vni")
@@ -51,6 +53,13 @@ class TextDecoder:
         if not self.read_as_bytes and enc not in LEGACY:
             return to_nfc(value)
         return repair_text(value, enc)
+
+    def decode_series(self, values: pd.Series) -> pd.Series:
+        """Vectorised :meth:`decode` for a column (the common Unicode case stays in C)."""
+        enc = self.encoding
+        if enc in (None, "ascii", "unicode") or (not self.read_as_bytes and enc not in LEGACY):
+            return values.str.normalize("NFC")
+        return values.map(lambda v: repair_text(v, enc) if isinstance(v, str) else v)
 
     @property
     def label(self) -> str:

@@ -1,0 +1,1 @@
+"""Realistic, seeded sample data for bando (see data_samples/README.md)."""

@@ -112,7 +112,7 @@ class FeatureQuery:
                  for s in sortby]  # fmt: skip
         order.append(sql.SQL("fid"))
         geometry = (sql.SQL("null") if skip_geometry or self.layer.geometry is None
-                    else self._geometry(target_srid, flip, 7 if target_srid in (4326, 4756) else 3))  # fmt: skip
+                    else self._geometry(target_srid, flip, 8 if target_srid in (4326, 4756) else 3))  # fmt: skip
         query = sql.SQL(
             "select coalesce(json_agg(json_build_object('type', 'Feature', 'id', fid, 'geometry', g,"
             " 'properties', p)), '[]')::text from (select fid, {geometry} as g, {props} as p from {table}"
@@ -127,7 +127,7 @@ class FeatureQuery:
 
     def one(self, fid: int, target_srid: int, flip: bool) -> tuple[sql.Composable, list[Any]]:
         geometry = (sql.SQL("null") if self.layer.geometry is None
-                    else self._geometry(target_srid, flip, 7 if target_srid in (4326, 4756) else 3))  # fmt: skip
+                    else self._geometry(target_srid, flip, 8 if target_srid in (4326, 4756) else 3))  # fmt: skip
         query = sql.SQL(
             "select json_build_object('type', 'Feature', 'id', fid, 'geometry', {g}, 'properties', {p})::text"
             " from {t} where fid = %s"

@@ -160,6 +160,11 @@ class Layer(Strict):
     fields: tuple[LayerField, ...] = ()
     key: tuple[str, ...] = ()
     versioned: bool = False
+    partition: str | None = Field(
+        default=None,
+        description="field a delivery is partitioned by (e.g. maXa): a load replaces only the "
+        "partitions it contains and keeps the others",
+    )
     time_field: str | None = None
     parent: str | None = Field(default=None, description="layer this table belongs to")
     rules: Rules = Rules()
@@ -193,7 +198,7 @@ class Layer(Strict):
         clash = {a for a in aliases if aliases.count(a) > 1}
         if clash:
             raise ValueError(f"aliases map to more than one field: {sorted(clash)}")
-        refs = [*self.key, self.time_field, self.rules.area_field, self.style.by]
+        refs = [*self.key, self.time_field, self.rules.area_field, self.style.by, self.partition]
         refs += [*(self.tiles.properties or ())] if self.tiles else []
         refs += [self.alert.field, self.alert.by] if self.alert else []
         for ref in filter(None, refs):
@@ -203,6 +208,8 @@ class Layer(Strict):
             raise ValueError("a vector layer needs a geometry type")
         if self.kind != "vector" and self.geometry is not None:
             raise ValueError(f"a {self.kind} layer has no geometry type")
+        if self.partition and self.versioned:
+            raise ValueError("a layer is either versioned or partitioned, not both")
         if self.kind == "raster" and self.raster is None:
             raise ValueError("a raster layer needs a 'raster' section")
         for name in self.key:

@@ -161,6 +161,7 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, s
         result.rows_read = read
         result.encoding, result.encoding_note = decoder.label, decoder.note
         lineage.update(rows_read=read, encoding=decoder.label, encoding_note=decoder.note, source_crs=result.crs)
+        kept = publish.carry_other_partitions(conn, layer, staging)
         for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # pk + gist, needed by the checks
             conn.execute(stmt)
         set_issues, set_records, set_wkt = setchecks.run(conn, layer, staging_ident, base, opts.version.id if opts.version else None)
@@ -194,6 +195,8 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, s
         conn.commit()
     result.outcome = "published"
     result.message = f"published {result.rows_loaded} rows to data.{layer.table}"
+    if kept:
+        result.message += f" (kept {kept} rows of {layer.partition} values this delivery does not cover)"
 
 
 def _csv(frame: pd.DataFrame, layer: Layer, base: int, version: Version | None) -> bytes:

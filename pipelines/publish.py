@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from layers.model import Layer
-from pipelines.tables import field_columns
+from pipelines.tables import copy_columns, field_columns
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,28 @@ def carry_other_versions(conn: psycopg.Connection, layer: Layer, staging: str, v
 
 
 def next_fid_base(conn: psycopg.Connection, layer: Layer, version: Version | None) -> int:
-    """Feature ids stay unique across the versions a layer keeps."""
-    if version is None or not exists(conn, layer):
+    """Feature ids stay unique across the versions or partitions a layer keeps."""
+    if (version is None and not layer.partition) or not exists(conn, layer):
         return 0
-    row = conn.execute(sql.SQL("select coalesce(max(fid), 0) from {} where version_id <> %s").format(
-        sql.Identifier("data", layer.table)), (version.id,)).fetchone()  # fmt: skip
+    if version is None:
+        row = conn.execute(sql.SQL("select coalesce(max(fid), 0) from {}").format(sql.Identifier("data", layer.table))).fetchone()
+    else:
+        row = conn.execute(sql.SQL("select coalesce(max(fid), 0) from {} where version_id <> %s").format(
+            sql.Identifier("data", layer.table)), (version.id,)).fetchone()  # fmt: skip
     return int(row[0]) if row else 0
+
+
+def carry_other_partitions(conn: psycopg.Connection, layer: Layer, staging: str) -> int:
+    """Keep the live rows of partitions (communes) this delivery does not contain."""
+    if not layer.partition or not exists(conn, layer):
+        return 0
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in copy_columns(layer))
+    part = sql.Identifier(layer.partition)
+    cur = conn.execute(sql.SQL(
+        "insert into {s} ({c}) select {c} from {d} d where not exists"
+        " (select 1 from {s} n where n.{p} is not distinct from d.{p})"
+    ).format(s=sql.Identifier("staging", staging), d=sql.Identifier("data", layer.table), c=cols, p=part))  # fmt: skip
+    return cur.rowcount
 
 
 def swap(conn: psycopg.Connection, layer: Layer, staging: str, lineage_id: int, srid: int | None,

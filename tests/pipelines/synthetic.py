@@ -12,12 +12,12 @@ X0, Y0 = 560_000.0, 2_310_000.0  # inside Hưng Yên, EPSG:9209
 
 
 def parcel_grid(path: Path, n: int, *, size: float = 20.0, commune: str = "12345", layer: str = "thua_dat",
-                **overrides: list) -> Path:  # fmt: skip
+                origin: tuple[float, float] = (X0, Y0), **overrides: list) -> Path:  # fmt: skip
     """n square parcels on a grid, valid and non-overlapping, written as a GeoPackage."""
     cols = int(np.ceil(np.sqrt(n)))
     i = np.arange(n)
-    x = X0 + (i % cols) * size
-    y = Y0 + (i // cols) * size
+    x = origin[0] + (i % cols) * size
+    y = origin[1] + (i // cols) * size
     geoms = shapely.box(x, y, x + size, y + size)
     data = {
         "maXa": [commune] * n,

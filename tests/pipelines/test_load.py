@@ -56,7 +56,9 @@ def test_counts_reconcile_and_second_load_is_a_noop(database: str, tmp_path: Pat
         outcomes = [r[0] for r in conn.execute(
             "select outcome from bando.lineage where layer = 'parcels' and id >= %s order by id", (first.lineage_id,))]  # fmt: skip
     assert outcomes == ["published", "noop"]
-    assert layer_fingerprint(database)[0] == n - 1
+    with psycopg.connect(database) as conn:
+        kept = conn.execute("""select count(*) from data.parcels where "maXa" = '12345'""").fetchone()[0]
+    assert kept == n - 1
 
 
 def test_refused_above_reject_threshold_leaves_layer_untouched(database: str, tmp_path: Path) -> None:
@@ -147,3 +149,30 @@ def test_cli_exit_codes_and_json_report(bando_bin: str, tmp_path: Path, database
     assert missing.returncode == 4 and "does not exist" in missing.stdout and "Traceback" not in missing.stdout + missing.stderr
     unknown = subprocess.run([bando_bin, "load", "nolayer", str(src)], env=cli_env(), capture_output=True, text=True)
     assert unknown.returncode == 3 and "no layer 'nolayer'" in unknown.stderr
+
+
+def test_a_delivery_replaces_only_its_own_communes(database: str, tmp_path: Path) -> None:
+    a = parcel_grid(tmp_path / "a.gpkg", 100, commune="11111", origin=(565_000, 2_310_000))
+    b = parcel_grid(tmp_path / "b.gpkg", 80, commune="22222", origin=(566_000, 2_310_000))
+    for src in (a, b):
+        assert run_load("parcels", src, LoadOptions(force=True)).outcome == "published"
+    again = run_load("parcels", parcel_grid(tmp_path / "a2.gpkg", 60, commune="11111", origin=(565_000, 2_310_000)),
+                     LoadOptions(force=True))  # fmt: skip
+    assert "kept" in again.message
+    with psycopg.connect(database) as conn:
+        counts = dict(conn.execute(
+            """select "maXa", count(*) from data.parcels where "maXa" in ('11111', '22222') group by 1""").fetchall())  # fmt: skip
+    assert counts == {"11111": 60, "22222": 80}
+
+
+def test_geometry_repair_is_recorded_where_the_layer_allows_it(database: str, tmp_path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+
+    bow = Polygon([(560000, 2300000), (560100, 2300100), (560100, 2300000), (560000, 2300100)])
+    gdf = gpd.GeoDataFrame({"maXa": ["12345"], "loaiDat": ["LUC"], "dienTich": [5000.0], "namKiemKe": [2024]},
+                           geometry=[bow], crs="EPSG:9209")  # fmt: skip
+    gdf.to_file(tmp_path / "status.gpkg", layer="hien_trang", driver="GPKG")
+    result = run_load("land_use_status", tmp_path / "status.gpkg", LoadOptions(dry_run=True))
+    assert result.outcome == "dry-run" and result.rows_repaired == 1 and result.rows_rejected == 0
+    assert [r.rule for r in result.rules if r.severity == "warning"][0] == "geometry.repaired"

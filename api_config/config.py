@@ -34,13 +34,14 @@ def crs_list(storage_srid: int) -> list[str]:
     return [CRS84, *dict.fromkeys(crs_uri(c) for c in codes)]
 
 
-def _collection(layer: Layer, view: View, province: Province, bbox: list[float] | None) -> dict[str, Any]:
+def _collection(layer: Layer, view: View, province: Province, bbox: list[float] | None,
+                base_url: str) -> dict[str, Any]:  # fmt: skip
     srid = province.storage_srid(layer.storage_crs)
     meta = layer.metadata
     links = []
     if meta.source_decision:
         links.append({"type": "text/html", "rel": "describedby", "title": meta.source_decision,
-                      "href": f"{{base}}/collections/catalogue/items/{layer.id}"})  # fmt: skip
+                      "href": f"{base_url}/collections/catalogue/items/{layer.id}"})  # fmt: skip
     collection: dict[str, Any] = {
         "type": "collection",
         "title": {"vi": layer.title.vi, "en": layer.title.en},
@@ -86,7 +87,7 @@ def build(catalogue: Catalogue, settings: Settings, province: Province, view: Vi
     """The pygeoapi configuration for one view, as a dict."""
     extents = extents or {}
     resources: dict[str, Any] = {
-        layer.id: _collection(layer, view, province, extents.get(layer.id)) for layer in catalogue
+        layer.id: _collection(layer, view, province, extents.get(layer.id), base_url) for layer in catalogue
     }
     resources["catalogue"] = {
         "type": "collection",
@@ -97,7 +98,8 @@ def build(catalogue: Catalogue, settings: Settings, province: Province, view: Vi
         "links": [],
         "extents": {"spatial": {"bbox": list(province.bbox_lonlat), "crs": CRS84}},
         "providers": [{"type": "record", "name": "api_config.providers.records.BandoRecordProvider",
-                       "data": {"view": view}, "id_field": "id", "title_field": "title"}],
+                       "data": {"view": view, "base_url": base_url}, "id_field": "id", "title_field": "title",
+                       "languages": ["vi", "en"]}],
     }  # fmt: skip
     resources["planning-report"] = {
         "type": "process",

@@ -29,6 +29,14 @@ def published_extents(runtime: Runtime) -> dict[str, list[float]]:
     except Exception as exc:  # extents are a nicety; never stop the server for them
         LOG.warning("could not read collection extents: %s", type(exc).__name__)
         return out
+    try:
+        with runtime.connection() as conn:
+            rows += conn.execute(
+                "select layer, srid, bounds[1], bounds[2], bounds[3], bounds[4] from bando.rasters"
+                " where version_id = 'current'"
+            ).fetchall()
+    except Exception as exc:  # same as above: never fatal
+        LOG.warning("could not read raster extents: %s", type(exc).__name__)
     for layer, srid, *box in rows:
         if box[0] is not None:
             x0, y0, x1, y1 = transformer(srid, 4326).transform_bounds(*box)

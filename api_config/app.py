@@ -24,6 +24,7 @@ from api_config import config as config_mod
 from api_config import speedups
 from api_config.auth import BearerAuth, configured_tokens
 from api_config.errors import CatchAll
+from api_config.limits import Limits
 from api_config.extents import published_extents
 from api_config.ogc import make_api, ogc_app
 from api_config.runtime import get_runtime
@@ -59,7 +60,7 @@ def create_app(base_url: str | None = None, settings: Settings | None = None) ->
         routes.append(Route("/", lambda request: RedirectResponse("/ogc")))
     else:
         routes += web_routes(s)
-    middleware = [Middleware(CatchAll)]
+    middleware = [Middleware(CatchAll), Middleware(Limits)]
     origins = [o.strip() for o in s.cors_origins.split(",") if o.strip()]
     if origins:
         middleware.append(Middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],

@@ -146,6 +146,7 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, s
         copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
             staging_ident, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
         read = 0
+        delivered: set = set()  # partition values (communes) this delivery covers
         with conn.cursor() as cur, cur.copy(copy_sql) as cp:
             for table, geometry_name in batches(source, opts.batch_size):
                 batch = normaliser.process(table, geometry_name, read)
@@ -156,12 +157,14 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, s
                 result.rows_repaired += batch.repaired
                 if len(batch.frame):
                     cp.write(_csv(batch.frame, layer, base, opts.version))
+                    if layer.partition:
+                        delivered.update(batch.frame[layer.partition].dropna().unique().tolist())
                 if progress:
                     progress(read, source.feature_count)
         result.rows_read = read
         result.encoding, result.encoding_note = decoder.label, decoder.note
         lineage.update(rows_read=read, encoding=decoder.label, encoding_note=decoder.note, source_crs=result.crs)
-        kept = publish.carry_other_partitions(conn, layer, staging)
+        kept = publish.carry_other_partitions(conn, layer, staging, delivered)
         for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # pk + gist, needed by the checks
             conn.execute(stmt)
         set_issues, set_records, set_wkt = setchecks.run(conn, layer, staging_ident, base, opts.version.id if opts.version else None)

@@ -66,16 +66,16 @@ def next_fid_base(conn: psycopg.Connection, layer: Layer, version: Version | Non
     return int(row[0]) if row else 0
 
 
-def carry_other_partitions(conn: psycopg.Connection, layer: Layer, staging: str) -> int:
+def carry_other_partitions(conn: psycopg.Connection, layer: Layer, staging: str, delivered: set) -> int:
     """Keep the live rows of partitions (communes) this delivery does not contain."""
     if not layer.partition or not exists(conn, layer):
         return 0
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in copy_columns(layer))
     part = sql.Identifier(layer.partition)
     cur = conn.execute(sql.SQL(
-        "insert into {s} ({c}) select {c} from {d} d where not exists"
-        " (select 1 from {s} n where n.{p} is not distinct from d.{p})"
-    ).format(s=sql.Identifier("staging", staging), d=sql.Identifier("data", layer.table), c=cols, p=part))  # fmt: skip
+        "insert into {s} ({c}) select {c} from {d} where {p} is null or not ({p}::text = any(%s))"
+    ).format(s=sql.Identifier("staging", staging), d=sql.Identifier("data", layer.table), c=cols, p=part),
+        ([str(v) for v in delivered],))  # fmt: skip
     return cur.rowcount
 
 

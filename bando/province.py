@@ -22,6 +22,7 @@ from pathlib import Path
 from vietnam_provinces import Province as NewProvince
 from vietnam_provinces import Ward
 from vietnam_provinces._province_conversion_2025 import find_new_provinces, find_old_provinces
+from vietnam_provinces._ward_conversion_2025 import find_old_wards
 from vietnam_provinces.legacy import Province as OldProvince
 from vietnam_provinces.legacy import Ward as OldWard
 
@@ -113,6 +114,27 @@ def _find(value: str) -> tuple[NewProvince, str]:
     )
 
 
+def _former_provinces(code: int) -> list[int]:
+    """Former provinces whose communes really went into this one (from the ward conversions:
+    the province-level table also lists some that only border it, e.g. Tiền Giang for Tây Ninh)."""
+    found: set[int] = set()
+    old_province = _old_ward_provinces()
+    for ward in Ward.iter_all():
+        if int(ward.province_code) == code and (entry := find_old_wards(int(ward.code))):
+            # The legacy ward table (ward → district → province) is authoritative; the
+            # conversion rows carry a few wrong province codes (Tân An's Phường 4 as 82).
+            found |= {old_province.get(o.code, o.province_code) for o in entry.old_wards}
+    if not found:
+        entry = find_old_provinces(code)
+        found = {o.code for o in entry.old_provinces} if entry else {code}
+    return sorted(found)
+
+
+@lru_cache(maxsize=1)
+def _old_ward_provinces() -> dict[int, int]:
+    return {int(w.code): int(w.province_code) for w in OldWard.iter_all()}
+
+
 @lru_cache(maxsize=4)
 def _commune_codes(code: int, part_codes: tuple[int, ...]) -> frozenset[str]:
     today = {f"{int(w.code):05d}" for w in Ward.iter_all() if int(w.province_code) == code}
@@ -136,8 +158,7 @@ def _extent(name: str, parts: tuple[Part, ...]) -> tuple[float, float, float, fl
 def resolve(value: str, storage_crs: str | None = None) -> Province:
     """The province a deployment names, with its parts, zones and extent."""
     new, _ = _find(value)
-    entry = find_old_provinces(int(new.code))
-    old_codes = [o.code for o in entry.old_provinces] if entry else [new.code]
+    old_codes = _former_provinces(int(new.code))
     parts = []
     for oc in old_codes:
         old = OldProvince.from_code(oc)  # type: ignore[arg-type]

@@ -5,8 +5,11 @@
     python data_samples/generate.py --seed 7 --out /tmp/s # another draw elsewhere
     python data_samples/generate.py --parcels 1000000 --out /tmp/big   # scale test
 
-`--out` is a root folder: the province's files go to ``OUT/<province>/`` and the
-manifest to ``OUT/manifest.yml`` (paths in it are relative to it). Above
+    python data_samples/generate.py --province tay_ninh   # the merged southern province
+
+`--out` is a root folder: the province's files go to ``OUT/<province>/``; the
+manifest goes to ``OUT/manifest.yml`` for Hưng Yên and to ``OUT/<province>/manifest.yml``
+for the others (paths in it are relative to it). Above
 SCALE_THRESHOLD parcels only the parcels are written (in chunks, so memory stays
 flat), unless `--datasets` asks for more. See data_samples/README.md.
 """
@@ -29,7 +32,7 @@ from data_samples.gen.province import PROVINCES  # noqa: E402
 from data_samples.gen.writers import remove_dataset, write_gpkg  # noqa: E402
 
 DEFAULT_SEED = 20250701  # the day the two-level administration took effect
-DEFAULT_PARCELS = 5000
+DEFAULT_PARCELS = PROVINCES["hung_yen"].default_parcels  # 5 000
 SCALE_THRESHOLD = 50_000  # above this, only parcels unless asked
 CHUNK_ROWS = 100_000  # parcels per GeoPackage append in scale mode
 ALL_DATASETS = (
@@ -56,7 +59,7 @@ def _log(msg: str) -> None:
 def generate(
     out_root: Path | str,
     seed: int = DEFAULT_SEED,
-    parcels: int = DEFAULT_PARCELS,
+    parcels: int | None = None,
     province: str = "hung_yen",
     datasets: Iterable[str] | None = None,
     log: Log = _log,
@@ -65,15 +68,19 @@ def generate(
 
     Deterministic: the same (seed, parcels, province) gives the same features and
     attributes, whatever else is requested (each dataset draws from its own
-    random stream, see gen/rng.py).
+    random stream, see gen/rng.py). `parcels` defaults to the province's
+    `default_parcels` (5 000 for Hưng Yên; 1 500 for Tây Ninh, which draws ~1 750).
     """
     t0 = time.perf_counter()
+    if province not in PROVINCES:
+        raise ValueError(f"unknown province {province!r}: one of {', '.join(sorted(PROVINCES))}")
     prov = PROVINCES[province]
+    parcels = prov.default_parcels if parcels is None else parcels
     out_root = Path(out_root)
     out = out_root / prov.slug
     out.mkdir(parents=True, exist_ok=True)
     if datasets is None:
-        datasets = ALL_DATASETS if parcels <= SCALE_THRESHOLD else ("parcels",)
+        datasets = (prov.datasets or ALL_DATASETS) if parcels <= SCALE_THRESHOLD else ("parcels",)
     wanted = set(datasets)
     unknown = wanted - set(ALL_DATASETS)
     if unknown:
@@ -83,35 +90,44 @@ def generate(
     n_communes = max(len(prov.communes), math.ceil(parcels / TARGET_PER_COMMUNE))
     side = commune_side(parcels / n_communes)
     layout = build_layout(seed, prov, n_communes, side)
+    deliveries = prov.deliveries
+    files = ", ".join(f"{d.filename} EPSG:{d.epsg}" for d in deliveries) if len(deliveries) > 1 else ""
     log(
         f"[bando samples] {prov.name}: seed {seed}, {n_communes} communes of ~{side / 1000:.2f} km, "
-        f"EPSG:{prov.epsg}, output {out}"
+        f"EPSG:{prov.epsg}{f' (parcels: {files})' if files else ''}, output {out}"
     )
     summary: dict[str, object] = {"seed": seed, "province": prov.name, "communes": n_communes, "side_m": side}
 
-    # --- parcels: generated commune by commune, written in chunks
-    parcels_path = out / "parcels.gpkg"
+    # --- parcels: generated commune by commune, written in chunks, one file per
+    # delivery (a merged province: one per former province, each in its own TM-3 zone)
     communes_data = []
     written = 0
     if "parcels" in wanted or full:
         if "parcels" in wanted:
-            remove_dataset(parcels_path)
-        batch, batch_rows, first = [], 0, True
+            for d in deliveries:
+                remove_dataset(out / d.filename)
+        batch: dict[str, list] = {d.filename: [] for d in deliveries}
+        rows = dict.fromkeys(batch, 0)
+        started: set[str] = set()
+        last = {prov.delivery_for(c.spec).filename: i for i, c in enumerate(layout.communes)}
         for i, cell in enumerate(layout.communes):
             cp = commune_parcels(seed, layout, cell, want_network=full)
             if full:
                 communes_data.append(cp)
             if "parcels" in wanted:
-                batch.append(cp)
-                batch_rows += len(cp)
-                if batch_rows >= CHUNK_ROWS or i == len(layout.communes) - 1:
-                    write_gpkg(parcels_frame(batch, prov.epsg), parcels_path, "thua_dat", append=not first)
-                    written += batch_rows
-                    first = False
-                    batch, batch_rows = [], 0
+                d = prov.delivery_for(cell.spec)
+                batch[d.filename].append(cp)
+                rows[d.filename] += len(cp)
+                if rows[d.filename] >= CHUNK_ROWS or i == last[d.filename]:
+                    frame = parcels_frame(batch[d.filename], prov.epsg, d.epsg, prov.parcel_grid)
+                    write_gpkg(frame, out / d.filename, "thua_dat", append=d.filename in started)
+                    written += rows[d.filename]
+                    started.add(d.filename)
+                    batch[d.filename], rows[d.filename] = [], 0
+                    where = f" → {d.filename} (EPSG:{d.epsg})" if len(deliveries) > 1 else ""
                     log(
                         f"  parcels: {written:,} written ({i + 1}/{n_communes} communes, "
-                        f"{time.perf_counter() - t0:.0f} s)"
+                        f"{time.perf_counter() - t0:.0f} s){where}"
                     )
         summary["parcels"] = written or sum(len(c) for c in communes_data)
 
@@ -139,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--parcels",
         type=int,
-        default=DEFAULT_PARCELS,
-        help=f"approximate number of parcels (default {DEFAULT_PARCELS}); more communes are added "
+        default=None,
+        help=f"approximate number of parcels (default: the province's, {DEFAULT_PARCELS} for Hưng Yên, "
+        f"{PROVINCES['tay_ninh'].default_parcels} for Tây Ninh); more communes are added "
         f"beyond ~{TARGET_PER_COMMUNE} per commune",
     )
     p.add_argument(
@@ -153,10 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         "--datasets",
         default=None,
         help=f"comma-separated subset of: {', '.join(ALL_DATASETS)} "
-        f"(default: all, or only parcels above {SCALE_THRESHOLD:,} parcels)",
+        f"(default: the province's set — all for Hưng Yên, no TCVN3 or dirty files for Tây Ninh — "
+        f"or only parcels above {SCALE_THRESHOLD:,} parcels)",
     )
     args = p.parse_args(argv)
-    if args.parcels < 100:
+    if args.parcels is not None and args.parcels < 100:
         p.error("--parcels must be at least 100")
     datasets = [d.strip() for d in args.datasets.split(",")] if args.datasets else None
     try:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
@@ -155,10 +155,10 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, s
                 if batch.issues:
                     lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
                 result.rows_repaired += batch.repaired
-                if len(batch.frame):
-                    cp.write(_csv(batch.frame, layer, base, opts.version))
+                if batch.table.num_rows:
+                    cp.write(_csv(batch.table, layer, base, opts.version))
                     if layer.partition:
-                        delivered.update(batch.frame[layer.partition].dropna().unique().tolist())
+                        delivered.update(pc.unique(batch.table.column(layer.partition)).drop_null().to_pylist())
                 if progress:
                     progress(read, source.feature_count)
         result.rows_read = read
@@ -202,26 +202,19 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, s
         result.message += f" (kept {kept} rows of {layer.partition} values this delivery does not cover)"
 
 
-def _csv(frame: pd.DataFrame, layer: Layer, base: int, version: Version | None) -> bytes:
+def _csv(batch: pa.Table, layer: Layer, base: int, version: Version | None) -> bytes:
     """One batch as CSV for COPY, columns in :func:`tables.copy_columns` order."""
-    n = len(frame)
-    out: dict[str, pa.Array] = {"fid": pa.array(frame["_index"].to_numpy() + base + 1)}
+    n = batch.num_rows
+    out: dict[str, pa.Array] = {"fid": pc.add(batch.column("_index"), base + 1)}
     for f in layer.fields:
-        col = frame[f.name]
-        if f.type == "datetime":
-            col = col.map(lambda v: v.isoformat() if pd.notna(v) else None)
-        if f.type == "date":
-            out[f.name] = pa.array(col.tolist(), type=pa.date32())
-        else:
-            out[f.name] = pa.Array.from_pandas(col)
+        out[f.name] = batch.column(f.name)
     if layer.versioned:
         assert version is not None
         out["version_id"] = pa.array([version.id] * n, type=pa.string())
         out["valid_from"] = pa.array([version.valid_from] * n, type=pa.date32())
         out["valid_to"] = pa.nulls(n, type=pa.date32())
     if layer.geometry:
-        out["geom"] = pa.array(frame["geom"].to_numpy(), type=pa.string())
-    table = pa.table(out)
+        out["geom"] = batch.column("geom")
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+    pacsv.write_csv(pa.table(out), buf, pacsv.WriteOptions(include_header=False))
     return buf.getvalue()

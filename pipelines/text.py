@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bando.encodings import Detection, detect_text, repair_text, to_nfc
 
@@ -54,12 +55,12 @@ class TextDecoder:
             return to_nfc(value)
         return repair_text(value, enc)
 
-    def decode_series(self, values: pd.Series) -> pd.Series:
+    def decode_arrow(self, values: pa.Array) -> pa.Array:
         """Vectorised :meth:`decode` for a column (the common Unicode case stays in C)."""
         enc = self.encoding
         if enc in (None, "ascii", "unicode") or (not self.read_as_bytes and enc not in LEGACY):
-            return values.str.normalize("NFC")
-        return values.map(lambda v: repair_text(v, enc) if isinstance(v, str) else v)
+            return pc.utf8_normalize(values, "NFC")
+        return pa.array([repair_text(v, enc) if v is not None else None for v in values.to_pylist()], type=pa.string())
 
     @property
     def label(self) -> str:

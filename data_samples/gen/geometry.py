@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-
 import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Polygon
+
+from bando.crs import transformer as bando_transformer
 
 from .province import CommuneSpec, ProvinceSpec
 from .rng import stream
@@ -29,12 +29,54 @@ from .rng import stream
 SHEET_SIZE = 1000.0  # 1:2000 cadastral sheet footprint, 1 km x 1 km (Thông tư 25/2014/TT-BTNMT)
 
 
-@lru_cache(maxsize=8)
 def transformer(epsg: int, to_wgs84: bool = True) -> Transformer:
-    """Cached VN-2000 TM-3 <-> WGS 84 transformer (EPSG:6960 parameters via PROJ's pipeline)."""
-    if to_wgs84:
-        return Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)
-    return Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
+    """VN-2000 TM-3 <-> WGS 84, pinned to the official EPSG:6960 (bando.crs.transformer).
+
+    Never PROJ's automatic choice: in the south (Tây Ninh, Long An) that is EPSG:5194,
+    about 0.8 m away.
+    """
+    return bando_transformer(epsg, 4326) if to_wgs84 else bando_transformer(4326, epsg)
+
+
+# Snap-rounding grid applied before a parcel leaves the layout plane for another zone, m.
+DELIVERY_GRID = 1e-6
+
+
+def to_delivery(geoms: np.ndarray, src: int, dst: int, grid: float | None = None) -> np.ndarray:
+    """Parcels drawn in EPSG:`src` as delivered in EPSG:`dst` (the same or another TM-3 zone).
+
+    Clipping leaves a few zero-width spikes (a ring running back along its own edge,
+    1e-10 m wide): valid in the plane they were drawn in, but the ~1e-10 m noise of any
+    reprojection (to another zone, to WGS 84 for the API) can fold them into
+    self-intersections. Snap-rounding to a `grid` (GEOS ``set_precision``) collapses
+    them (a spike has no area, so no parcel's area changes by more than ~1e-4 m²) and
+    moves every other vertex by at most the grid. A delivery in another zone is always
+    snap-rounded (to DELIVERY_GRID unless `grid` says otherwise); one in the layout's
+    own zone only when `grid` is given (Hưng Yên's committed files predate this).
+    """
+    if grid is None and src != dst:
+        grid = DELIVERY_GRID
+    if grid:
+        geoms = shapely.set_precision(geoms, grid)
+    return reproject(geoms, src, dst)
+
+
+def reproject(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Geometries from EPSG:`src` to EPSG:`dst`, vertex by vertex, with bando's pinned transformer.
+
+    Between two VN-2000 zones (e.g. 9209 -> 9210) this is a pure change of projection on
+    the same datum: a round trip returns every vertex to well under a millimetre, so
+    edges shared across files in different zones still coincide once reprojected.
+    """
+    if src == dst:
+        return geoms
+    t = bando_transformer(src, dst)
+
+    def fn(xy: np.ndarray) -> np.ndarray:
+        x, y = t.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, fn)
 
 
 @dataclass(frozen=True)
@@ -117,7 +159,10 @@ def commune_side(parcels_per_commune: float) -> float:
 def build_layout(seed: int, prov: ProvinceSpec, n_communes: int, side: float) -> Layout:
     """Lay out `n_communes` communes of nominal side `side` around the province centre."""
     specs = prov.communes_for(n_communes)
-    ncols = n_communes if n_communes <= 4 else math.ceil(math.sqrt(n_communes))
+    if prov.grid_cols and n_communes <= len(prov.communes):
+        ncols = prov.grid_cols
+    else:
+        ncols = n_communes if n_communes <= 4 else math.ceil(math.sqrt(n_communes))
     nrows = math.ceil(n_communes / ncols)
     cx, cy = transformer(prov.epsg, to_wgs84=False).transform(*prov.centre_lonlat)
     x0 = round((cx - ncols * side / 2) / 10.0) * 10.0

@@ -66,7 +66,7 @@ def build_network(seed: int, layout: Layout, communes: list[CommuneParcels]) -> 
     area = shapely.union_all([c.polygon for c in layout.communes])
     trunks = {t.key: t for t in layout.trunks}
     # --- trunk roads
-    for key, cap in (("national_road", "Quốc lộ"), ("provincial_road", "Đường tỉnh")):
+    for key, cap in (("national_road", layout.prov.national_road_class), ("provincial_road", "Đường tỉnh")):
         t = trunks[key]
         code = layout.prov.national_road[0] if key == "national_road" else layout.prov.provincial_road[0]
         line = shapely.intersection(t.line, area)
@@ -191,7 +191,7 @@ def build_network(seed: int, layout: Layout, communes: list[CommuneParcels]) -> 
                 _append(
                     net.roads,
                     maDuong=f"DT.{spec.code}.{k_alley:03d}",
-                    tenDuong=f"Đường thôn {vil} số {k_alley}",
+                    tenDuong=f"Đường {layout.prov.village_word_of(spec).lower()} {vil} số {k_alley}",
                     capDuong="Đường thôn",
                     beRong=width,
                     ketCau=_pick(rng, ("Bê tông xi măng", "Gạch", "Đất"), (0.8, 0.12, 0.08)),

@@ -53,7 +53,8 @@ def cameras(seed: int, layout: Layout, communes: list[CommuneParcels]) -> list[t
                         )
                         pts.append((f"Camera nút giao {code} – đường xã {cell.spec.name} số {k}", p.x, p.y))
         for v in cp.villages[:1]:
-            pts.append((f"Camera trung tâm thôn {v.name}, {cell.spec.kind.lower()} {cell.spec.name}", v.x, v.y))
+            word = layout.prov.village_word_of(cell.spec).lower()
+            pts.append((f"Camera trung tâm {word} {v.name}, {cell.spec.kind.lower()} {cell.spec.name}", v.x, v.y))
     for i, (name, px, py) in enumerate(pts, start=1):
         lon, lat = _lonlat(layout, px, py)
         state = "hoat_dong" if rng.random() < 0.85 else "mat_ket_noi"
@@ -72,7 +73,8 @@ def sensors(seed: int, layout: Layout, communes: list[CommuneParcels]) -> list[t
             rows.append(
                 (
                     f"PM25-{k:02d}",
-                    f"Trạm không khí thôn {v.name}, {cell.spec.kind.lower()} {cell.spec.name}",
+                    f"Trạm không khí {layout.prov.village_word_of(cell.spec).lower()} {v.name}, "
+                    f"{cell.spec.kind.lower()} {cell.spec.name}",
                     "pm25",
                     lon,
                     lat,

@@ -22,7 +22,7 @@ import shapely
 from shapely import STRtree
 
 from .blocks import ALLEY, FIELD, LOT, ROAD, WIDE, Pieces, cross, make_lines, subdivide_block
-from .geometry import SHEET_SIZE, CommuneCell, Layout
+from .geometry import SHEET_SIZE, CommuneCell, Layout, to_delivery
 from .names import people
 from .rng import stream
 
@@ -351,33 +351,43 @@ def commune_parcels(seed: int, layout: Layout, cell: CommuneCell, want_network: 
 def _attributes(
     seed: int, prov, cell: CommuneCell, villages: list[Village], geoms: np.ndarray, kinds: np.ndarray, codes: np.ndarray
 ) -> CommuneParcels:
-    """Sheet and parcel numbers, areas, addresses and owners."""
+    """Sheet and parcel numbers, areas, addresses and owners.
+
+    Sheets, parcel numbers and areas are those of the commune's own cadastral plane:
+    the TM-3 zone of the file its parcels are delivered in (for a former Long An
+    commune of today's Tây Ninh, EPSG:9210, not the layout's 9209), as a surveyor of
+    that former province would have computed them.
+    """
     spec = cell.spec
     rng = stream(seed, "attributes", spec.code)
     n = len(geoms)
-    rep = shapely.point_on_surface(geoms)
-    x, y = shapely.get_x(rep), shapely.get_y(rep)
-    scol, srow = np.floor(x / SHEET_SIZE).astype(np.int64), np.floor(y / SHEET_SIZE).astype(np.int64)
+    plane = to_delivery(geoms, prov.epsg, prov.delivery_for(spec).epsg, prov.parcel_grid)
+    rep_plane = shapely.point_on_surface(plane)
+    px, py = shapely.get_x(rep_plane), shapely.get_y(rep_plane)
+    scol, srow = np.floor(px / SHEET_SIZE).astype(np.int64), np.floor(py / SHEET_SIZE).astype(np.int64)
     # sheets numbered from the north-west, row by row
     sheets = sorted(set(zip((-srow).tolist(), scol.tolist())))
     sheet_no = {s: i + 1 for i, s in enumerate(sheets)}
     sheet = np.array([sheet_no[(-r, c)] for r, c in zip(srow.tolist(), scol.tolist())], dtype=np.int64)
     # parcels numbered within a sheet in 60 m rows from the north, west to east
-    band = np.floor(((srow + 1) * SHEET_SIZE - y) / 60.0).astype(np.int64)
-    order = np.lexsort((x, band, sheet))
+    band = np.floor(((srow + 1) * SHEET_SIZE - py) / 60.0).astype(np.int64)
+    order = np.lexsort((px, band, sheet))
     number = np.empty(n, dtype=np.int64)
     s_sorted = sheet[order]
     starts = np.r_[0, np.flatnonzero(np.diff(s_sorted)) + 1]
     seq = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
     number[order] = seq + 1
 
-    area = shapely.area(geoms)
+    area = shapely.area(plane)
     dien_tich = np.round(area, 1)
     state = np.isin(codes, list(STATE_CODES))
     shrink = (rng.random(n) < 0.25) & ~state
     legal = np.where(shrink, np.round(dien_tich * (1.0 - rng.uniform(0.002, 0.03, n)), 1), dien_tich)
 
-    # addresses: village lots by nearest thôn, fields by quarter of the commune
+    # addresses: village lots by nearest thôn (ấp), fields by quarter of the commune
+    rep = rep_plane if plane is geoms else shapely.point_on_surface(geoms)
+    x, y = shapely.get_x(rep), shapely.get_y(rep)
+    vword = prov.village_word_of(spec)
     commune_part = f"{spec.kind.lower()} {spec.name}, {prov.province_label}"
     if villages:
         dist = np.stack([v.distance(x, y) for v in villages])
@@ -389,23 +399,23 @@ def _attributes(
     village_like = np.isin(kinds, list(VILLAGE_KINDS))
     vnames = [v.name for v in villages] or list(spec.villages)
     addr = [
-        f"Thôn {vnames[v]}, {commune_part}"
+        f"{vword} {vnames[v]}, {commune_part}"
         if vl
         else (
-            f"Xứ đồng {spec.fields[q]}, {commune_part}"
+            f"{prov.field_word} {spec.fields[q]}, {commune_part}"
             if k == FIELD
             else f"{spec.kind} {spec.name}, {prov.province_label}"
         )
         for vl, v, q, k in zip(village_like.tolist(), nearest.tolist(), quarter.tolist(), kinds.tolist())
     ]
 
-    names, ids = people(rng, n, prov.cccd_prefix)
+    names, ids = people(rng, n, prov.cccd_prefix_of(spec))
     owner = np.array(names, dtype=object)
     ident = np.array(ids, dtype=object)
     communal_pond = (codes == "NTS") & (rng.random(n) < 0.2)
     org = state | communal_pond | np.isin(codes, ["TON", "TIN"])
     owner[state | communal_pond] = spec.authority
-    for code, label in (("TON", "Chùa thôn {}"), ("TIN", "Cộng đồng dân cư thôn {}")):
+    for code, label in (("TON", f"Chùa {vword.lower()} {{}}"), ("TIN", f"Cộng đồng dân cư {vword.lower()} {{}}")):
         for k in np.flatnonzero(codes == code):
             owner[k] = label.format(vnames[nearest[k]])
     ident[org] = ""
@@ -426,11 +436,18 @@ def _attributes(
     return CommuneParcels(spec.code, geoms[order], {k: v[order] for k, v in cols.items()}, villages)
 
 
-def parcels_frame(batch: list[CommuneParcels], epsg: int):
-    """GeoDataFrame of several communes' parcels, columns in the delivered order."""
+def parcels_frame(batch: list[CommuneParcels], epsg: int, out_epsg: int | None = None, grid: float | None = None):
+    """GeoDataFrame of several communes' parcels, columns in the delivered order.
+
+    The parcels are generated in the layout plane, EPSG:`epsg`; `out_epsg` (a parcel
+    delivery's own TM-3 zone) reprojects them with bando's pinned transformer
+    (`geometry.to_delivery`).
+    """
     from .writers import frame
 
     geoms = np.concatenate([cp.geoms for cp in batch]) if batch else np.zeros(0, dtype=object)
+    if out_epsg is not None:
+        geoms, epsg = to_delivery(geoms, epsg, out_epsg, grid), out_epsg
     cols = {c: np.concatenate([np.asarray(cp.columns[c]) for cp in batch]) for c in COLUMNS}
     for c in ("maXa", "loaiDat", "diaChi", "tenChu", "soDinhDanh"):
         cols[c] = cols[c].astype(object)

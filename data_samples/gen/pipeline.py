@@ -68,16 +68,16 @@ def write_all(
         log(f"  land-use status: {len(st)} polygons → {p.name}")
     if "land_use_plan" in wanted:
         v1 = plan_v1(seed, layout, communes)
-        v2, changes = plan_v2(seed, layout, communes, v1)
-        for zones, dec, name in (
-            (v1, prov.plan_v1, "land_use_plan_v1.gpkg"),
-            (v2, prov.plan_v2, "land_use_plan_v2.gpkg"),
-        ):
+        versions = [(v1, prov.plan_v1, "land_use_plan_v1.gpkg")]
+        if prov.plan_v2 is not None:
+            v2, changes = plan_v2(seed, layout, communes, v1)
+            versions.append((v2, prov.plan_v2, "land_use_plan_v2.gpkg"))
+            summary["plan_changes"] = changes
+        for zones, dec, name in versions:
             p = out / name
             p.unlink(missing_ok=True)
             write_gpkg(plan_frame(zones, dec, epsg), p, "quy_hoach_sdd", multi=True)
             log(f"  land-use plan {dec.version_id}: {len(zones)} zones → {name}")
-        summary["plan_changes"] = changes
     if "construction_plan" in wanted:
         cp = next(c for c in communes if c.code == prov.construction_plan_commune)
         layers, roads = construction_layers(seed, layout, cp, prov)
@@ -117,8 +117,8 @@ def write_all(
         doc = write_dirty(parcels, out / "dirty", epsg)
         log(f"  dirty variants: {len(doc['files'])} files → dirty/ (defects.yml)")
     if "manifest" in wanted:
-        write_manifest(layout, out_root, out, seed)
-        log(f"  manifest → {out_root / 'manifest.yml'}")
+        path = write_manifest(layout, out_root, out, seed)
+        log(f"  manifest → {path}")
     return summary
 
 
@@ -127,11 +127,20 @@ def _q(v: object) -> str:
     return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else str(v)
 
 
-def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> None:
+def manifest_path(prov, out_root: Path, out: Path) -> Path:
+    """OUT/manifest.yml (Hưng Yên, historically) or OUT/<province>/manifest.yml."""
+    return (out_root if prov.manifest_at_root else out) / "manifest.yml"
+
+
+def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> Path:
     """manifest.yml: which file feeds which catalogue layer (paths relative to the manifest)."""
     prov = layout.prov
-    rel = out.relative_to(out_root).as_posix() if out.is_relative_to(out_root) else out.as_posix()
+    path = manifest_path(prov, out_root, out)
+    base = path.parent
+    rel = out.relative_to(base).as_posix() if out.is_relative_to(base) else out.as_posix()
+    pre = "" if rel == "." else f"{rel}/"
     crs = f"EPSG:{prov.epsg}"
+    deliveries = prov.deliveries
 
     def version(dec) -> dict[str, str]:
         return {
@@ -142,32 +151,36 @@ def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> None
             "valid_from": dec.date,
         }
 
-    gp = f"{rel}/construction_plan_1_2000.gpkg"
+    def parcels(d) -> dict[str, object]:
+        entry: dict[str, object] = {
+            "source": f"{pre}{d.filename}",
+            "source_layer": "thua_dat",
+            "crs": f"EPSG:{d.epsg}",
+            "encoding": "utf-8",
+        }
+        if len(deliveries) > 1:
+            codes = [c.spec.code for c in layout.communes if prov.delivery_for(c.spec) == d]
+            entry["note"] = f"former {d.former_province} cadastre (communes {', '.join(codes)})"
+        return entry
+
+    plans = [(prov.plan_v1, "land_use_plan_v1.gpkg")]
+    if prov.plan_v2 is not None:
+        plans.append((prov.plan_v2, "land_use_plan_v2.gpkg"))
+    gp = f"{pre}construction_plan_1_2000.gpkg"
     entries: list[tuple[str, dict[str, object]]] = [
         (
             "communes",
-            {"source": f"{rel}/communes.gpkg", "source_layer": "ranh_gioi_xa", "crs": crs, "encoding": "utf-8"},
+            {"source": f"{pre}communes.gpkg", "source_layer": "ranh_gioi_xa", "crs": crs, "encoding": "utf-8"},
         ),
-        ("parcels", {"source": f"{rel}/parcels.gpkg", "source_layer": "thua_dat", "crs": crs, "encoding": "utf-8"}),
-        ("land_use_status", {"source": f"{rel}/land_use_status.gpkg", "source_layer": "hien_trang_sdd", "crs": crs}),
-        (
-            "land_use_plan",
-            {
-                "source": f"{rel}/land_use_plan_v1.gpkg",
-                "source_layer": "quy_hoach_sdd",
-                "crs": crs,
-                "version": version(prov.plan_v1),
-            },
-        ),
-        (
-            "land_use_plan",
-            {
-                "source": f"{rel}/land_use_plan_v2.gpkg",
-                "source_layer": "quy_hoach_sdd",
-                "crs": crs,
-                "version": version(prov.plan_v2),
-            },
-        ),
+        *[("parcels", parcels(d)) for d in deliveries],
+        ("land_use_status", {"source": f"{pre}land_use_status.gpkg", "source_layer": "hien_trang_sdd", "crs": crs}),
+        *[
+            (
+                "land_use_plan",
+                {"source": f"{pre}{name}", "source_layer": "quy_hoach_sdd", "crs": crs, "version": version(dec)},
+            )
+            for dec, name in plans
+        ],
         (
             "planning_plots",
             {"source": gp, "source_layer": "PhanOQuyHoach_A", "crs": crs, "version": version(prov.construction_plan)},
@@ -189,14 +202,14 @@ def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> None
             "building_lines",
             {"source": gp, "source_layer": "ChiGioiXayDung_L", "crs": crs, "version": version(prov.construction_plan)},
         ),
-        ("roads", {"source": f"{rel}/roads.geojson", "encoding": "utf-8"}),
-        ("water_pipes", {"source": f"{rel}/water_pipes/ong_cap_nuoc.shp", "crs": crs, "encoding": "utf-8"}),
-        ("drainage_lines", {"source": f"{rel}/drainage.geojson", "encoding": "utf-8"}),
-        ("power_lines", {"source": f"{rel}/power_lines/duong_day.shp", "crs": crs, "encoding": "utf-8"}),
+        ("roads", {"source": f"{pre}roads.geojson", "encoding": "utf-8"}),
+        ("water_pipes", {"source": f"{pre}water_pipes/ong_cap_nuoc.shp", "crs": crs, "encoding": "utf-8"}),
+        ("drainage_lines", {"source": f"{pre}drainage.geojson", "encoding": "utf-8"}),
+        ("power_lines", {"source": f"{pre}power_lines/duong_day.shp", "crs": crs, "encoding": "utf-8"}),
         (
             "point_assets",
             {
-                "source": f"{rel}/point_assets.csv",
+                "source": f"{pre}point_assets.csv",
                 "crs": crs,
                 "x_column": "toaDoY",
                 "y_column": "toaDoX",
@@ -206,7 +219,7 @@ def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> None
         (
             "cameras",
             {
-                "source": f"{rel}/cameras.csv",
+                "source": f"{pre}cameras.csv",
                 "crs": "EPSG:4326",
                 "x_column": "kinhDo",
                 "y_column": "viDo",
@@ -216,24 +229,30 @@ def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> None
         (
             "env_sensors",
             {
-                "source": f"{rel}/sensors.csv",
+                "source": f"{pre}sensors.csv",
                 "crs": "EPSG:4326",
                 "x_column": "kinhDo",
                 "y_column": "viDo",
                 "encoding": "utf-8",
             },
         ),
-        ("sensor_readings", {"source": f"{rel}/sensor_readings.csv", "encoding": "utf-8"}),
-        ("flood_depth", {"source": f"{rel}/flood_depth.tif", "crs": crs}),
+        ("sensor_readings", {"source": f"{pre}sensor_readings.csv", "encoding": "utf-8"}),
+        ("flood_depth", {"source": f"{pre}flood_depth.tif", "crs": crs}),
     ]
     lines = [
         "# Which sample file feeds which catalogue layer (layers/<layer>.yml).",
         f"# Written by data_samples/generate.py (seed {seed}); paths are relative to this file.",
         "# point_assets: toaDoX is the NORTHING and toaDoY the EASTING (Vietnamese surveying",
         "# convention), hence x_column: toaDoY. CSV lon/lat columns are named explicitly too.",
-        f"province: {prov.name}",
-        "deliveries:",
     ]
+    if len(deliveries) > 1:
+        lines += [
+            f"# {prov.name} joins former provinces on different meridians: each cadastral delivery",
+            "# keeps its own TM-3 zone (" + ", ".join(f"{d.former_province} EPSG:{d.epsg}" for d in deliveries) + ");",
+            f"# bando reprojects both into the storage zone EPSG:{prov.epsg}. Each parcels delivery",
+            "# replaces only its own communes (the catalogue's partition: maXa), so both are kept.",
+        ]
+    lines += [f"province: {prov.name}", "deliveries:"]
     for layer, fields in entries:
         lines.append(f"  - layer: {layer}")
         for k, v in fields.items():
@@ -241,5 +260,6 @@ def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> None
                 inner = ", ".join(f"{ik}: {_q(iv)}" for ik, iv in v.items())
                 lines.append(f"    {k}: {{{inner}}}")
             else:
-                lines.append(f"    {k}: {v}")
-    (out_root / "manifest.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+                lines.append(f"    {k}: {_q(v) if k == 'note' else v}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

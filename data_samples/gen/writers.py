@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -86,10 +87,25 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: Path, precision: int = 7) -> None
     """RFC 7946 GeoJSON: WGS 84 lon/lat, 7 decimals (about 1 cm), no "crs" member."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    wgs = gdf.to_crs("EPSG:4326")
+    wgs = to_wgs84(gdf)
     pyogrio.write_dataframe(
         wgs, path, driver="GeoJSON", layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": str(precision)}
     )
+
+
+def to_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The frame in WGS 84 lon/lat through bando's pinned VN-2000 transformation (EPSG:6960).
+
+    Not ``gdf.to_crs(4326)``: that takes PROJ's automatic choice, which in the south is
+    EPSG:5194, about 0.8 m away from the official transformation.
+    """
+    from .geometry import reproject
+
+    epsg = gdf.crs.to_epsg()
+    if epsg == 4326:
+        return gdf
+    geoms = reproject(np.asarray(gdf.geometry.values), epsg, 4326)
+    return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs="EPSG:4326"))
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:

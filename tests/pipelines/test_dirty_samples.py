@@ -88,7 +88,7 @@ def canonical_rows(path: Path, source_layer: str | None = None) -> pd.DataFrame:
     normaliser = Normaliser(layer, source, province.tm3_epsg, province.bbox_in(province.tm3_epsg), decoder)
     frames, start = [], 0
     for table, geom in batches(source, 2000):
-        frames.append(normaliser.process(table, geom, start).frame)
+        frames.append(normaliser.process(table, geom, start).table.to_pandas())
         start += table.num_rows
     frame = pd.concat(frames).drop(columns=["_index"])
     return frame.sort_values(["maXa", "soHieuToBanDo", "soThuTuThua"]).reset_index(drop=True)

@@ -117,7 +117,8 @@ def build(catalogue: Catalogue, settings: Settings, province: Province, view: Vi
             "pretty_print": False,
             "limits": {"default_items": 100, "max_items": 1000, "on_exceed": "throttle"},
             "map": {"url": "/static/blank.png", "attribution": "bando"},
-            "manager": {"name": "TinyDB", "connection": str(settings.home / "jobs.tinydb"), "output_dir": str(settings.home / "jobs")},
+            # Processes run synchronously: no job store (TinyDB would rewrite a file per request).
+            "manager": {"name": "Dummy"},
         },
         "logging": {"level": "ERROR"},
         "metadata": {

@@ -78,7 +78,7 @@ def tm3_for_province(province: str) -> Zone:
 
 
 def parse_crs(value: str | int | CRS) -> CRS:
-    """Accept 'EPSG:9209', 9209, an OGC URI or a CRS; raise BadInput with the reason."""
+    """Accept 'EPSG:5897', 5897, an OGC URI or a CRS; raise BadInput with the reason."""
     if isinstance(value, CRS):
         return value
     try:

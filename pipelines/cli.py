@@ -147,7 +147,7 @@ def _progress_bar():  # type: ignore[no-untyped-def]
 def load_cmd(
     layer: Annotated[str, typer.Argument(help="catalogue layer id (see `bando layers`)")],
     source: Annotated[Path, typer.Argument(help="file to load: .shp .gpkg .geojson .gdb .csv .tif")],
-    crs: Annotated[str | None, typer.Option(help="declared CRS, e.g. EPSG:9209 (else the file's)")] = None,
+    crs: Annotated[str | None, typer.Option(help="declared CRS, e.g. the province's VN-2000 TM-3 EPSG code (else the file's)")] = None,
     encoding: Annotated[str, typer.Option(help="auto|utf-8|tcvn3|vni|cp1258")] = "auto",
     source_layer: Annotated[str | None, typer.Option(help="layer inside a GeoPackage/.gdb")] = None,
     x_column: Annotated[str | None, typer.Option(help="CSV column holding X (easting / longitude)")] = None,

@@ -98,6 +98,9 @@ def run_load(layer_id: str, source: Path, options: LoadOptions | None = None,
         try:
             _build(layer, source, opts, s, url, srid, province, lineage, result, progress)
         except FileRefused as exc:
+            if exc.rule == "crs.missing":  # say which CRSs this province's deliveries come in
+                zones = ", ".join(f"EPSG:{z}" for z in province.accepted_srids)
+                exc = FileRefused(exc.rule, f"{exc} (deliveries for {province.name} are in VN-2000 TM-3: {zones})")
             result.outcome, result.message = "refused", str(exc)
             lineage.file_reject(exc.rule, str(exc))
             tally = Tally()

@@ -60,6 +60,13 @@ def read_manifest(path: Path) -> Manifest:
 def run_manifest(path: Path, force: bool = False, dry_run: bool = False,
                  on_result: Callable[[LoadResult], None] | None = None) -> list[LoadResult]:  # fmt: skip
     manifest = read_manifest(path)
+    if manifest.province:
+        from bando.province import configured, resolve
+
+        meant, ours = resolve(manifest.province), configured()
+        if meant.code != ours.code:
+            raise BadInput(f"{path.name} is a delivery for {meant.name}, but bando is configured for {ours.name} "
+                           "(BANDO_PROVINCE / bando.toml); nothing was loaded")  # fmt: skip
     results = []
     for d in manifest.deliveries:
         version = Version(**d.version.model_dump()) if d.version else None

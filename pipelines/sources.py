@@ -175,7 +175,7 @@ def open_source(spec: SourceSpec) -> Source:
         raise FileRefused(
             "crs.missing",
             f"{path.name} declares no coordinate reference system{hint}; "
-            "say which one with --crs (e.g. --crs EPSG:9209 for VN-2000 TM-3 105°30′)",
+            "say which one with --crs",
         )
     count = info.get("features")
     return Source(

@@ -136,7 +136,7 @@ PROCESS_METADATA: dict[str, Any] = {
                                               "coordinates": {"type": "array"}}},
                     "minOccurs": 0, "maxOccurs": 1},
         "crs": {"title": "Hệ toạ độ của điểm/vùng / CRS of point or polygon",
-                "description": f"{CRS84} (default), EPSG:4326 (longitude first) or a VN-2000 code (EPSG:9209 …)",
+                "description": f"{CRS84} (default), EPSG:4326 (longitude first) or a VN-2000 code (the province's TM-3 EPSG code …)",
                 "schema": {"type": "string"}, "minOccurs": 0, "maxOccurs": 1},
         "version": {"title": "Phiên bản quy hoạch / plan version", "description": "default: the version in force",
                     "schema": {"type": "string"}, "minOccurs": 0, "maxOccurs": 1},
@@ -217,8 +217,8 @@ def _crs(value: Any) -> tuple[int, bool, str]:
     if srid is not None and srid in vn2000_srids():
         return srid, srid == 4756, f"EPSG:{srid}"
     raise ReportError(
-        "hệ toạ độ không được hỗ trợ; dùng CRS84, EPSG:4326 hoặc một mã VN-2000 (ví dụ EPSG:9209)",
-        "unsupported crs; use CRS84, EPSG:4326 or a VN-2000 code such as EPSG:9209",
+        "hệ toạ độ không được hỗ trợ; dùng CRS84, EPSG:4326 hoặc một mã VN-2000 (TM-3 của tỉnh)",
+        "unsupported crs; use CRS84, EPSG:4326 or a VN-2000 code such as the province's TM-3",
     )
 
 

@@ -134,7 +134,7 @@ def write_dirty(parcels: gpd.GeoDataFrame, out: Path, epsg: int) -> dict:
             "defects": [],
         }
     )
-    # 4. wrong CRS declared: true EPSG:9209 numbers, .prj of VN-2000 / UTM 48N
+    # 4. wrong CRS declared: true TM-3 numbers, .prj of VN-2000 / UTM 48N
     wrong = short_names(small).set_crs("EPSG:3405", allow_override=True)
     write_shapefile(wrong, out / "parcels_wrong_crs" / "thua_dat.shp")
     files.append(
@@ -143,7 +143,7 @@ def write_dirty(parcels: gpd.GeoDataFrame, out: Path, epsg: int) -> dict:
             "catalogue_layer": "parcels",
             "features": len(small),
             "encoding": "utf-8",
-            "crs": "EPSG:3405 (declared; the numbers are really EPSG:9209)",
+            "crs": f"EPSG:3405 (declared; the numbers are really EPSG:{small.crs.to_epsg()})",
             "description": "read as UTM 48N the parcels land ~50 km west of Hưng Yên",
             "defects": [
                 {

@@ -64,7 +64,7 @@ def to_delivery(geoms: np.ndarray, src: int, dst: int, grid: float | None = None
 def reproject(geoms: np.ndarray, src: int, dst: int) -> np.ndarray:
     """Geometries from EPSG:`src` to EPSG:`dst`, vertex by vertex, with bando's pinned transformer.
 
-    Between two VN-2000 zones (e.g. 9209 -> 9210) this is a pure change of projection on
+    Between two VN-2000 zones (e.g. 105°30′ -> 105°45′) this is a pure change of projection on
     the same datum: a round trip returns every vertex to well under a millimetre, so
     edges shared across files in different zones still coincide once reprojected.
     """

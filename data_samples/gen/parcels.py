@@ -355,7 +355,7 @@ def _attributes(
 
     Sheets, parcel numbers and areas are those of the commune's own cadastral plane:
     the TM-3 zone of the file its parcels are delivered in (for a former Long An
-    commune of today's Tây Ninh, EPSG:9210, not the layout's 9209), as a surveyor of
+    commune of today's Tây Ninh, TM-3 105°45′, not the layout's 105°30′), as a surveyor of
     that former province would have computed them.
     """
     spec = cell.spec

@@ -164,7 +164,7 @@ HUNG_YEN = ProvinceSpec(
     code="33",
     name="Hưng Yên",
     slug="hung_yen",
-    epsg=tm3_epsg("Hưng Yên"),  # EPSG:9209, VN-2000 / TM-3 105°30' (former Hưng Yên keeps it)
+    epsg=tm3_epsg("Hưng Yên"),  # VN-2000 / TM-3 105°30' (former Hưng Yên keeps it)
     centre_lonlat=(105.985, 20.905),  # between Văn Giang and Khoái Châu
     cccd_prefix="033",  # place-of-birth code of Hưng Yên in citizen ID numbers
     communes=(
@@ -224,8 +224,8 @@ HUNG_YEN = ProvinceSpec(
 )
 
 
-# Tây Ninh since 1 July 2025 = former Tây Ninh (TM-3 105°30', EPSG:9209) + former Long An
-# (105°45', EPSG:9210). Four real communes meeting at the old provincial border between
+# Tây Ninh since 1 July 2025 = former Tây Ninh (TM-3 105°30') + former Long An
+# (105°45'). Four real communes meeting at the old provincial border between
 # Trảng Bàng (Tây Ninh) and Đức Huệ / Đức Hòa (Long An), laid out 2 x 2: the former
 # Tây Ninh communes in the north row, the former Long An ones in the south row, so the
 # row boundary is the old provincial border; sông Vàm Cỏ Đông runs N-S between the columns.
@@ -293,8 +293,8 @@ TAY_NINH = ProvinceSpec(
     extra_village_names=("An", "Bình", "Phú", "Hòa", "Thạnh", "Lộc", "Phước", "Long", "Tân", "Mỹ", "Hưng", "Lợi"),
     # the cadastre arrives as it was surveyed: one file per former province, each in its meridian
     parcel_deliveries=(
-        ParcelDelivery("parcels_tay_ninh_cu.gpkg", "Tây Ninh"),  # EPSG:9209
-        ParcelDelivery("parcels_long_an_cu.gpkg", "Long An"),  # EPSG:9210
+        ParcelDelivery("parcels_tay_ninh_cu.gpkg", "Tây Ninh"),  # TM-3 105°30′
+        ParcelDelivery("parcels_long_an_cu.gpkg", "Long An"),  # TM-3 105°45′
     ),
     grid_cols=2,
     default_parcels=1500,  # gives ~1 750 (small communes have more boundary pieces)

@@ -19,6 +19,7 @@ test: setup  ## set up and run the whole test suite against real PostGIS
 	$(BIN)/pytest
 
 setup: system-deps venv
+	@web/vendor.sh
 
 system-deps:
 	@scripts/install-system-deps --test

@@ -1,0 +1,1 @@
+"""bando's web pages: the public planning-disclosure site and the IOC map (see web/README.md)."""

@@ -1,0 +1,153 @@
+"""The web pages as one composable part: the citizens' site (``/``) and the IOC map (``/ioc``).
+
+Both pages are static HTML, CSS and JavaScript that read only the public OGC API at
+``/ogc`` — as any third-party client would — plus what this part serves itself:
+``/static`` (our files), ``/vendor`` (Leaflet and Leaflet.VectorGrid, copied from npm
+by ``web/vendor.sh`` at setup; never a CDN) and ``/site-config.json`` (derived from the
+catalogue, see :mod:`web.site_config`; the pages also carry it as a JSON data island).
+
+Every response of this part carries a strict Content-Security-Policy (only 'self';
+no inline script or style), ``nosniff`` and a same-origin referrer policy. If the
+front end was never vendored, the pages still answer 200 and say how to install it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bando.province import configured
+from bando.settings import Settings
+from layers import catalogue as catalogue_mod
+from web import site_config
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+VENDOR = HERE / "vendor"
+TEMPLATES = HERE / "templates"
+VENDOR_STAMP = VENDOR / ".installed"
+
+
+def security_headers(extra_img_src: str = "") -> dict[str, str]:
+    img = "'self'" + (f" {extra_img_src}" if extra_img_src else "")
+    csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src " + img + "; "
+           "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+           "form-action 'self'; frame-ancestors 'none'")  # fmt: skip
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+    }
+
+
+class SecureHeaders:
+    """Wraps one ASGI app of this part and adds the security headers to its responses."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _ in self.raw}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": kept + self.raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def vendored() -> bool:
+    """True once ``web/vendor.sh`` has copied the front-end libraries in."""
+    return VENDOR_STAMP.exists()
+
+
+def _island(config: dict[str, Any]) -> str:
+    """JSON safe inside a ``<script type="application/json">`` data block (not executed)."""
+    text = json.dumps(config, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@lru_cache(maxsize=8)
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text(encoding="utf-8")
+
+
+def render(name: str, **values: str) -> str:
+    """Fill ``{{name}}`` slots; values are HTML-escaped unless the slot is ``{{!name}}``."""
+    text = _template(name)
+    for key, value in values.items():
+        text = text.replace("{{!" + key + "}}", value).replace("{{" + key + "}}", html.escape(value))
+    return text
+
+
+class Pages:
+    """The page endpoints, bound to one deployment's settings (config built once)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._configs: dict[str, dict[str, Any]] = {}
+
+    def config(self, page: site_config.Page) -> dict[str, Any]:
+        if page not in self._configs:
+            catalogue = catalogue_mod.cached(self.settings.layers_dir)
+            self._configs[page] = site_config.build(catalogue, configured(self.settings), self.settings.basemap_url,
+                                                    page)  # fmt: skip
+        return self._configs[page]
+
+    def _page(self, page: site_config.Page, template: str) -> Response:
+        config = self.config(page)
+        province = config["province"]["fullName"]
+        if not vendored():
+            body = render("not_installed.html", province=province)
+            return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+        body = render(template, province=province, **{"config": _island(config)})
+        return HTMLResponse(body, headers={"Cache-Control": "no-cache"})
+
+    async def site(self, request: Request) -> Response:
+        return self._page("site", "site.html")
+
+    async def ioc(self, request: Request) -> Response:
+        return self._page("ioc", "ioc.html")
+
+    async def site_config(self, request: Request) -> Response:
+        page = "ioc" if request.query_params.get("page") == "ioc" else "site"
+        return JSONResponse(self.config(page), headers={"Cache-Control": "no-cache"})
+
+
+def web_routes(settings: Settings) -> list[Route | Mount]:
+    """The routes this part adds to bando's app: ``/``, ``/ioc``, ``/site-config.json``, ``/static``, ``/vendor``."""
+    pages = Pages(settings)
+    basemap = site_config.basemap(settings.basemap_url)
+    headers = security_headers(basemap["origin"] if basemap else "")
+
+    def secure(endpoint):  # type: ignore[no-untyped-def]
+        async def wrapped(request: Request) -> Response:
+            response = await endpoint(request)
+            response.headers.update(headers)
+            return response
+
+        return wrapped
+
+    return [
+        Route("/", secure(pages.site), methods=["GET", "HEAD"]),
+        Route("/ioc", secure(pages.ioc), methods=["GET", "HEAD"]),
+        Route("/site-config.json", secure(pages.site_config), methods=["GET", "HEAD"]),
+        Mount("/static", app=SecureHeaders(StaticFiles(directory=STATIC), headers), name="static"),
+        Mount("/vendor", app=SecureHeaders(StaticFiles(directory=VENDOR, check_dir=False), headers), name="vendor"),
+    ]

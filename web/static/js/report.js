@@ -1,0 +1,236 @@
+// The parcel panel: renders the `planning-report` process output (api_config/processes/planning_report.py).
+import { config, landUse, layerById, provinceLabel } from "./config.js";
+import { fmtDate, fmtNumber, fmtPercent, lang, pick, t } from "./i18n.js";
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c != null) node.append(c);
+  return node;
+}
+
+/** The plan zones' identifier field (the plan layer's key in the catalogue). */
+export function zoneKey() {
+  return layerById(config.planLayer)?.key?.[0] || "maVung";
+}
+
+function codeName(code) {
+  const c = landUse[code];
+  return c ? `${code} — ${pick(c.name)}` : code || t("report.unknown");
+}
+
+function swatch(code, colour) {
+  const s = el("span", { class: "swatch", "aria-hidden": "true" });
+  s.style.background = colour || landUse[code]?.colour || "#ddd";
+  return s;
+}
+
+function table(caption, head, rows, numeric) {
+  const thead = el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: h }))));
+  const tbody = el("tbody", {}, rows.map((r) => el("tr", { class: r.className },
+    r.cells.map((c, i) => el("td", { class: numeric.includes(i) ? "num" : null }, c)))));
+  // wide tables scroll inside their own box on a phone, never the whole page
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
+    el("table", {}, el("caption", { text: caption }), thead, tbody));
+}
+
+function useCell(code, colour, extra) {
+  return el("span", {}, swatch(code, colour), " ", codeName(code), extra || null);
+}
+
+function decisionText(v) {
+  if (!v) return "—";
+  return t("report.decisionText", { number: v.decision || "—", date: fmtDate(v.decisionDate), authority: v.authority || "—" });
+}
+
+/** Parcel identification line: commune name from the commune list the page loaded. */
+function communeName(maXa, communes) {
+  return communes.get(maXa) || maXa;
+}
+
+/**
+ * Render the report. `ctx`: {communes: Map, versions: [...], selected, changes, permalink,
+ * onVersion(id), onPrint(), changedZones: Set of zone ids}.
+ */
+export function renderReport(section, report, ctx) {
+  section.replaceChildren();
+  const p = report.parcel;
+  const key = config.layers.find((l) => l.id === config.parcelLayer)?.key || [];
+  const planField = config.planField;
+  if (p) {
+    section.append(el("h2", { id: "report-title", text: t("report.title", { thua: p[key[2]], to: p[key[1]] }) }));
+    section.append(el("p", { class: "sub", text: `${communeName(p[key[0]], ctx.communes)} (${p[key[0]]}) · ${provinceLabel(lang)}` }));
+  } else {
+    section.append(el("h2", { id: "report-title", text: report.title }));
+  }
+  const facts = el("dl", { class: "facts" });
+  const fact = (label, value) => facts.append(el("dt", { text: label }), el("dd", {}, value));
+  if (p) {
+    fact(t("report.area"), `${fmtNumber(p.dienTich ?? report.subject?.areaM2, 1)} m²`);
+    if (p.dienTichPhapLy != null) fact(t("report.legalArea"), `${fmtNumber(p.dienTichPhapLy, 1)} m²`);
+    fact(t("report.currentUse"), useCell(p.loaiDat, p.colour));
+  }
+  section.append(facts);
+
+  const cur = report.currentLandUse;
+  if (cur && cur.items?.length > 1) {
+    section.append(table(cur.title, [t("report.use"), "m²", t("report.share")],
+      cur.items.map((i) => ({ cells: [useCell(i.code, i.colour), fmtNumber(i.areaM2, 1), fmtPercent(i.percent)] })), [1, 2]));
+  }
+
+  const plan = report.plannedLandUse;
+  if (plan) {
+    const zones = plan.zones || [];
+    const rows = zones.map((z) => {
+      const changed = ctx.changedZones?.has(z.zone?.[zoneKey()]);
+      const tag = changed ? el("span", { class: "tag", text: t("report.changed") }) : null;
+      return { className: changed ? "changed" : null,
+        cells: [z.zone?.[zoneKey()] || "—", useCell(z.zone?.[planField], z.colour, tag ? [" ", tag] : null),
+          fmtNumber(z.areaM2, 1), fmtPercent(z.percent)] };
+    });
+    section.append(table(`${t("report.planned")} — ${plan.title}`, [t("report.zone"), t("report.use"), "m²", t("report.share")], rows, [2, 3]));
+    section.append(versionBox(plan, ctx));
+  }
+
+  const red = report.redLines;
+  if (red) {
+    const has = red.areaM2 > 0;
+    const roads = (red.roads || []).map((r) => r.road).filter(Boolean);
+    const road = roads.length ? ` (${roads.join(", ")})` : "";
+    section.append(el("p", { class: has ? "redline" : "redline none", "data-redline-m2": String(red.areaM2 || 0),
+      text: has ? t("report.redline", { area: fmtNumber(red.areaM2, 1), pct: fmtPercent(red.percent), road })
+        : t("report.noRedline") }));
+  }
+
+  const cons = report.construction;
+  if (cons && cons.plots?.length) {
+    const rows = cons.plots.map((c) => {
+      const pl = c.plot || {};
+      const storeys = pl.tangCaoMin != null || pl.tangCaoMax != null ? `${pl.tangCaoMin ?? "—"}–${pl.tangCaoMax ?? "—"}` : "—";
+      return { cells: [pl.kyHieuO || pl.maDoiTuong || "—", useCell(pl.chucNang, c.colour), fmtNumber(c.areaM2, 1),
+        pl.matDoXayDung != null ? fmtPercent(pl.matDoXayDung, 0) : "—", storeys,
+        pl.heSoSuDungDat != null ? fmtNumber(pl.heSoSuDungDat, 1) : "—",
+        pl.khoangLui != null ? `${fmtNumber(pl.khoangLui, 1)} m` : "—"] };
+    });
+    section.append(table(`${t("report.construction")} — ${cons.title}`,
+      [t("report.plot"), t("report.function"), "m²", t("report.coverage"), t("report.storeys"), t("report.far"), t("report.setback")],
+      rows, [2, 3, 4, 5, 6]));
+    const v = (cons.versions || []).find((x) => x.inForce) || cons.versions?.[0];
+    if (v) section.append(el("p", { class: "hint", text: `${t("report.decision")}: ${decisionText(v)}` }));
+  } else if (cons) {
+    section.append(el("p", { class: "hint", text: t("report.noConstruction") }));
+  }
+
+  const dates = Object.values(report.dataDates || {}).filter(Boolean).sort();
+  if (dates.length) {
+    section.append(el("p", { class: "hint", text: `${t("report.dataDate")}: ${fmtDate(dates[dates.length - 1])}` }));
+  }
+  if (ctx.permalink) {
+    section.append(el("p", { class: "print-only permalink", text: t("report.printedOn", { date: fmtDate(new Date().toISOString()), url: ctx.permalink }) }));
+  }
+  const actions = el("div", { class: "actions" });
+  const print = el("button", { type: "button", id: "print-report", text: t("report.print") });
+  print.addEventListener("click", ctx.onPrint);
+  const copy = el("button", { type: "button", id: "copy-link", text: t("report.copy") });
+  copy.addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(ctx.permalink); ctx.announce(t("report.copied")); } catch (e) { /* no clipboard */ }
+  });
+  actions.append(print, copy);
+  section.append(actions);
+  if (ctx.permalink) {
+    section.append(el("p", { class: "permalink no-print" }, `${t("report.permalink")}: `,
+      el("a", { href: ctx.permalink, id: "permalink", text: ctx.permalink })));
+  }
+  section.append(el("p", { class: "disclaimer", text: report.disclaimer || "" }));
+}
+
+function versionBox(plan, ctx) {
+  const box = el("div", { class: "version-box" });
+  const used = (plan.versions || [])[0];
+  const all = ctx.versions || [];
+  if (all.length > 1) {
+    const select = el("select", { id: "plan-version" });
+    for (const v of all) {
+      const label = `${v.id} — ${fmtDate(v.validFrom)}${v.current ? ` (${t("report.current")})` : ` (${t("report.superseded")})`}`;
+      select.append(el("option", { value: v.id, text: label, selected: v.id === ctx.selected }));
+    }
+    select.addEventListener("change", () => ctx.onVersion(select.value));
+    box.append(el("div", { class: "field" }, el("label", { for: "plan-version", text: t("report.version") }), select));
+  }
+  const facts = el("dl", {});
+  facts.append(el("dt", { text: t("report.plan") }), el("dd", { text: used?.versionId || ctx.selected || "—" }));
+  facts.append(el("dt", { text: t("report.decision") }), el("dd", { text: decisionText(used) }));
+  box.append(facts);
+  if (ctx.changes) box.append(changesBox(ctx.changes));
+  return box;
+}
+
+function changesBox(changes) {
+  const box = el("div", { class: "changes", id: "plan-changes" });
+  box.append(el("strong", { text: t("report.changesTitle", { other: changes.other }) }));
+  if (!changes.lines.length) {
+    box.append(el("p", { text: t("report.noChanges") }));
+    return box;
+  }
+  box.append(el("ul", {}, changes.lines.map((c) => el("li", {
+    text: t("report.changeLine", { area: fmtNumber(c.area, 1), from: codeName(c.from), to: codeName(c.to) }) }))));
+  return box;
+}
+
+/**
+ * What changed for this parcel between two reports of the plan: area moved from one
+ * planned code to another (greedy pairing of the per-code area differences), and the
+ * zones of `shown` that the other version does not have with the same use.
+ */
+export function comparePlans(shown, other) {
+  const field = config.planField;
+  const byCode = (r) => {
+    const m = new Map();
+    for (const z of r.plannedLandUse?.zones || []) {
+      const code = z.zone?.[field];
+      m.set(code, (m.get(code) || 0) + (z.areaM2 || 0));
+    }
+    return m;
+  };
+  const a = byCode(other);
+  const b = byCode(shown);
+  const codes = new Set([...a.keys(), ...b.keys()]);
+  const lost = [];
+  const gained = [];
+  for (const c of codes) {
+    const d = (b.get(c) || 0) - (a.get(c) || 0);
+    if (d > 0.5) gained.push({ code: c, area: d });
+    if (d < -0.5) lost.push({ code: c, area: -d });
+  }
+  const lines = [];
+  for (const g of gained) {
+    for (const l of lost) {
+      const area = Math.min(g.area, l.area);
+      if (area <= 0.5) continue;
+      lines.push({ from: l.code, to: g.code, area });
+      g.area -= area;
+      l.area -= area;
+    }
+  }
+  // a zone "changed" for this parcel when the other version does not give it the same
+  // use over the same part of the parcel (new zone, other use, or area moved away)
+  const zoneArea = (r) => {
+    const m = new Map();
+    for (const z of r.plannedLandUse?.zones || []) {
+      const k = `${z.zone?.[zoneKey()]}|${z.zone?.[field]}`;
+      m.set(k, (m.get(k) || 0) + (z.areaM2 || 0));
+    }
+    return m;
+  };
+  const before = zoneArea(other);
+  const changedZones = new Set();
+  for (const [k, area] of zoneArea(shown)) {
+    if (Math.abs(area - (before.get(k) || 0)) > 0.5) changedZones.add(k.split("|")[0]);
+  }
+  return { lines, changedZones };
+}

@@ -72,7 +72,7 @@ class FeatureQuery:
     def valid_at(self, start: date | datetime | None, end: date | datetime | None) -> None:
         """Versioned layers: the versions in force at an instant or during an interval."""
         self.add(sql.SQL("(valid_from is null or valid_from <= %s) and (valid_to is null or valid_to > %s)"),
-                 [end or start or date.max, start or date.min])  # fmt: skip
+                 [date.max if end is None else end, date.min if start is None else start])  # fmt: skip
 
     def current_only(self) -> None:
         self.add(sql.SQL("valid_to is null"))

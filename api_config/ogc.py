@@ -10,6 +10,7 @@ itself: a table of read-only routes, each calling the handler on *this* API obje
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -26,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from api_config import tile_cache
+
 Handler = Callable[..., tuple[dict, int, Any]]
 
 
@@ -40,6 +43,15 @@ def _response(headers: dict, status: int, content: Any) -> Response:
     return response
 
 
+def _client_error_status(status: int, content: Any) -> int:
+    """pygeoapi answers some invalid parameters (e.g. a coverage bbox) with 500; they are 400."""
+    if status == HTTPStatus.INTERNAL_SERVER_ERROR and isinstance(content, (str, bytes)):
+        text = content if isinstance(content, str) else content[:2000].decode("utf-8", "replace")
+        if '"InvalidParameterValue"' in text:
+            return HTTPStatus.BAD_REQUEST
+    return status
+
+
 def _route(api: API, path: str, handler: Handler, params: tuple[str, ...] = (), *,
            skip_valid_check: bool = False, methods: tuple[str, ...] = ("GET",),
            extra: tuple[Any, ...] = ()) -> Route:  # fmt: skip
@@ -51,6 +63,7 @@ def _route(api: API, path: str, handler: Handler, params: tuple[str, ...] = (), 
         else:
             loop = asyncio.get_running_loop()
             headers, status, content = await loop.run_in_executor(None, handler, api, api_request, *args)
+            status = _client_error_status(status, content)
             if status != HTTPStatus.NO_CONTENT:
                 content = apply_gzip(headers, content)
         return _response(headers, status, content)
@@ -58,12 +71,40 @@ def _route(api: API, path: str, handler: Handler, params: tuple[str, ...] = (), 
     return Route(path, endpoint, methods=list(methods))
 
 
+# pygeoapi declares classes by provider type; bando states what it really implements.
+NOT_IMPLEMENTED = {
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",  # read-only API
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/callback",  # synchronous only
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-datetime",  # rasters have no time axis
+    "http://www.opengis.net/spec/ogcapi-coverages-1/1.0/conf/coverage-rangesubset",
+}
+ALSO_IMPLEMENTED = [
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+]
+
+
+def conformance(api: API, request: APIRequest) -> tuple[dict, int, Any]:
+    headers, status, content = core_api.conformance(api, request)
+    if status == HTTPStatus.OK and request.format in (None, "json") and isinstance(content, (str, bytes)):
+        doc = json.loads(content)
+        classes = [c for c in doc.get("conformsTo", []) if c not in NOT_IMPLEMENTED]
+        doc["conformsTo"] = sorted({*classes, *ALSO_IMPLEMENTED})
+        content = json.dumps(doc)
+    return headers, status, content
+
+
 def routes(api: API) -> list[Route]:
     c = "collection_id"
     return [
         _route(api, "/", core_api.landing_page),
         _route(api, "/openapi", core_api.openapi_),
-        _route(api, "/conformance", core_api.conformance),
+        _route(api, "/conformance", conformance),
         _route(api, "/TileMatrixSets", tiles_api.tilematrixsets),
         _route(api, "/TileMatrixSets/{tms}", tiles_api.tilematrixset, ("tms",)),
         _route(api, "/collections", core_api.describe_collections),
@@ -78,8 +119,9 @@ def routes(api: API) -> list[Route]:
                skip_valid_check=True),
         _route(api, "/collections/{collection_id}/tiles/{tms}/metadata", tiles_api.get_collection_tiles_metadata,
                (c, "tms"), skip_valid_check=True),
-        _route(api, "/collections/{collection_id}/tiles/{tms}/{z}/{row}/{col}", tiles_api.get_collection_tiles_data,
-               (c, "tms", "z", "row", "col"), skip_valid_check=True),
+        tile_cache.cached(api, _route(api, "/collections/{collection_id}/tiles/{tms}/{z}/{row}/{col}",
+                                      tile_cache.with_etag(tiles_api.get_collection_tiles_data),
+                                      (c, "tms", "z", "row", "col"), skip_valid_check=True)),
         _route(api, "/collections/{collection_id}/coverage", coverages_api.get_collection_coverage, (c,),
                skip_valid_check=True),
         _route(api, "/processes", processes_api.describe_processes),

@@ -1,0 +1,238 @@
+"""Tile caching: an in-process LRU of tile bytes, the layers' lineage clock, ETag and 304.
+
+A tile is identified by :class:`TileKey` — layer, view, tile matrix set, z/row/col,
+the lineage id of the published layer and a fingerprint of how the layer's tiles are
+made (SQL version, attributes, catalogue tile settings). The strong ETag is a hash
+of that key, so it is the same in every worker process and changes when a steward
+republishes the layer (a new lineage id in ``bando.layer_state``) or when a deploy
+changes what a tile holds.
+
+``bando.layer_state`` is read at most once per :data:`LINEAGE_TTL_S` for all layers
+(one small query, not one per tile), so a republish is seen within a second.
+
+pygeoapi's tile handler cannot set response headers, so :func:`cached` wraps the
+tile-data route: it answers ``If-None-Match`` with 304 and cache hits with the bytes
+before pygeoapi is involved, and otherwise lets pygeoapi's handler run; the provider
+then records (thread-locally) the key of the tile it built — with the lineage read
+in the same statement as the tile — and :func:`with_etag` turns it into headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api_config.errors import problem
+from bando.errors import BadInput, BandoError, NotFound
+
+LOG = logging.getLogger("bando.api")
+MVT = "application/vnd.mapbox-vector-tile"
+CACHE_BYTES = 64 * 2**20
+LINEAGE_TTL_S = 1.0
+MAX_AGE_S = 60
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class TileKey:
+    layer: str
+    view: str
+    tms: str
+    z: int
+    row: int
+    col: int
+    lineage: int | None
+    fingerprint: str
+
+    @property
+    def etag(self) -> str:
+        parts = (self.layer, self.view, self.tms, self.z, self.row, self.col, self.lineage, self.fingerprint)
+        return '"%s"' % hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+
+    def headers(self) -> dict[str, str]:
+        # Internal tiles may carry personal data: no shared cache may keep them.
+        scope = "public" if self.view == "public" else "private"
+        return {"ETag": self.etag, "Cache-Control": f"{scope}, max-age={MAX_AGE_S}"}
+
+
+class TileCache:
+    """Least-recently-used tile bytes, bounded by their total size; thread-safe."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.hits = self.misses = 0
+        self._items: OrderedDict[TileKey, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: TileKey) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return data
+
+    def put(self, key: TileKey, data: bytes) -> None:
+        if len(data) > self.max_bytes // 8:  # one huge tile must not flush everything else
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= len(old)
+            self._items[key] = data
+            self.size += len(data)
+            while self.size > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self.size -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Lineages:
+    """Each published layer's lineage id, read from ``bando.layer_state`` at most once per TTL."""
+
+    def __init__(self, ttl_s: float = LINEAGE_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._values: dict[str, int] = {}
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def peek(self, layer: str) -> Any:
+        """The lineage id if fresh (None: not published), else ``_MISSING``; never does I/O."""
+        if time.monotonic() - self._read_at < self.ttl_s:
+            return self._values.get(layer)
+        return _MISSING
+
+    def get(self, layer: str) -> int | None:
+        value = self.peek(layer)
+        if value is not _MISSING:
+            return value
+        with self._lock:  # one reader refreshes; the others wait for its answer
+            if time.monotonic() - self._read_at >= self.ttl_s:
+                from api_config.runtime import get_runtime
+
+                with get_runtime().connection() as conn:
+                    rows = conn.execute("select layer, lineage_id from bando.layer_state").fetchall()
+                self._values = dict(rows)
+                self._read_at = time.monotonic()
+            return self._values.get(layer)
+
+
+CACHE = TileCache()
+LINEAGES = Lineages()
+_served = threading.local()
+
+
+def record(key: TileKey) -> None:
+    """Called by the tile provider, in the worker thread, for the tile it is returning."""
+    _served.key = key
+
+
+def with_etag(handler: Callable[..., tuple[dict, int, Any]]) -> Callable[..., tuple[dict, int, Any]]:
+    """pygeoapi's tile-data handler, adding ETag and Cache-Control for the tile it served."""
+
+    def tiles_data(api: Any, request: Any, *args: Any) -> tuple[dict, int, Any]:
+        _served.key = None
+        headers, status, content = handler(api, request, *args)
+        key, _served.key = getattr(_served, "key", None), None
+        if status == HTTPStatus.OK and key is not None:
+            headers.update(key.headers())
+        elif status >= 400 and headers.get("Content-Type") == MVT:  # pygeoapi leaves the tile type on errors
+            text = content.decode() if isinstance(content, bytes) else str(content)
+            headers["Content-Type"] = "application/json" if text.startswith("{") else "text/plain; charset=utf-8"
+        return headers, status, content
+
+    return tiles_data
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: weak comparison against a list of tags, or '*'."""
+    if not header:
+        return False
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def _tile_targets(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """collection id → (layer id, view) for every collection with a bando tile provider."""
+    out = {}
+    for cid, resource in config.get("resources", {}).items():
+        for p in resource.get("providers", []) if isinstance(resource, dict) else []:
+            if p.get("type") == "tile" and p.get("name", "").endswith("BandoTileProvider"):
+                out[cid] = (p["data"]["layer"], p["data"].get("view", "public"))
+    return out
+
+
+def _with_default_format(request: Request) -> Request:
+    """A tile URL without ``f`` means the only format there is (pygeoapi would say 400)."""
+    if "f" in request.query_params:
+        return request
+    query = request.scope.get("query_string", b"")
+    scope = dict(request.scope, query_string=(query + b"&" if query else b"") + b"f=mvt")
+    return Request(scope, request.receive)
+
+
+def cached(api: Any, route: Route) -> Route:
+    """Put ETag/304 handling and the tile cache in front of pygeoapi's tile-data route."""
+    from api_config.tiles_sql import tile_source
+
+    inner = route.endpoint
+    targets = _tile_targets(api.config)
+
+    async def endpoint(request: Request) -> Response:
+        params = request.path_params
+        target = targets.get(params.get("collection_id", ""))
+        if target is None or request.query_params.get("f", "mvt") != "mvt":
+            return await inner(_with_default_format(request))
+        loop = asyncio.get_running_loop()
+        try:
+            source = tile_source(*target)
+            address = source.address(params["tms"], params["z"], params["row"], params["col"])
+            lineage = LINEAGES.peek(source.layer.id)
+            if lineage is _MISSING:
+                lineage = await loop.run_in_executor(None, LINEAGES.get, source.layer.id)
+        except BadInput as exc:
+            return problem(400, "InvalidParameterValue", str(exc))
+        except NotFound as exc:
+            return problem(404, "NotFound", str(exc))
+        except BandoError:  # e.g. the database is down: pygeoapi and the provider answer it
+            return await inner(_with_default_format(request))
+        key = TileKey(source.layer.id, source.view, address.tms, address.z, address.row, address.col, lineage,
+                      source.fingerprint)  # fmt: skip
+        if_none_match = request.headers.get("if-none-match")
+        if etag_matches(if_none_match, key.etag):
+            return Response(status_code=304, headers=key.headers())
+        data = CACHE.get(key)
+        if data is not None:
+            return Response(data, media_type=MVT, headers=key.headers())
+        response = await inner(_with_default_format(request))
+        etag = response.headers.get("etag")
+        if response.status_code == 200 and etag and etag_matches(if_none_match, etag):
+            return Response(status_code=304, headers={k: response.headers[k] for k in ("etag", "cache-control")})
+        return response
+
+    return Route(route.path, endpoint, methods=["GET"], name=route.name)

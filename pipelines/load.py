@@ -10,7 +10,6 @@ that commits as it goes, so they outlive a refused or killed run.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,18 +20,20 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from bando import db, deployment
+from bando import db
 from bando.errors import BadInput, LoadRefused
+from bando.province import Province
 from bando.province import configured as configured_province
 from bando.settings import Settings, get_settings
 from layers import catalogue as catalogue_mod
 from layers.model import Layer
 from pipelines import publish, setchecks, tables
+from pipelines.accounting import accounted
 from pipelines.lineage import Lineage
 from pipelines.normalise import Normaliser
 from pipelines.publish import Version
-from pipelines.report import LoadResult, Tally, write_json
-from pipelines.sources import FileRefused, SourceSpec, batches, open_source, sha256
+from pipelines.report import LoadResult, Tally
+from pipelines.sources import FileRefused, SourceSpec, batches, open_source
 from pipelines.text import TextDecoder
 
 Progress = Callable[[int, int | None], None]
@@ -62,10 +63,14 @@ def run_load(layer_id: str, source: Path, options: LoadOptions | None = None,
     layer = cat.get(layer_id)
     if opts.encoding not in ENCODINGS:
         raise BadInput(f"--encoding must be one of {', '.join(ENCODINGS)}, not {opts.encoding!r}")
+    url = db.database_url(s)
+    province = configured_province(s)
     if layer.kind == "raster":
-        from pipelines.raster import load_raster
+        from pipelines.raster import convert_and_publish
 
-        return load_raster(layer, source, opts, s, cat.version)
+        return accounted(layer.id, source, url=url, settings=s, province=province, catalogue_version=cat.version,
+                         version_id=None, force=opts.force, dry_run=opts.dry_run,
+                         build=lambda _, result: convert_and_publish(layer, source, opts, s, url, province, result))  # fmt: skip
     if layer.versioned and opts.version is None:
         raise BadInput(
             f"layer {layer.id!r} keeps every approved version: give --version-id and the approval "
@@ -73,63 +78,17 @@ def run_load(layer_id: str, source: Path, options: LoadOptions | None = None,
         )
     if not layer.versioned and opts.version is not None:
         raise BadInput(f"layer {layer.id!r} is not versioned; drop --version-id")
-    url = db.database_url(s)
-    province = configured_province(s)
     srid = province.storage_srid(layer.storage_crs) if layer.geometry else None
     version_id = opts.version.id if opts.version else None
-    result = LoadResult(layer=layer.id, source=str(source), outcome="failed", version_id=version_id)
-    started = time.monotonic()
-    lineage = Lineage(url, layer.id)
-    try:
-        deployment.check(lineage.conn, province)
-        lineage.lock()
-        checksum = sha256(source) if source.exists() else None
-        if checksum and not (opts.force or opts.dry_run):
-            previous = lineage.previous_publish(checksum, cat.version, version_id)
-            if previous is not None:
-                result.lineage_id = lineage.start(source_path=str(source), source_sha256=checksum,
-                                                  catalogue_version=cat.version, version_id=version_id)  # fmt: skip
-                result.outcome = "noop"
-                result.message = f"same file as load #{previous}, already published; nothing to do (use --force to reload)"
-                lineage.finish("noop", message=result.message)
-                return result
-        result.lineage_id = lineage.start(source_path=str(source), source_sha256=checksum,
-                                          catalogue_version=cat.version, version_id=version_id)  # fmt: skip
-        try:
-            _build(layer, source, opts, s, url, srid, province, lineage, result, progress)
-        except FileRefused as exc:
-            if exc.rule == "crs.missing":  # say which CRSs this province's deliveries come in
-                zones = ", ".join(f"EPSG:{z}" for z in province.accepted_srids)
-                exc = FileRefused(exc.rule, f"{exc} (deliveries for {province.name} are in VN-2000 TM-3: {zones})")
-            result.outcome, result.message = "refused", str(exc)
-            lineage.file_reject(exc.rule, str(exc))
-            tally = Tally()
-            from pipelines.normalise import Issue
-
-            tally.add([Issue(-1, exc.rule, "error", str(exc))])
-            result.rules = tally.summaries()
-        except LoadRefused as exc:
-            result.outcome, result.message = "refused", str(exc)
-        except BaseException as exc:
-            result.outcome = "failed"
-            result.message = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {type(exc).__name__}"
-            raise
-        finally:
-            result.duration_s = round(time.monotonic() - started, 3)
-            result.report_path = str(write_json(result, s.home / "reports"))
-            lineage.finish(
-                result.outcome, rows_read=result.rows_read, rows_loaded=result.rows_loaded,
-                rows_rejected=result.rows_rejected, rows_repaired=result.rows_repaired,
-                rows_warned=result.rows_warned, source_crs=result.crs, encoding=result.encoding,
-                encoding_note=result.encoding_note, message=result.message, report=result.to_json(),
-            )  # fmt: skip
-    finally:
-        lineage.close()
-    return result
+    return accounted(
+        layer.id, source, url=url, settings=s, province=province, catalogue_version=cat.version,
+        version_id=version_id, force=opts.force, dry_run=opts.dry_run,
+        build=lambda lineage, result: _build(layer, source, opts, url, srid, province, lineage, result, progress),
+    )
 
 
-def _build(layer: Layer, path: Path, opts: LoadOptions, s: Settings, url: str, srid: int | None,
-           province, lineage: Lineage, result: LoadResult, progress: Progress | None) -> None:  # fmt: skip
+def _build(layer: Layer, path: Path, opts: LoadOptions, url: str, srid: int | None, province: Province,
+           lineage: Lineage, result: LoadResult, progress: Progress | None) -> None:  # fmt: skip
     spec = SourceSpec(path, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
     source = open_source(spec)
     if layer.geometry and not source.is_spatial:

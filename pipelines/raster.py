@@ -8,7 +8,6 @@ like the vector pipeline; GDAL's own choice is never asked for.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psycopg
@@ -18,62 +17,20 @@ from rasterio.crs import CRS as RioCRS
 from rasterio.errors import RasterioIOError
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-from bando import db
 from bando.crs import parse_crs, pinned
-from bando.province import configured as configured_province
+from bando.province import Province
 from bando.settings import Settings
 from layers.model import Layer
-from pipelines.lineage import Lineage
-from pipelines.report import LoadResult, Tally, write_json
-from pipelines.sources import FileRefused, sha256
+from pipelines.report import LoadResult
+from pipelines.sources import FileRefused
 
 MAX_PIXELS = 400_000_000
 
 
-def _refuse(lineage: Lineage, result: LoadResult, exc: FileRefused) -> None:
-    from pipelines.normalise import Issue
-
-    result.outcome, result.message = "refused", str(exc)
-    lineage.file_reject(exc.rule, str(exc))
-    tally = Tally()
-    tally.add([Issue(-1, exc.rule, "error", str(exc))])
-    result.rules = tally.summaries()
-
-
-def load_raster(layer: Layer, path: Path, opts, s: Settings, catalogue_version: str) -> LoadResult:  # type: ignore[no-untyped-def]
-    url = db.database_url(s)
-    province = configured_province(s)
+def convert_and_publish(layer: Layer, path: Path, opts, s: Settings, url: str, province: Province,  # type: ignore[no-untyped-def]
+                        result: LoadResult) -> None:  # fmt: skip
+    """Write the COG in the storage CRS and register it, in one transaction."""
     srid = province.storage_srid(layer.storage_crs)
-    result = LoadResult(layer=layer.id, source=str(path), outcome="failed")
-    started = time.monotonic()
-    lineage = Lineage(url, layer.id)
-    try:
-        lineage.lock()
-        checksum = sha256(path) if path.is_file() else None
-        if checksum and not (opts.force or opts.dry_run):
-            previous = lineage.previous_publish(checksum, catalogue_version, None)
-            if previous is not None:
-                result.lineage_id = lineage.start(source_path=str(path), source_sha256=checksum, catalogue_version=catalogue_version)
-                result.outcome, result.message = "noop", f"same file as load #{previous}, already published; nothing to do"
-                lineage.finish("noop", message=result.message)
-                return result
-        result.lineage_id = lineage.start(source_path=str(path), source_sha256=checksum, catalogue_version=catalogue_version)
-        try:
-            _convert_and_publish(layer, path, opts, s, url, srid, province, result)
-        except FileRefused as exc:
-            _refuse(lineage, result, exc)
-        finally:
-            result.duration_s = round(time.monotonic() - started, 3)
-            result.report_path = str(write_json(result, s.home / "reports"))
-            lineage.finish(result.outcome, rows_read=result.rows_read, rows_loaded=result.rows_loaded,
-                           source_crs=result.crs, message=result.message, report=result.to_json())  # fmt: skip
-    finally:
-        lineage.close()
-    return result
-
-
-def _convert_and_publish(layer: Layer, path: Path, opts, s: Settings, url: str, srid: int, province,
-                         result: LoadResult) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
     if not path.is_file():
         raise FileRefused("file.not_found", f"{path} does not exist")
     if path.stat().st_size == 0:

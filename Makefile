@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test setup system-deps venv clean bench-etl
+.PHONY: demo test setup system-deps venv clean bench-etl bench-api
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -36,6 +36,12 @@ $(STAMP): pyproject.toml
 bench-etl: setup  ## ETL: bando load vs ogr2ogr vs to_postgis on one million parcels
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.etl
+
+bench-api: setup  ## API: bando vs tipg vs pygeoapi's stock providers on one million parcels
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+	  { echo "bench-api needs wrk (Debian: apt-get install -y wrk)"; exit 7; }
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.api
 
 clean:  ## stop the embedded database and remove the virtual environment
 	-[ -x $(BIN)/bando ] && $(BIN)/bando db down

@@ -51,6 +51,10 @@ def transform_bbox(bbox: list, from_crs: str | pyproj.CRS, to_crs: str | pyproj.
     transformer, to_epsg = _bbox_transformer(from_crs, to_crs)
     if to_epsg == 3857:
         bbox = [bbox[0], max(-85.0511, bbox[1]), bbox[2], min(85.0511, bbox[3])]
+    if len(bbox) == 4:
+        # The densified edges, not just two corners: the TM-3 grid is turned against the
+        # lon/lat one, so a corner-only box would miss strips along two edges.
+        return list(transformer.transform_bounds(*bbox, densify_pts=21))
     n = len(bbox) // 2
     return list(transformer.transform(*bbox[:n]) + transformer.transform(*bbox[n:]))
 

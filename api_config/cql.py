@@ -9,6 +9,7 @@ in the order their placeholders appear, so composition can never misalign them.
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -65,6 +66,8 @@ class _ToSQL(Evaluator):
     @handle(ast.Like)
     def like(self, node, lhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
         pattern = node.pattern
+        if not isinstance(pattern, str):  # e.g. a property or a number as the pattern
+            raise BadInput("LIKE needs a text pattern as its second argument")
         if node.wildcard != "%":
             pattern = pattern.replace(node.wildcard, "%")
         if node.singlechar != "_":
@@ -158,16 +161,18 @@ def _count_nodes(node: Any, budget: list[int]) -> None:
 def to_sql(root: ast.Node, fields: dict[str, sql.Composable], geometry: sql.Composable | None,
            srid: int | None) -> Frag:  # fmt: skip
     """Translate a parsed filter; raises BadInput for anything bando will not run."""
-    _count_nodes(root, [MAX_NODES])
     try:
+        _count_nodes(root, [MAX_NODES])  # in the try: a malformed tree (IN over a number) fails right here
         frag = _ToSQL(fields, geometry, srid).evaluate(root)
     except BadInput:
         raise
     except (KeyError, NotImplementedError, TypeError, ValueError, RecursionError):
         raise BadInput("this filter uses an operator bando does not support") from None
     for p in frag[1]:
-        if isinstance(p, float) and p != p:
-            raise BadInput("NaN is not a valid filter value")
+        if isinstance(p, (dict, list, tuple)):  # pygeofilter passes e.g. a bbox of objects through unchecked
+            raise BadInput("filter values must be strings, numbers, booleans, dates or geometries")
+        if isinstance(p, float) and not math.isfinite(p):
+            raise BadInput("filter values must be finite numbers (not NaN or a number beyond ±1.8e308)")
     if isinstance(frag[0], sql.Composable) and not isinstance(frag[1], list):
         raise BadInput("invalid filter")
     return frag

@@ -8,8 +8,11 @@ request id — the traceback goes to the log, never to the client.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
 from pygeoapi.provider.base import (
     ProviderGenericError,
@@ -42,6 +45,33 @@ def to_provider_error(exc: BandoError) -> ProviderGenericError:
     return ProviderGenericError(user_msg="the request could not be answered")
 
 
+_unavailable = threading.local()
+
+
+def note_unavailable() -> None:
+    """A process met an unreachable database. pygeoapi turns every exception a process raises
+    into a failed job (HTTP 400); :func:`unavailable_is_503` makes the answer a 503 instead."""
+    _unavailable.seen = True
+
+
+def unavailable_is_503(handler: Callable[..., tuple[dict, int, Any]]) -> Callable[..., tuple[dict, int, Any]]:
+    """Wrap a pygeoapi handler run in a worker thread: a noted outage is answered 503 with
+    Retry-After (a client retries a 503; a 400 tells it the request itself is wrong)."""
+
+    def wrapped(api: Any, request: Any, *args: Any) -> tuple[dict, int, Any]:
+        _unavailable.seen = False
+        headers, status, content = handler(api, request, *args)
+        if getattr(_unavailable, "seen", False):
+            _unavailable.seen = False
+            headers, status, content = api.get_exception(
+                HTTPStatus.SERVICE_UNAVAILABLE, headers, request.format, "ServiceUnavailable",
+                "the database is not answering; try again shortly")  # fmt: skip
+            headers["Retry-After"] = "2"
+        return headers, status, content
+
+    return wrapped
+
+
 def problem(status: int, code: str, description: str, **headers: str) -> JSONResponse:
     return JSONResponse({"code": code, "description": description}, status_code=status, headers=headers or None)
 
@@ -69,18 +99,22 @@ class CatchAll:
         except Exception as exc:
             if started:
                 raise
-            request_id = uuid.uuid4().hex[:12]
-            if isinstance(exc, Unavailable):
-                response = problem(503, "ServiceUnavailable", str(exc), **{"Retry-After": "2"})
-            elif isinstance(exc, BadInput):
-                response = problem(400, "InvalidParameterValue", str(exc))
-            elif isinstance(exc, NotFound):
-                response = problem(404, "NotFound", str(exc))
-            else:
-                LOG.exception("request %s %s failed (id %s)", scope.get("method"), scope.get("path"), request_id)
-                response = problem(500, "ServerError", f"internal error (request id {request_id})")
-            await response(scope, receive, send)
+            await response_for(exc, scope)(scope, receive, send)
 
 
-async def not_found(request: Request, exc: Exception) -> JSONResponse:
-    return problem(404, "NotFound", "no such resource")
+def response_for(exc: Exception, scope: Scope) -> JSONResponse:
+    """The one mapping from an exception to what a client sees."""
+    if isinstance(exc, Unavailable):
+        return problem(503, "ServiceUnavailable", str(exc), **{"Retry-After": "2"})
+    if isinstance(exc, BadInput):
+        return problem(400, "InvalidParameterValue", str(exc))
+    if isinstance(exc, NotFound):
+        return problem(404, "NotFound", str(exc))
+    request_id = uuid.uuid4().hex[:12]
+    LOG.error("request %s %s failed (id %s)", scope.get("method"), scope.get("path"), request_id, exc_info=exc)
+    return problem(500, "ServerError", f"internal error (request id {request_id})")
+
+
+async def bando_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """For apps mounted inside the main one: their own error middleware would answer first."""
+    return response_for(exc, request.scope)

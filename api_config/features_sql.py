@@ -60,6 +60,8 @@ class FeatureQuery:
         self.params.extend(params)
 
     def bbox(self, bbox: list[float]) -> None:
+        if self.layer.geometry is None:
+            raise BadInput(f"{self.layer.id} has no geometry; bbox does not apply to it")
         if len(bbox) == 6:
             bbox = [bbox[0], bbox[1], bbox[3], bbox[4]]
         if len(bbox) != 4 or any(b != b or abs(b) > 1e9 for b in bbox):

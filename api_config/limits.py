@@ -1,7 +1,8 @@
 """Request size and time limits, applied once around the whole app.
 
 A body larger than the limit is refused with 413 before it is read into memory (by
-its Content-Length, or by counting while it streams in); a request that runs longer
+its Content-Length, or by counting while it streams in: a body is read here, at most the
+limit kept in memory, and handed to the app whole); a request that runs longer
 than the time limit gets 503 instead of holding a worker. Database statements have
 their own limit (``BANDO_STATEMENT_TIMEOUT_MS``), so the two together bound the work
 one request can cause.
@@ -17,6 +18,7 @@ from api_config.errors import problem
 
 MAX_BODY_BYTES = 1_000_000
 MAX_SECONDS = 30.0
+DRAIN_BYTES = 16 * MAX_BODY_BYTES  # how much of an oversized streamed body is read (and dropped) before the 413
 
 
 class _TooLarge(Exception):
@@ -33,21 +35,12 @@ class Limits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or {}).get(b"content-length")
+        headers = dict(scope.get("headers") or {})
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             await problem(413, "PayloadTooLarge", f"request bodies are limited to {self.max_body} bytes")(scope, receive, send)
             return
-        received = 0
         started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _TooLarge
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -55,11 +48,52 @@ class Limits:
                 started = True
             await send(message)
 
+        async def run() -> None:
+            app_receive = receive
+            if b"transfer-encoding" in headers or (declared is not None and int(declared) > 0):
+                # Read the body here, counting: an exception raised inside a mounted app would be
+                # answered 500 by that app's own error middleware before this one could say 413.
+                body = await self._read_body(receive)
+                app_receive = _replay(body, receive)
+            await self.app(scope, app_receive, tracking_send)
+
         try:
-            await asyncio.wait_for(self.app(scope, counting_receive, tracking_send), self.max_seconds)
+            await asyncio.wait_for(run(), self.max_seconds)
         except _TooLarge:
             if not started:
                 await problem(413, "PayloadTooLarge", f"request bodies are limited to {self.max_body} bytes")(scope, receive, send)
         except TimeoutError:
             if not started:
                 await problem(503, "Timeout", f"the request took longer than {self.max_seconds:.0f} s; narrow it")(scope, receive, send)
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                break
+            size += len(message.get("body", b""))
+            if size <= self.max_body:
+                chunks.append(message.get("body", b""))
+            elif size > DRAIN_BYTES:
+                raise _TooLarge
+            if not message.get("more_body", False):
+                break
+        if size > self.max_body:  # read to the end first, so the client is still listening for the 413
+            raise _TooLarge
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands the app the body already read, then the client's own messages."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

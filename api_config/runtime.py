@@ -9,9 +9,10 @@ checkout, so a restarted PostgreSQL is reconnected without restarting bando.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import psycopg
@@ -27,11 +28,16 @@ from layers.catalogue import Catalogue
 from layers.model import Layer, LayerField
 
 POOL_TIMEOUT_S = 3.0
+#: How long a request waits for a connection while the database was unreachable moments ago
+#: (the pool's last attempt to connect failed): long enough to get one once it is back.
+DOWN_TIMEOUT_S = 0.5
+DOWN_MEMORY_S = 10.0
 
 
 @dataclass
 class Runtime:
     settings: Settings
+    _unreachable_at: float = field(default=float("-inf"), init=False, repr=False)
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -48,10 +54,14 @@ class Runtime:
             kwargs={"autocommit": True, "connect_timeout": 3,
                     "options": f"-c statement_timeout={self.settings.statement_timeout_ms}"},
             check=ConnectionPool.check_connection, open=False, name="bando",
-            reconnect_timeout=0,
+            reconnect_timeout=0, reconnect_failed=self._unreachable,
         )  # fmt: skip
         pool.open(wait=False)
         return pool
+
+    def _unreachable(self, pool: ConnectionPool) -> None:
+        """The pool gave up connecting: the database is down (called in a pool worker thread)."""
+        self._unreachable_at = time.monotonic()
 
     def layer(self, layer_id: str) -> Layer:
         return self.catalogue.get(layer_id)
@@ -66,8 +76,11 @@ class Runtime:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
+        down = time.monotonic() - self._unreachable_at < DOWN_MEMORY_S
         try:
-            with self.pool.connection(timeout=POOL_TIMEOUT_S) as conn:
+            with self.pool.connection(timeout=DOWN_TIMEOUT_S if down else POOL_TIMEOUT_S) as conn:
+                if down:
+                    self._unreachable_at = float("-inf")
                 yield conn
         except PoolTimeout:
             raise Unavailable("the database is not answering; try again shortly") from None

@@ -12,6 +12,7 @@ replaced (the server stays correct, only slower) and a warning says so.
 from __future__ import annotations
 
 import logging
+import math
 from functools import lru_cache
 
 import pygeoapi
@@ -48,6 +49,10 @@ def transform_bbox(bbox: list, from_crs: str | pyproj.CRS, to_crs: str | pyproj.
     """Same contract as ``pygeoapi.crs.transform_bbox``, cached and VN-2000-pinned."""
     if not isinstance(from_crs, str) or not isinstance(to_crs, str) or always_xy:
         return _original_transform_bbox(bbox, from_crs, to_crs, always_xy)
+    if any(not math.isfinite(b) or abs(b) > 1e9 for b in bbox):
+        # transform_bounds would drop the unplaceable corners and return a finite box of garbage:
+        # hand the provider a box it refuses ("bbox must be four finite numbers")
+        return [math.nan] * len(bbox)
     transformer, to_epsg = _bbox_transformer(from_crs, to_crs)
     if to_epsg == 3857:
         bbox = [bbox[0], max(-85.0511, bbox[1]), bbox[2], min(85.0511, bbox[3])]

@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api_config.errors import problem
-from bando.errors import BadInput, BandoError, NotFound
+from bando.errors import BadInput, BandoError, NotFound, Unavailable
 
 LOG = logging.getLogger("bando.api")
 MVT = "application/vnd.mapbox-vector-tile"
@@ -116,6 +116,7 @@ class Lineages:
         self.ttl_s = ttl_s
         self._values: dict[str, int] = {}
         self._read_at = float("-inf")
+        self._failed_at = float("-inf")
         self._lock = threading.Lock()
 
     def peek(self, layer: str) -> Any:
@@ -130,10 +131,16 @@ class Lineages:
             return value
         with self._lock:  # one reader refreshes; the others wait for its answer
             if time.monotonic() - self._read_at >= self.ttl_s:
+                if time.monotonic() - self._failed_at < self.ttl_s:  # the waiters share a failure too
+                    raise Unavailable("the database is not answering; try again shortly")
                 from api_config.runtime import get_runtime
 
-                with get_runtime().connection() as conn:
-                    rows = conn.execute("select layer, lineage_id from bando.layer_state").fetchall()
+                try:
+                    with get_runtime().connection() as conn:
+                        rows = conn.execute("select layer, lineage_id from bando.layer_state").fetchall()
+                except Unavailable:
+                    self._failed_at = time.monotonic()
+                    raise
                 self._values = dict(rows)
                 self._read_at = time.monotonic()
             return self._values.get(layer)
@@ -206,8 +213,10 @@ def cached(api: Any, route: Route) -> Route:
     async def endpoint(request: Request) -> Response:
         params = request.path_params
         target = targets.get(params.get("collection_id", ""))
-        if target is None or request.query_params.get("f", "mvt") != "mvt":
+        if target is None:
             return await inner(_with_default_format(request))
+        if request.query_params.get("f", "mvt") != "mvt":  # pygeoapi would send the MVT bytes under any f
+            return problem(400, "InvalidParameterValue", "vector tiles are served as f=mvt only")
         loop = asyncio.get_running_loop()
         try:
             source = tile_source(*target)
@@ -219,6 +228,8 @@ def cached(api: Any, route: Route) -> Route:
             return problem(400, "InvalidParameterValue", str(exc))
         except NotFound as exc:
             return problem(404, "NotFound", str(exc))
+        except Unavailable as exc:  # the database is down: say so now, not after a second wait
+            return problem(503, "ServiceUnavailable", str(exc), **{"Retry-After": "2"})
         except BandoError:  # e.g. the database is down: pygeoapi and the provider answer it
             return await inner(_with_default_format(request))
         key = TileKey(source.layer.id, source.view, address.tms, address.z, address.row, address.col, lineage,

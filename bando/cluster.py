@@ -52,7 +52,11 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    """True when PostgreSQL can listen on the port again. Like PostgreSQL itself, bind with
+    SO_REUSEADDR: the closed connections of a stopped cluster leave the port in TIME_WAIT,
+    and moving the cluster to another port would strand every client of the old one."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

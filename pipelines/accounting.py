@@ -11,13 +11,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
+
 from bando import deployment
 from bando.errors import LoadRefused
 from bando.province import Province
 from bando.settings import Settings
 from pipelines.lineage import Lineage
 from pipelines.normalise import Issue
-from pipelines.report import LoadResult, Tally, write_json
+from pipelines.report import LoadResult, Tally, check_writable, write_json
 from pipelines.sources import FileRefused, sha256
 
 Build = Callable[[Lineage, LoadResult], None]
@@ -26,6 +28,7 @@ Build = Callable[[Lineage, LoadResult], None]
 def accounted(layer_id: str, source: Path, *, url: str, settings: Settings, province: Province,
               catalogue_version: str, version_id: str | None, force: bool, dry_run: bool,
               build: Build) -> LoadResult:  # fmt: skip
+    check_writable(settings.home / "reports")
     result = LoadResult(layer=layer_id, source=str(source), outcome="failed", version_id=version_id)
     started = time.monotonic()
     lineage = Lineage(url, layer_id)
@@ -55,6 +58,11 @@ def accounted(layer_id: str, source: Path, *, url: str, settings: Settings, prov
             result.rules = tally.summaries()
         except LoadRefused as exc:
             result.outcome, result.message = "refused", str(exc)
+        except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory, psycopg.errors.InsufficientResources) as exc:
+            what = "disk space" if isinstance(exc, psycopg.errors.DiskFull) else "resources"
+            result.outcome = "failed"
+            result.message = (f"the database server ran out of {what} during the load; nothing was published. "
+                              f"Free {what} on the database server and run the load again.")  # fmt: skip
         except BaseException as exc:
             result.outcome = "failed"
             result.message = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {type(exc).__name__}"

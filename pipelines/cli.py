@@ -125,6 +125,8 @@ def print_result(result: LoadResult) -> None:
         )
     if result.encoding_note:
         out.print(f"  text: {result.encoding_note}", highlight=False)
+    if result.phases and result.duration_s > 5:
+        out.print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items()), highlight=False)
     if result.rules:
         table = Table(box=None, padding=(0, 2))
         for col in ("rule", "severity", "count", "examples"):

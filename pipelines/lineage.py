@@ -35,6 +35,14 @@ class Lineage:
         got = self.conn.execute("select pg_try_advisory_lock(hashtext(%s))", (f"bando.load:{self.layer}",)).fetchone()
         if not got or not got[0]:
             raise LoadRefused(f"another load of layer {self.layer!r} is running; wait for it to finish")
+        # A load stopped between its commit and its last lineage update did publish: say so.
+        self.conn.execute(
+            "update bando.lineage l set outcome = 'published', finished_at = now(),"
+            " message = 'published; the load stopped after its commit, before it wrote its report'"
+            " where l.layer = %s and l.outcome = 'running' and l.id in (select lineage_id from bando.layer_state"
+            " union all select lineage_id from bando.layer_versions)",
+            (self.layer,),
+        )
         self.conn.execute(
             "update bando.lineage set outcome = 'failed', finished_at = now(),"
             " message = 'interrupted: the load stopped before finishing (killed or crashed);"

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.copy import LibpqWriter
 
 from bando import db
 from bando.errors import BadInput, LoadRefused
@@ -103,13 +104,20 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, url: str, srid: int | No
     columns = tables.copy_columns(layer)
     with psycopg.connect(url) as conn:  # one transaction: everything or nothing
         conn.execute("set local statement_timeout = 0")
+        # Set checks are large self-joins: use both cores, and skip JIT (its compile time is
+        # wasted on a query dominated by GEOS calls).
+        conn.execute("set local jit = off")
+        conn.execute("set local max_parallel_workers_per_gather = 2")
         conn.execute(tables.create_table(layer, "staging", staging, srid))
         base = publish.next_fid_base(conn, layer, opts.version)
         copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
             staging_ident, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
         read = 0
         delivered: set = set()  # partition values (communes) this delivery covers
-        with conn.cursor() as cur, cur.copy(copy_sql) as cp:
+        # A synchronous writer: psycopg's default queues every batch for a sender thread, so
+        # memory would grow with the file whenever PostgreSQL ingests slower than we read.
+        with result.phase("read, validate, copy"), conn.cursor() as cur, \
+                cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp:
             for table, geometry_name in batches(source, opts.batch_size):
                 batch = normaliser.process(table, geometry_name, read)
                 read += table.num_rows
@@ -126,10 +134,15 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, url: str, srid: int | No
         result.rows_read = read
         result.encoding, result.encoding_note = decoder.label, decoder.note
         lineage.update(rows_read=read, encoding=decoder.label, encoding_note=decoder.note, source_crs=result.crs)
-        kept = publish.carry_other_partitions(conn, layer, staging, delivered)
-        for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # pk + gist, needed by the checks
-            conn.execute(stmt)
-        set_issues, set_records, set_wkt = setchecks.run(conn, layer, staging_ident, base, opts.version.id if opts.version else None)
+        with result.phase("keep other partitions"):
+            kept = publish.carry_other_partitions(conn, layer, staging, delivered)
+        with result.phase("primary key and spatial index"):
+            for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # needed by the checks
+                conn.execute(stmt)
+        with result.phase("keys and overlaps"):
+            conn.execute(sql.SQL("analyze {}").format(staging_ident))  # the planner needs stats for the self-join
+            set_issues, set_records, set_wkt = setchecks.run(conn, layer, staging_ident, base,
+                                                             opts.version.id if opts.version else None)  # fmt: skip
         if set_issues:
             tally.add(set_issues)
             lineage.write_rejects(set_issues, set_records, set_wkt)
@@ -146,18 +159,20 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, url: str, srid: int | No
                 f"limit of {layer.rules.max_reject_ratio:.0%}; nothing was published. "
                 f"See `bando rejects {layer.id}` and fix the source."
             )
-        for stmt in tables.index_statements(layer, "staging", staging)[2:]:
-            conn.execute(stmt)
-        if opts.version:
-            publish.carry_other_versions(conn, layer, staging, opts.version)
-        conn.execute(sql.SQL("analyze {}").format(staging_ident))
+        with result.phase("other indexes, analyze"):
+            for stmt in tables.index_statements(layer, "staging", staging)[2:]:
+                conn.execute(stmt)
+            if opts.version:
+                publish.carry_other_versions(conn, layer, staging, opts.version)
+            conn.execute(sql.SQL("analyze {}").format(staging_ident))
         if opts.dry_run:
             conn.rollback()
             result.outcome = "dry-run"
             result.message = f"dry run: {result.rows_loaded} rows would be published; nothing was changed"
             return
-        publish.swap(conn, layer, staging, result.lineage_id, srid, opts.version)  # type: ignore[arg-type]
-        conn.commit()
+        with result.phase("publish"):
+            publish.swap(conn, layer, staging, result.lineage_id, srid, opts.version)  # type: ignore[arg-type]
+            conn.commit()
     result.outcome = "published"
     result.message = f"published {result.rows_loaded} rows to data.{layer.table}"
     if kept:

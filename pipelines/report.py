@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bando.errors import SetupError
 from pipelines.normalise import Issue
 
 EXAMPLES = 3
@@ -38,7 +42,16 @@ class LoadResult:
     version_id: str | None = None
     message: str = ""
     rules: list[RuleSummary] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for the steward and benchmarks
     report_path: str | None = None
+
+    @contextlib.contextmanager
+    def phase(self, name: str):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 3)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -70,3 +83,20 @@ def write_json(result: LoadResult, folder: Path) -> Path:
     path = folder / f"{result.layer}-{result.lineage_id or 'x'}.json"
     path.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return path
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse to start a load whose report could not be written (read-only folder, full disk):
+    found out only after the publish, it would leave a published layer and a crashed command."""
+    probe = folder / f".write-check-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with probe.open("wb") as fh:
+            fh.write(bytes(64 * 1024))  # more than a load report takes
+    except OSError as exc:
+        reason = "not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+        raise SetupError(f"cannot write load reports to {folder} ({reason or type(exc).__name__}); "
+                         "nothing was loaded. Free space or fix the folder, or set BANDO_HOME.") from None  # fmt: skip
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()

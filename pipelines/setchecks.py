@@ -39,11 +39,14 @@ def run(conn: psycopg.Connection, layer: Layer, table: sql.Composed, base: int,
             issues.append(Issue(fid - base - 1, "key.duplicate", "error",
                                 f"key {'+'.join(layer.key)} = {keytext} repeats source row {first - base - 1}"))  # fmt: skip
     if layer.geometry and layer.geometry.endswith("Polygon") and layer.rules.overlaps != "off":
+        # Only overlaps above the tolerance come back: digitising noise between neighbours can
+        # be a million pairs, which must not be held in memory.
         rows = conn.execute(sql.SQL(
-            "select a.fid, b.fid, st_area(st_intersection(a.geom, b.geom)) from {t} a join {t} b"
-            " on a.geom && b.geom and a.fid < b.fid"
+            "select * from (select a.fid as a, b.fid as b, st_area(st_intersection(a.geom, b.geom)) as area"
+            " from {t} a join {t} b on a.geom && b.geom and a.fid < b.fid"
             " where {scope_a} and {scope_b} and (a.fid > %s or b.fid > %s) and st_relate(a.geom, b.geom, '2********')"
-        ).format(t=table, scope_a=scope("a"), scope_b=scope("b")), (base, base)).fetchall()  # fmt: skip
+            " offset 0) o where area > %s order by a, b"  # offset 0: area only for pairs relate kept
+        ).format(t=table, scope_a=scope("a"), scope_b=scope("b")), (base, base, layer.rules.overlap_tolerance)).fetchall()  # fmt: skip
         severity = layer.rules.overlaps
         for a, b, area in rows:
             if area <= layer.rules.overlap_tolerance or a in reject_fids or b in reject_fids:

@@ -8,7 +8,10 @@ file-level defect — missing, empty, corrupt, unknown format, no CRS, ambiguous
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,14 +137,32 @@ def _choose_layer(path: Path, wanted: str | None) -> str | None:
 
 def _gdal_reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # GDAL's wording is for programmers: drop its SQL, the full path and its advice on driver prefixes
+    text = re.sub(r"^sqlite3_\w+\(.*\) failed: ", "", text).split("; It might help")[0]
+    text = re.sub(r"^'[^']*' ", "", text)
     return text[:200]
+
+
+@contextmanager
+def _gdal_limits(path: Path) -> Iterator[None]:
+    """pyogrio reports some GDAL limits as Python warnings, which would reach the steward's terminal
+    with a source path and silently drop data (a CSV of 100 000 columns is read as its first 2 000):
+    refuse such a file instead, and keep other warnings off the terminal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        if m := re.search(r"(\d+) columns detected\. Limiting to (\d+)", str(w.message)):
+            raise FileRefused("file.too_many_columns",
+                              f"{path.name} has {m[1]} columns; bando reads files of at most {m[2]} columns")  # fmt: skip
 
 
 def open_source(spec: SourceSpec) -> Source:
     """Inspect a delivery and decide how to read it; refuses file-level defects."""
     path = spec.path
     driver = _check_file(path)
-    layer = _choose_layer(path, spec.source_layer)
+    with _gdal_limits(path):
+        layer = _choose_layer(path, spec.source_layer)
     options: dict[str, str] = {}
     if driver == "CSV":
         options = {"AUTODETECT_TYPE": "NO", "EMPTY_STRING_AS_NULL": "YES"}
@@ -156,7 +177,10 @@ def open_source(spec: SourceSpec) -> Source:
         # Read bytes one-to-one so legacy encodings can be detected and decoded by bando.
         read_encoding = BYTES
     try:
-        info = pyogrio.read_info(path, layer=layer, encoding=read_encoding, **options)
+        with _gdal_limits(path):
+            info = pyogrio.read_info(path, layer=layer, encoding=read_encoding, **options)
+    except FileRefused:
+        raise
     except (DataSourceError, DataLayerError) as exc:
         raise FileRefused("file.corrupt", f"{path.name} cannot be read: {_gdal_reason(exc)}") from None
     except Exception as exc:  # GDAL surfaces truncation as assorted errors

@@ -38,6 +38,7 @@ import shapely
 from psycopg import sql
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
+from api_config.errors import note_unavailable
 from api_config.runtime import get_runtime
 from bando.crs import vn2000_srids
 from bando.errors import BandoError
@@ -399,6 +400,7 @@ def run(req: Request) -> dict[str, Any]:
         LOG.info("planning-report rejected %s input: %s", req.mode, type(exc).__name__)
         raise ReportError("không tính được báo cáo cho hình học này", "the report cannot be computed for this geometry") from None
     except (psycopg.OperationalError, BandoError):
+        note_unavailable()  # answered 503, not as a failed job
         raise ReportError("cơ sở dữ liệu chưa sẵn sàng; hãy thử lại sau giây lát",
                           "the database is not answering; try again shortly") from None
     return json.loads(text)

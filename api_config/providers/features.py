@@ -25,6 +25,10 @@ LOG = logging.getLogger("bando.api")
 JSON_TYPES = {"text": ("string", None), "integer": ("integer", None), "real": ("number", None),
               "date": ("string", "date"), "datetime": ("string", "date-time"), "boolean": ("boolean", None)}  # fmt: skip
 MAX_OFFSET = 1_000_000
+#: A filter comparing a field with a value of another type ("dienTich > 'abc'", "loaiDat > 5"):
+#: PostgreSQL refuses it as data (class 22, e.g. invalid text) or as an undefined operator.
+TYPE_ERRORS = (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch, psycopg.errors.AmbiguousFunction,
+               psycopg.errors.IndeterminateDatatype, psycopg.errors.CannotCoerce)  # fmt: skip
 
 
 class BandoFeatureProvider(BaseProvider):
@@ -68,7 +72,7 @@ class BandoFeatureProvider(BaseProvider):
                 row = conn.execute(statement, params).fetchone()
         except psycopg.errors.QueryCanceled:
             raise to_provider_error(BadInput("the query took too long; narrow it with bbox, filter or limit")) from None
-        except (psycopg.errors.DataException, psycopg.errors.InternalError_) as exc:
+        except (psycopg.DataError, *TYPE_ERRORS, psycopg.errors.InternalError_) as exc:
             LOG.info("rejected query on %s: %s", self.layer.id, type(exc).__name__)
             raise to_provider_error(BadInput("the query could not be evaluated (check values and geometry)")) from None
         except psycopg.OperationalError:

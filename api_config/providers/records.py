@@ -335,8 +335,8 @@ def _text_matches(record: dict, q: str) -> bool:
 def _bbox_intersects(ring: list, bbox: list) -> bool:
     if len(bbox) == 6:
         bbox = [bbox[0], bbox[1], bbox[3], bbox[4]]
-    if len(bbox) != 4 or any(b != b for b in bbox):
-        raise BadInput("bbox must be four numbers: minx,miny,maxx,maxy")
+    if len(bbox) != 4 or any(b != b or abs(b) > 1e9 for b in bbox):
+        raise BadInput("bbox must be four finite numbers: minx,miny,maxx,maxy")
     x0, y0, x1, y1 = ring[0][0], ring[0][1], ring[2][0], ring[2][1]
     return x0 <= bbox[2] and bbox[0] <= x1 and y0 <= bbox[3] and bbox[1] <= y1
 

@@ -53,7 +53,12 @@ class BandoTileProvider(BaseMVTProvider):
     def get_tiles_service(self, baseurl: str | None = None, servicepath: str | None = None,
                           dirpath: str | None = None, tile_type: str | None = None) -> dict[str, Any]:  # fmt: skip
         self._service_url = servicepath
-        return self.get_tms_links()
+        links = self.get_tms_links()
+        for link in links["links"]:  # pygeoapi names TileJSON but links the OGC tile set document
+            if link["rel"] == "describedby":
+                link["href"] = link["href"].replace("?f=json", "?f=tilejson")
+                link["type"] = "application/vnd.mapbox.tile+json"
+        return links
 
     # -- tiles ----------------------------------------------------------------------
 

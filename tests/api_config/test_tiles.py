@@ -164,10 +164,11 @@ def a_point(database: str, layer_id: str) -> tuple[int, float, float]:
     """(fid, lon, lat) of a point on the first current feature of a layer."""
     layer = CATALOGUE[layer_id]
     where = sql.SQL("where valid_to is null") if layer.versioned else sql.SQL("")
+    query = sql.SQL(
+        "select fid, st_x(p), st_y(p) from (select fid, st_transform(st_pointonsurface(geom), 4326) p"
+        " from {} {} order by fid limit 1) t").format(sql.Identifier("data", layer_id), where)  # fmt: skip
     with psycopg.connect(database) as conn:
-        row = conn.execute(sql.SQL(
-            "select fid, st_x(p), st_y(p) from (select fid, st_transform(st_pointonsurface(geom), 4326) p"
-            " from {} {} order by fid limit 1) t").format(sql.Identifier("data", layer_id), where)).fetchone()  # fmt: skip
+        row = conn.execute(query).fetchone()
     assert row is not None, f"{layer_id} holds no feature"
     return row
 

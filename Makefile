@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test setup system-deps venv clean bench-etl bench-api
+.PHONY: demo test setup system-deps venv clean bench-etl bench-api bench-load
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -42,6 +42,10 @@ bench-api: setup  ## API: bando vs tipg vs pygeoapi's stock providers on one mil
 	  { echo "bench-api needs wrk (Debian: apt-get install -y wrk)"; exit 7; }
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.api
+
+bench-load: setup  ## load: 64 clients for 60 s on items, tiles and reports over one million parcels
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.load
 
 clean:  ## stop the embedded database and remove the virtual environment
 	-[ -x $(BIN)/bando ] && $(BIN)/bando db down

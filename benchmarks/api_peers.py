@@ -240,7 +240,7 @@ def get(url: str, timeout: float = 10.0, data: bytes | None = None) -> tuple[int
         return exc.code, exc.read()
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen) -> None:
     """Stop the server's own process group (its uvicorn workers included)."""
     if proc.poll() is not None:
         return
@@ -285,4 +285,4 @@ def serving(server: Server, start_timeout_s: float = 120.0) -> Iterator[str]:
             raise RuntimeError(f"not ready after {start_timeout_s:.0f} s (last status {status}): {_tail(log)}")
         yield base
     finally:
-        _stop(proc)
+        stop_server(proc)

@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks import api_requests
+from benchmarks.api_peers import stop_server
 from benchmarks.common import BIN, OUT, ROOT, cluster_env
 
 LOAD_OUT = OUT / "load"
@@ -228,14 +228,7 @@ def serving(env: dict[str, str], workers: int, port: int):  # type: ignore[no-un
             time.sleep(0.5)
         yield proc
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_server(proc)
         log.close()
 
 

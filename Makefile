@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test setup system-deps venv clean bench-etl bench-api bench-load
+.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -15,8 +15,16 @@ demo: setup  ## set up, start the embedded database, load every sample delivery,
 	$(BIN)/bando load-all data_samples/manifest.yml
 	$(BIN)/bando serve --host $(HOST) --port $(PORT)
 
-test: setup  ## set up and run the whole test suite against real PostGIS
+test: setup check  ## set up, check, and run the whole test suite against real PostGIS, servers, browser and QGIS
 	$(BIN)/pytest
+
+test-fast: setup  ## the edit-test loop: tests that need no server, browser or QGIS (about a minute)
+	$(BIN)/pytest -m "not slow"
+
+check: venv  ## lint, formatting and types (ruff, mypy): make test runs it first
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/typecheck
 
 setup: system-deps venv
 	@web/vendor.sh

@@ -11,7 +11,7 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api_config.errors import problem
+from bando.api_config.errors import problem
 from bando.settings import Settings
 
 
@@ -40,8 +40,12 @@ class BearerAuth:
         header = dict(scope.get("headers") or {}).get(b"authorization", b"")
         scheme, _, presented = header.partition(b" ")
         if scheme.lower() != b"bearer" or not presented:
-            response = problem(401, "Unauthorized", "this internal API needs an 'Authorization: Bearer <token>' header",
-                               **{"WWW-Authenticate": 'Bearer realm="bando-internal"'})
+            response = problem(
+                401,
+                "Unauthorized",
+                "this internal API needs an 'Authorization: Bearer <token>' header",
+                **{"WWW-Authenticate": 'Bearer realm="bando-internal"'},
+            )
         elif not self.tokens or not self._valid(presented.strip()):
             response = problem(403, "Forbidden", "the token is not valid for the internal API")
         else:

@@ -14,76 +14,96 @@ from typing import Any, Literal
 
 import yaml
 
+from bando.crs import CRS84_URI, epsg_uri
+from bando.layers.catalogue import Catalogue
+from bando.layers.model import Layer
 from bando.province import Province
+from bando.publisher import publisher
 from bando.settings import Settings
-from layers.catalogue import Catalogue
-from layers.model import Layer
 
 View = Literal["public", "internal"]
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 OUTPUT_EPSG = (4326, 3857, 4756, 3405, 3406)
-
-
-def crs_uri(srid: int) -> str:
-    return f"http://www.opengis.net/def/crs/EPSG/0/{srid}"
 
 
 def crs_list(storage_srid: int) -> list[str]:
     """CRS84 first (the default), then WGS 84, Web Mercator, VN-2000 and the layer's TM-3."""
     codes = [*OUTPUT_EPSG, storage_srid]
-    return [CRS84, *dict.fromkeys(crs_uri(c) for c in codes)]
+    return [CRS84_URI, *dict.fromkeys(epsg_uri(c) for c in codes)]
 
 
-def _collection(layer: Layer, view: View, province: Province, bbox: list[float] | None,
-                base_url: str) -> dict[str, Any]:  # fmt: skip
+def _collection(
+    layer: Layer, view: View, province: Province, bbox: list[float] | None, base_url: str
+) -> dict[str, Any]:
     srid = province.storage_srid(layer.storage_crs)
     meta = layer.metadata
     links = []
     if meta.source_decision:
-        links.append({"type": "text/html", "rel": "describedby", "title": meta.source_decision,
-                      "href": f"{base_url}/collections/catalogue/items/{layer.id}"})  # fmt: skip
+        links.append(
+            {
+                "type": "text/html",
+                "rel": "describedby",
+                "title": meta.source_decision,
+                "href": f"{base_url}/collections/catalogue/items/{layer.id}",
+            }
+        )
     collection: dict[str, Any] = {
         "type": "collection",
         "title": {"vi": layer.title.vi, "en": layer.title.en},
         "description": {"vi": layer.description.vi, "en": layer.description.en},
         "keywords": list(meta.keywords) or [layer.theme],
         "links": links,
-        "extents": {"spatial": {"bbox": bbox or list(province.bbox_lonlat), "crs": CRS84}},
+        "extents": {"spatial": {"bbox": bbox or list(province.bbox_lonlat), "crs": CRS84_URI}},
         "providers": [],
     }
     data = {"layer": layer.id, "view": view}
     if layer.kind == "raster":
-        collection["providers"].append({
-            "type": "coverage", "name": "api_config.providers.coverage.BandoCoverageProvider",
-            "data": data, "format": {"name": "GTiff", "mimetype": "image/tiff"},
-        })  # fmt: skip
+        collection["providers"].append(
+            {
+                "type": "coverage",
+                "name": "bando.api_config.providers.coverage.BandoCoverageProvider",
+                "data": data,
+                "format": {"name": "GTiff", "mimetype": "image/tiff"},
+            }
+        )
         return collection
     provider: dict[str, Any] = {
         "type": "feature",
-        "name": "api_config.providers.features.BandoFeatureProvider",
+        "name": "bando.api_config.providers.features.BandoFeatureProvider",
         "data": data,
         "id_field": "fid",
         "title_field": layer.key[0] if layer.key else None,
     }
     if layer.geometry:
         # PostGIS keeps EPSG:4326 in lon/lat order, which is what CRS84 says.
-        storage = CRS84 if srid == 4326 else crs_uri(srid)
+        storage = CRS84_URI if srid == 4326 else epsg_uri(srid)
         provider |= {"storage_crs": storage, "crs": crs_list(srid)}
     if layer.time_field:
         provider["time_field"] = layer.time_field
     collection["providers"].append({k: v for k, v in provider.items() if v is not None})
     if layer.geometry and layer.tiles:
-        collection["providers"].append({
-            "type": "tile", "name": "api_config.providers.tiles.BandoTileProvider", "data": data,
-            "options": {"zoom": {"min": layer.tiles.minzoom, "max": layer.tiles.maxzoom},
-                        "schemes": ["WebMercatorQuad", "WorldCRS84Quad"]},
-            "format": {"name": "mvt", "mimetype": "application/vnd.mapbox-vector-tile"},
-        })  # fmt: skip
+        collection["providers"].append(
+            {
+                "type": "tile",
+                "name": "bando.api_config.providers.tiles.BandoTileProvider",
+                "data": data,
+                "options": {
+                    "zoom": {"min": layer.tiles.minzoom, "max": layer.tiles.maxzoom},
+                    "schemes": ["WebMercatorQuad", "WorldCRS84Quad"],
+                },
+                "format": {"name": "mvt", "mimetype": "application/vnd.mapbox-vector-tile"},
+            }
+        )
     return collection
 
 
-def build(catalogue: Catalogue, settings: Settings, province: Province, view: View, base_url: str,
-          extents: dict[str, list[float]] | None = None) -> dict[str, Any]:  # fmt: skip
+def build(
+    catalogue: Catalogue,
+    settings: Settings,
+    province: Province,
+    view: View,
+    base_url: str,
+    extents: dict[str, list[float]] | None = None,
+) -> dict[str, Any]:
     """The pygeoapi configuration for one view, as a dict."""
     extents = extents or {}
     resources: dict[str, Any] = {
@@ -92,20 +112,33 @@ def build(catalogue: Catalogue, settings: Settings, province: Province, view: Vi
     resources["catalogue"] = {
         "type": "collection",
         "title": {"vi": "Danh mục lớp dữ liệu", "en": "Layer catalogue"},
-        "description": {"vi": "Bản ghi mô tả mọi lớp dữ liệu: nội dung, cơ quan quản lý, mức độ cập nhật.",
-                        "en": "Records describing every layer: content, owner, currency."},
+        "description": {
+            "vi": "Bản ghi mô tả mọi lớp dữ liệu: nội dung, cơ quan quản lý, mức độ cập nhật.",
+            "en": "Records describing every layer: content, owner, currency.",
+        },
         "keywords": ["catalogue", "metadata", "danh mục"],
         "links": [],
-        "extents": {"spatial": {"bbox": list(province.bbox_lonlat), "crs": CRS84}},
-        "providers": [{"type": "record", "name": "api_config.providers.records.BandoRecordProvider",
-                       "data": {"view": view, "base_url": base_url}, "id_field": "id", "title_field": "title",
-                       "languages": ["vi", "en"]}],
-    }  # fmt: skip
+        "extents": {"spatial": {"bbox": list(province.bbox_lonlat), "crs": CRS84_URI}},
+        "providers": [
+            {
+                "type": "record",
+                "name": "bando.api_config.providers.records.BandoRecordProvider",
+                "data": {"view": view, "base_url": base_url},
+                "id_field": "id",
+                "title_field": "title",
+                "languages": ["vi", "en"],
+            }
+        ],
+    }
     resources["planning-report"] = {
         "type": "process",
-        "processor": {"name": "api_config.processes.planning_report.PlanningReportProcessor"},
+        "processor": {"name": "bando.api_config.processes.planning_report.PlanningReportProcessor"},
     }
-    title = {"vi": f"Dữ liệu không gian tỉnh {province.name}", "en": f"{province.name} province spatial data"}
+    who = publisher(settings, province)
+    title = {"vi": who.title_vi, "en": who.title_en}
+    contact = {"name": who.contact_name, "position": who.contact_position, "role": "pointOfContact"}
+    if who.contact_email:
+        contact["email"] = who.contact_email
     return {
         "server": {
             "bind": {"host": "127.0.0.1", "port": 0},
@@ -124,18 +157,19 @@ def build(catalogue: Catalogue, settings: Settings, province: Province, view: Vi
         "metadata": {
             "identification": {
                 "title": title,
-                "description": {"vi": "API OGC của nền tảng bando: đất đai, quy hoạch, hạ tầng kỹ thuật.",
-                                "en": "bando OGC API: land, planning and technical infrastructure."},
+                "description": {
+                    "vi": "API OGC của nền tảng bando: đất đai, quy hoạch, hạ tầng kỹ thuật.",
+                    "en": "bando OGC API: land, planning and technical infrastructure.",
+                },
                 "keywords": ["bando", "OGC API", "VN-2000", province.name],
                 "keywords_type": "theme",
-                "terms_of_service": "https://creativecommons.org/licenses/by/4.0/",
+                "terms_of_service": who.licence_url,
                 "url": base_url,
             },
-            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
-            "provider": {"name": f"UBND tỉnh {province.name}", "url": base_url},
-            "contact": {"name": "Sở Nông nghiệp và Môi trường", "position": "Văn phòng Đăng ký đất đai",
-                        "email": "gis@example.gov.vn", "role": "pointOfContact"},
-        },  # fmt: skip
+            "license": {"name": who.licence_name, "url": who.licence_url},
+            "provider": {"name": who.organisation, "url": base_url},
+            "contact": contact,
+        },
         "resources": resources,
     }
 

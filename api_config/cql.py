@@ -22,15 +22,35 @@ from bando.errors import BadInput
 Frag = tuple[sql.Composable, list[Any]]
 MAX_NODES = 200
 
-COMPARISON = {ast.ComparisonOp.EQ: "=", ast.ComparisonOp.NE: "<>", ast.ComparisonOp.LT: "<",
-              ast.ComparisonOp.LE: "<=", ast.ComparisonOp.GT: ">", ast.ComparisonOp.GE: ">="}  # fmt: skip
-ARITHMETIC = {ast.ArithmeticOp.ADD: "+", ast.ArithmeticOp.SUB: "-", ast.ArithmeticOp.MUL: "*", ast.ArithmeticOp.DIV: "/"}
-SPATIAL = {ast.SpatialComparisonOp.INTERSECTS: "st_intersects", ast.SpatialComparisonOp.DISJOINT: "st_disjoint",
-           ast.SpatialComparisonOp.CONTAINS: "st_contains", ast.SpatialComparisonOp.WITHIN: "st_within",
-           ast.SpatialComparisonOp.TOUCHES: "st_touches", ast.SpatialComparisonOp.CROSSES: "st_crosses",
-           ast.SpatialComparisonOp.OVERLAPS: "st_overlaps", ast.SpatialComparisonOp.EQUALS: "st_equals"}  # fmt: skip
-TEMPORAL = {ast.TemporalComparisonOp.AFTER: ">", ast.TemporalComparisonOp.BEFORE: "<",
-            ast.TemporalComparisonOp.TEQUALS: "="}  # fmt: skip
+COMPARISON = {
+    ast.ComparisonOp.EQ: "=",
+    ast.ComparisonOp.NE: "<>",
+    ast.ComparisonOp.LT: "<",
+    ast.ComparisonOp.LE: "<=",
+    ast.ComparisonOp.GT: ">",
+    ast.ComparisonOp.GE: ">=",
+}
+ARITHMETIC = {
+    ast.ArithmeticOp.ADD: "+",
+    ast.ArithmeticOp.SUB: "-",
+    ast.ArithmeticOp.MUL: "*",
+    ast.ArithmeticOp.DIV: "/",
+}
+SPATIAL = {
+    ast.SpatialComparisonOp.INTERSECTS: "st_intersects",
+    ast.SpatialComparisonOp.DISJOINT: "st_disjoint",
+    ast.SpatialComparisonOp.CONTAINS: "st_contains",
+    ast.SpatialComparisonOp.WITHIN: "st_within",
+    ast.SpatialComparisonOp.TOUCHES: "st_touches",
+    ast.SpatialComparisonOp.CROSSES: "st_crosses",
+    ast.SpatialComparisonOp.OVERLAPS: "st_overlaps",
+    ast.SpatialComparisonOp.EQUALS: "st_equals",
+}
+TEMPORAL = {
+    ast.TemporalComparisonOp.AFTER: ">",
+    ast.TemporalComparisonOp.BEFORE: "<",
+    ast.TemporalComparisonOp.TEQUALS: "=",
+}
 FUNCTIONS = {"casei": "lower", "lower": "lower", "upper": "upper"}
 
 
@@ -48,23 +68,23 @@ class _ToSQL(Evaluator):
         self.srid = srid
 
     @handle(ast.Not)
-    def not_(self, node, sub: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def not_(self, node, sub: Frag) -> Frag:
         return _join("(not {})", sub)
 
     @handle(ast.And, ast.Or)
-    def combination(self, node, lhs: Frag, rhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def combination(self, node, lhs: Frag, rhs: Frag) -> Frag:
         return _join("({} " + ("and" if node.op == ast.CombinationOp.AND else "or") + " {})", lhs, rhs)
 
     @handle(ast.Comparison, subclasses=True)
-    def comparison(self, node, lhs: Frag, rhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def comparison(self, node, lhs: Frag, rhs: Frag) -> Frag:
         return _join("({} " + COMPARISON[node.op] + " {})", lhs, rhs)
 
     @handle(ast.Between)
-    def between(self, node, lhs: Frag, low: Frag, high: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def between(self, node, lhs: Frag, low: Frag, high: Frag) -> Frag:
         return _join("({} " + ("not " if node.not_ else "") + "between {} and {})", lhs, low, high)
 
     @handle(ast.Like)
-    def like(self, node, lhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def like(self, node, lhs: Frag) -> Frag:
         pattern = node.pattern
         if not isinstance(pattern, str):  # e.g. a property or a number as the pattern
             raise BadInput("LIKE needs a text pattern as its second argument")
@@ -76,7 +96,7 @@ class _ToSQL(Evaluator):
         return _join("({} " + op + " {})", lhs, (sql.SQL("%s"), [pattern]))
 
     @handle(ast.In)
-    def in_(self, node, lhs: Frag, *options: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def in_(self, node, lhs: Frag, *options: Frag) -> Frag:
         if not options:
             raise BadInput("IN needs at least one value")
         inner = sql.SQL(", ").join(f for f, _ in options)
@@ -84,28 +104,30 @@ class _ToSQL(Evaluator):
         return sql.SQL("({} " + ("not " if node.not_ else "") + "in ({}))").format(lhs[0], inner), params
 
     @handle(ast.IsNull)
-    def null(self, node, lhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def null(self, node, lhs: Frag) -> Frag:
         return _join("({} is " + ("not " if node.not_ else "") + "null)", lhs)
 
     @handle(ast.TemporalPredicate, subclasses=True)
-    def temporal(self, node, lhs: Frag, rhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def temporal(self, node, lhs: Frag, rhs: Frag) -> Frag:
         if node.op in TEMPORAL:
             return _join("({} " + TEMPORAL[node.op] + " {})", lhs, rhs)
         if node.op in (ast.TemporalComparisonOp.DURING, ast.TemporalComparisonOp.TOVERLAPS) and len(rhs[1]) == 2:
             return sql.SQL("({} between %s and %s)").format(lhs[0]), [*lhs[1], *rhs[1]]
-        raise BadInput(f"temporal operator {node.op.value} is not supported; use T_AFTER, T_BEFORE, T_EQUALS or T_DURING")
+        raise BadInput(
+            f"temporal operator {node.op.value} is not supported; use T_AFTER, T_BEFORE, T_EQUALS or T_DURING"
+        )
 
     @handle(ast.SpatialComparisonPredicate, subclasses=True)
-    def spatial(self, node, lhs: Frag, rhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def spatial(self, node, lhs: Frag, rhs: Frag) -> Frag:
         return _join(SPATIAL[node.op] + "({}, {})", lhs, rhs)
 
     @handle(ast.BBox)
-    def bbox(self, node, lhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def bbox(self, node, lhs: Frag) -> Frag:
         box = (sql.SQL("st_makeenvelope(%s, %s, %s, %s, %s)"), [node.minx, node.miny, node.maxx, node.maxy, self.srid])
         return _join("st_intersects({}, {})", lhs, box)
 
     @handle(ast.Attribute)
-    def attribute(self, node) -> Frag:  # type: ignore[no-untyped-def]
+    def attribute(self, node) -> Frag:
         name = node.name
         if name in ("geometry", "geom") and self.geometry is not None:
             return self.geometry, []
@@ -115,22 +137,22 @@ class _ToSQL(Evaluator):
         return self.fields[name], []
 
     @handle(ast.Arithmetic, subclasses=True)
-    def arithmetic(self, node, lhs: Frag, rhs: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def arithmetic(self, node, lhs: Frag, rhs: Frag) -> Frag:
         return _join("({} " + ARITHMETIC[node.op] + " {})", lhs, rhs)
 
     @handle(ast.Function)
-    def function(self, node, *args: Frag) -> Frag:  # type: ignore[no-untyped-def]
+    def function(self, node, *args: Frag) -> Frag:
         fn = FUNCTIONS.get(node.name.lower())
         if fn is None or len(args) != 1:
             raise BadInput(f"function {node.name[:40]!r} is not supported in filters (supported: casei)")
         return _join(fn + "({})", args[0])
 
     @handle(values.Interval)
-    def interval(self, node) -> Frag:  # type: ignore[no-untyped-def]
+    def interval(self, node) -> Frag:
         return sql.SQL("%s, %s"), [node.start, node.end]
 
     @handle(*values.LITERALS)
-    def literal(self, node) -> Frag:  # type: ignore[no-untyped-def]
+    def literal(self, node) -> Frag:
         if isinstance(node, timedelta):
             raise BadInput("durations are not supported in filters")
         if isinstance(node, (list, tuple)):
@@ -138,11 +160,11 @@ class _ToSQL(Evaluator):
         return sql.SQL("%s"), [node]
 
     @handle(values.Geometry)
-    def geometry_(self, node) -> Frag:  # type: ignore[no-untyped-def]
+    def geometry_(self, node) -> Frag:
         return sql.SQL("st_setsrid(st_geomfromgeojson(%s), %s)"), [json.dumps(node.geometry), self.srid]
 
     @handle(values.Envelope)
-    def envelope(self, node) -> Frag:  # type: ignore[no-untyped-def]
+    def envelope(self, node) -> Frag:
         return sql.SQL("st_makeenvelope(%s, %s, %s, %s, %s)"), [node.x1, node.y1, node.x2, node.y2, self.srid]
 
 
@@ -158,8 +180,20 @@ def _count_nodes(node: Any, budget: list[int]) -> None:
             _count_nodes(sub, budget)
 
 
-def to_sql(root: ast.Node, fields: dict[str, sql.Composable], geometry: sql.Composable | None,
-           srid: int | None) -> Frag:  # fmt: skip
+def mentions(node: Any, name: str) -> bool:
+    """Whether a parsed filter names the property ``name`` anywhere."""
+    if isinstance(node, ast.Attribute):
+        return bool(node.name == name)
+    if isinstance(node, ast.Node):
+        return any(mentions(sub, name) for sub in node.get_sub_nodes())
+    if isinstance(node, (list, tuple)):
+        return any(mentions(sub, name) for sub in node)
+    return False
+
+
+def to_sql(
+    root: ast.Node, fields: dict[str, sql.Composable], geometry: sql.Composable | None, srid: int | None
+) -> Frag:
     """Translate a parsed filter; raises BadInput for anything bando will not run."""
     try:
         _count_nodes(root, [MAX_NODES])  # in the try: a malformed tree (IN over a number) fails right here

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from api_config.runtime import Runtime
+from bando.api_config.runtime import Runtime
 from bando.crs import transformer
 from bando.errors import Unavailable
 

@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import sql
 
 from bando.errors import BadInput
-from layers.model import Layer, LayerField
+from bando.layers.model import Layer, LayerField
 
 LATLON_FIRST = {4326, 4756}  # EPSG axis order: latitude first
 COUNT_CAP = 100_000  # numberMatched is exact up to this many matches, omitted beyond
@@ -25,7 +25,7 @@ def srid_of(uri: str | None, default: int) -> int:
     """EPSG code of a CRS URI; CRS84 is 4326 in lon/lat order (see :func:`axis_flip`)."""
     if not uri:
         return default
-    if uri.endswith("/CRS84") or uri.endswith("CRS84h"):
+    if uri.endswith(("/CRS84", "CRS84h")):
         return 4326
     m = re.search(r"EPSG/0/(\d+)$|EPSG:+(\d+)$", uri)
     if not m:
@@ -50,7 +50,7 @@ class FeatureQuery:
         return sql.Identifier("data", self.layer.table)
 
     def field_map(self) -> dict[str, sql.Composable]:
-        names = {f.name: sql.Identifier(f.name) for f in self.fields}
+        names: dict[str, sql.Composable] = {f.name: sql.Identifier(f.name) for f in self.fields}
         if self.layer.versioned:
             names |= {c: sql.Identifier(c) for c in ("version_id", "valid_from", "valid_to")}
         return names
@@ -73,8 +73,10 @@ class FeatureQuery:
 
     def valid_at(self, start: date | datetime | None, end: date | datetime | None) -> None:
         """Versioned layers: the versions in force at an instant or during an interval."""
-        self.add(sql.SQL("(valid_from is null or valid_from <= %s) and (valid_to is null or valid_to > %s)"),
-                 [date.max if end is None else end, date.min if start is None else start])  # fmt: skip
+        self.add(
+            sql.SQL("(valid_from is null or valid_from <= %s) and (valid_to is null or valid_to > %s)"),
+            [date.max if end is None else end, date.min if start is None else start],
+        )
 
     def current_only(self) -> None:
         self.add(sql.SQL("valid_to is null"))
@@ -108,19 +110,38 @@ class FeatureQuery:
             expr = sql.SQL("st_flipcoordinates({})").format(expr)
         return sql.SQL("st_asgeojson({}, {}, 0)::json").format(expr, sql.Literal(precision))
 
-    def page(self, *, limit: int, offset: int, sortby: list[dict], selected: list[str] | None,
-             skip_geometry: bool, target_srid: int, flip: bool) -> tuple[sql.Composable, list[Any]]:  # fmt: skip
-        order = [sql.SQL("{} {}").format(sql.Identifier(s["property"]), sql.SQL("desc" if s["order"] == "-" else "asc"))
-                 for s in sortby]  # fmt: skip
+    def page(
+        self,
+        *,
+        limit: int,
+        offset: int,
+        sortby: list[dict],
+        selected: list[str] | None,
+        skip_geometry: bool,
+        target_srid: int,
+        flip: bool,
+    ) -> tuple[sql.Composable, list[Any]]:
+        order: list[sql.Composable] = [
+            sql.SQL("{} {}").format(sql.Identifier(s["property"]), sql.SQL("desc" if s["order"] == "-" else "asc"))
+            for s in sortby
+        ]
         order.append(sql.SQL("fid"))
-        geometry = (sql.SQL("null") if skip_geometry or self.layer.geometry is None
-                    else self._geometry(target_srid, flip, 8 if target_srid in (4326, 4756) else 3))  # fmt: skip
+        geometry = (
+            sql.SQL("null")
+            if skip_geometry or self.layer.geometry is None
+            else self._geometry(target_srid, flip, 8 if target_srid in (4326, 4756) else 3)
+        )
         query = sql.SQL(
             "select coalesce(json_agg(json_build_object('type', 'Feature', 'id', fid, 'geometry', g,"
             " 'properties', p)), '[]')::text from (select fid, {geometry} as g, {props} as p from {table}"
             " where {where} order by {order} limit %s offset %s) f"
-        ).format(geometry=geometry, props=self._properties(selected), table=self.table, where=self._where(),
-                 order=sql.SQL(", ").join(order))  # fmt: skip
+        ).format(
+            geometry=geometry,
+            props=self._properties(selected),
+            table=self.table,
+            where=self._where(),
+            order=sql.SQL(", ").join(order),
+        )
         return query, [*self.params, limit, offset]
 
     def count(self) -> tuple[sql.Composable, list[Any]]:
@@ -128,8 +149,11 @@ class FeatureQuery:
         return query, [*self.params, COUNT_CAP + 1]
 
     def one(self, fid: int, target_srid: int, flip: bool) -> tuple[sql.Composable, list[Any]]:
-        geometry = (sql.SQL("null") if self.layer.geometry is None
-                    else self._geometry(target_srid, flip, 8 if target_srid in (4326, 4756) else 3))  # fmt: skip
+        geometry = (
+            sql.SQL("null")
+            if self.layer.geometry is None
+            else self._geometry(target_srid, flip, 8 if target_srid in (4326, 4756) else 3)
+        )
         query = sql.SQL(
             "select json_build_object('type', 'Feature', 'id', fid, 'geometry', {g}, 'properties', {p})::text"
             " from {t} where fid = %s"

@@ -14,7 +14,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api_config.errors import problem
+from bando.api_config.errors import problem
 
 MAX_BODY_BYTES = 1_000_000
 MAX_SECONDS = 30.0
@@ -38,7 +38,9 @@ class Limits:
         headers = dict(scope.get("headers") or {})
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await problem(413, "PayloadTooLarge", f"request bodies are limited to {self.max_body} bytes")(scope, receive, send)
+            await problem(413, "PayloadTooLarge", f"request bodies are limited to {self.max_body} bytes")(
+                scope, receive, send
+            )
             return
         started = False
 
@@ -61,10 +63,14 @@ class Limits:
             await asyncio.wait_for(run(), self.max_seconds)
         except _TooLarge:
             if not started:
-                await problem(413, "PayloadTooLarge", f"request bodies are limited to {self.max_body} bytes")(scope, receive, send)
+                await problem(413, "PayloadTooLarge", f"request bodies are limited to {self.max_body} bytes")(
+                    scope, receive, send
+                )
         except TimeoutError:
             if not started:
-                await problem(503, "Timeout", f"the request took longer than {self.max_seconds:.0f} s; narrow it")(scope, receive, send)
+                await problem(503, "Timeout", f"the request took longer than {self.max_seconds:.0f} s; narrow it")(
+                    scope, receive, send
+                )
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []

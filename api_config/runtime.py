@@ -19,13 +19,13 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bando import db
-from bando.errors import NotFound, Unavailable
+from bando.errors import Unavailable
+from bando.layers import catalogue as catalogue_mod
+from bando.layers.catalogue import Catalogue
+from bando.layers.model import Layer, LayerField
 from bando.province import Province
 from bando.province import configured as configured_province
 from bando.settings import Settings, get_settings
-from layers import catalogue as catalogue_mod
-from layers.catalogue import Catalogue
-from layers.model import Layer, LayerField
 
 POOL_TIMEOUT_S = 3.0
 #: How long a request waits for a connection while the database was unreachable moments ago
@@ -50,12 +50,20 @@ class Runtime:
     @cached_property
     def pool(self) -> ConnectionPool:
         pool = ConnectionPool(
-            db.database_url(self.settings), min_size=1, max_size=self.settings.pool_size,
-            kwargs={"autocommit": True, "connect_timeout": 3,
-                    "options": f"-c statement_timeout={self.settings.statement_timeout_ms}"},
-            check=ConnectionPool.check_connection, open=False, name="bando",
-            reconnect_timeout=0, reconnect_failed=self._unreachable,
-        )  # fmt: skip
+            db.database_url(self.settings),
+            min_size=1,
+            max_size=self.settings.pool_size,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": 3,
+                "options": f"-c statement_timeout={self.settings.statement_timeout_ms}",
+            },
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="bando",
+            reconnect_timeout=0,
+            reconnect_failed=self._unreachable,
+        )
         pool.open(wait=False)
         return pool
 
@@ -83,9 +91,9 @@ class Runtime:
                     self._unreachable_at = float("-inf")
                 yield conn
         except PoolTimeout:
-            raise Unavailable("the database is not answering; try again shortly") from None
+            raise Unavailable() from None
         except psycopg.OperationalError:
-            raise Unavailable("the database connection was lost; try again shortly") from None
+            raise Unavailable() from None
 
 
 _lock = threading.Lock()
@@ -107,10 +115,3 @@ def reset_runtime() -> None:
         if _runtime is not None and "pool" in _runtime.__dict__:
             _runtime.pool.close()
         _runtime = None
-
-
-def require_layer(layer_id: str) -> Layer:
-    try:
-        return get_runtime().layer(layer_id)
-    except NotFound:
-        raise

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api_config.errors import problem
+from bando.api_config.errors import problem
 from bando.errors import BadInput, BandoError, NotFound, Unavailable
 
 LOG = logging.getLogger("bando.api")
@@ -59,7 +59,7 @@ class TileKey:
     @property
     def etag(self) -> str:
         parts = (self.layer, self.view, self.tms, self.z, self.row, self.col, self.lineage, self.fingerprint)
-        return '"%s"' % hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+        return f'"{hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()}"'
 
     def headers(self) -> dict[str, str]:
         # Internal tiles may carry personal data: no shared cache may keep them.
@@ -132,8 +132,8 @@ class Lineages:
         with self._lock:  # one reader refreshes; the others wait for its answer
             if time.monotonic() - self._read_at >= self.ttl_s:
                 if time.monotonic() - self._failed_at < self.ttl_s:  # the waiters share a failure too
-                    raise Unavailable("the database is not answering; try again shortly")
-                from api_config.runtime import get_runtime
+                    raise Unavailable()
+                from bando.api_config.runtime import get_runtime
 
                 try:
                     with get_runtime().connection() as conn:
@@ -205,7 +205,7 @@ def _with_default_format(request: Request) -> Request:
 
 def cached(api: Any, route: Route) -> Route:
     """Put ETag/304 handling and the tile cache in front of pygeoapi's tile-data route."""
-    from api_config.tiles_sql import tile_source
+    from bando.api_config.tiles_sql import tile_source
 
     inner = route.endpoint
     targets = _tile_targets(api.config)
@@ -232,8 +232,9 @@ def cached(api: Any, route: Route) -> Route:
             return problem(503, "ServiceUnavailable", str(exc), **{"Retry-After": "2"})
         except BandoError:  # e.g. the database is down: pygeoapi and the provider answer it
             return await inner(_with_default_format(request))
-        key = TileKey(source.layer.id, source.view, address.tms, address.z, address.row, address.col, lineage,
-                      source.fingerprint)  # fmt: skip
+        key = TileKey(
+            source.layer.id, source.view, address.tms, address.z, address.row, address.col, lineage, source.fingerprint
+        )
         if_none_match = request.headers.get("if-none-match")
         if etag_matches(if_none_match, key.etag):
             return Response(status_code=304, headers=key.headers())

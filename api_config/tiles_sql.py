@@ -35,7 +35,7 @@ from psycopg import sql
 
 from bando.crs import transformer
 from bando.errors import BadInput, NotFound
-from layers.model import Layer
+from bando.layers.model import Layer
 
 TMS_SRID = {"WebMercatorQuad": 3857, "WorldCRS84Quad": 4326}
 EXTENT = 4096  # MVT grid units per tile side
@@ -90,7 +90,7 @@ class TileSource:
     storage_srid: int
     columns: tuple[str, ...]
     fingerprint: str = ""
-    _statements: dict[tuple[str, bool], str] = field(default_factory=dict, repr=False)
+    _statements: dict[tuple[str, bool, str], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         tiles = self.layer.tiles
@@ -142,8 +142,11 @@ class TileSource:
             geom = sql.SQL("st_affine({}, %(a)s, %(b)s, %(d)s, %(e)s, %(xoff)s, %(yoff)s)").format(geom)
         elif mode == "transform":
             geom = sql.SQL("st_transform({}, {})").format(geom, sql.Literal(tile_srid))
-        where = [sql.SQL("t.geom && st_makeenvelope(%(sx0)s, %(sy0)s, %(sx1)s, %(sy1)s, {})").format(
-            sql.Literal(self.storage_srid))]  # fmt: skip
+        where: list[sql.Composable] = [
+            sql.SQL("t.geom && st_makeenvelope(%(sx0)s, %(sy0)s, %(sx1)s, %(sy1)s, {})").format(
+                sql.Literal(self.storage_srid)
+            )
+        ]
         if self.layer.versioned:
             where.append(sql.SQL("t.valid_to is null"))
         props = sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(c)) for c in self.columns)
@@ -155,24 +158,38 @@ class TileSource:
             " (select coalesce(st_asmvt(f.*, %(layer)s, {extent}, 'geom', 'fid' order by f.fid), ''::bytea)"
             " from f where f.geom is not null)"
         ).format(
-            tile_srid=sql.Literal(tile_srid), geom=geom, extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER),
-            props=props, table=sql.Identifier("data", self.layer.table), where=sql.SQL(" and ").join(where),
-        )  # fmt: skip
+            tile_srid=sql.Literal(tile_srid),
+            geom=geom,
+            extent=sql.Literal(EXTENT),
+            buffer=sql.Literal(BUFFER),
+            props=props,
+            table=sql.Identifier("data", self.layer.table),
+            where=sql.SQL(" and ").join(where),
+        )
 
     def query(self, a: TileAddress) -> tuple[str, dict[str, Any]] | None:
         """(SQL text, parameters) answering (lineage_id, tile bytes) for one tile; None when the
         tile lies where the storage CRS has no coordinates (so no data can be there)."""
         x0, y0, x1, y1 = matrix_set(a.tms).xy_bounds(morecantile.Tile(a.col, a.row, a.z))
         pad_x, pad_y = (x1 - x0) * BUFFER / EXTENT, (y1 - y0) * BUFFER / EXTENT
-        where = placement(TMS_SRID[a.tms], self.storage_srid, (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y),
-                          (x1 - x0) / EXTENT)  # fmt: skip
+        where = placement(
+            TMS_SRID[a.tms], self.storage_srid, (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y), (x1 - x0) / EXTENT
+        )
         if where.box is None:
             return None
         sx0, sy0, sx1, sy1 = where.box
         params: dict[str, Any] = {
-            "x0": x0, "y0": y0, "x1": x1, "y1": y1, "sx0": sx0, "sy0": sy0, "sx1": sx1, "sy1": sy1,
-            "limit": self.layer.tiles.max_features if self.layer.tiles else 20_000, "layer": self.layer.id,
-        }  # fmt: skip
+            "x0": x0,
+            "y0": y0,
+            "x1": x1,
+            "y1": y1,
+            "sx0": sx0,
+            "sy0": sy0,
+            "sx1": sx1,
+            "sy1": sy1,
+            "limit": self.layer.tiles.max_features if self.layer.tiles else 20_000,
+            "layer": self.layer.id,
+        }
         if where.affine is not None:
             params |= dict(zip(("a", "b", "d", "e", "xoff", "yoff"), where.affine, strict=True))
         simplify = a.z < self.maxzoom and self.layer.geometry not in POINTS
@@ -195,8 +212,7 @@ class Placement:
     affine: tuple[float, float, float, float, float, float] | None = None
 
 
-def placement(tile_srid: int, storage_srid: int, envelope: tuple[float, float, float, float],
-              unit: float) -> Placement:  # fmt: skip
+def placement(tile_srid: int, storage_srid: int, envelope: tuple[float, float, float, float], unit: float) -> Placement:
     """The index box (storage CRS) of a buffered tile envelope, and the affine stand-in if good enough.
 
     Over one tile the exact transformation (VN-2000 TM-3 → Web Mercator or lon/lat, with
@@ -235,8 +251,11 @@ def tile_columns(layer: Layer, view: str, view_fields: tuple[str, ...]) -> tuple
     """Tile attributes: the catalogue's ``tiles.properties`` (default: the key and the
     styled field); the internal view adds the layer's other fields. A name the view may
     not show is never included, whatever the catalogue says."""
-    chosen = list(layer.tiles.properties) if layer.tiles and layer.tiles.properties is not None else [
-        *layer.key, *([layer.style.by] if layer.style.by else [])]  # fmt: skip
+    chosen = (
+        list(layer.tiles.properties)
+        if layer.tiles and layer.tiles.properties is not None
+        else [*layer.key, *([layer.style.by] if layer.style.by else [])]
+    )
     if view == "internal":
         chosen += view_fields
     allowed = set(view_fields)
@@ -249,7 +268,7 @@ _lock = threading.Lock()
 
 def tile_source(layer_id: str, view: str) -> TileSource:
     """The layer's tile source for a view, from the process runtime (cached)."""
-    from api_config.runtime import get_runtime
+    from bando.api_config.runtime import get_runtime
 
     runtime = get_runtime()
     layer = runtime.layer(layer_id)

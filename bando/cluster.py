@@ -18,6 +18,7 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bando.errors import SetupError
 
@@ -111,7 +112,7 @@ class Cluster:
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         uid, gid = self._server_ids()
-        kwargs = {"user": uid, "group": gid, "extra_groups": []} if self._as_root else {}
+        kwargs: dict[str, Any] = {"user": uid, "group": gid, "extra_groups": []} if self._as_root else {}
         proc = subprocess.run(
             [str(self.bindir / args[0]), *args[1:]],
             capture_output=True,
@@ -159,9 +160,7 @@ class Cluster:
         if self.initialised():
             return
         if self.datadir.exists() and any(self.datadir.iterdir()):
-            raise SetupError(
-                f"{self.datadir} exists but holds no PostgreSQL cluster; move it away and retry"
-            )
+            raise SetupError(f"{self.datadir} exists but holds no PostgreSQL cluster; move it away and retry")
         password = secrets.token_urlsafe(24)
         self._secret.write_text(password + "\n")
         self._secret.chmod(0o600)
@@ -172,10 +171,17 @@ class Cluster:
             self.datadir.mkdir(exist_ok=True)
             self._own(self.datadir, 0o700)
             self._run(
-                "initdb", "-D", str(self.datadir), "-U", "postgres", "--encoding=UTF8",
-                "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256",
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
                 f"--pwfile={pwfile}",
-            )  # fmt: skip
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with (self.datadir / "postgresql.conf").open("a") as fh:
@@ -241,14 +247,21 @@ class Cluster:
         self.logfile.touch()
         self._own(self.logfile, 0o640)
         proc = self._run(
-            "pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-w", "-t", "60", "start",
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.logfile),
+            "-w",
+            "-t",
+            "60",
+            "start",
             check=False,
-        )  # fmt: skip
+        )
         if proc.returncode != 0:
             tail = self.logfile.read_text(errors="replace").splitlines()[-15:]
             raise SetupError(
-                "the embedded PostgreSQL did not start:\n  " + "\n  ".join(tail)
-                + f"\n(full log: {self.logfile})"
+                "the embedded PostgreSQL did not start:\n  " + "\n  ".join(tail) + f"\n(full log: {self.logfile})"
             )
 
     def stop(self) -> bool:

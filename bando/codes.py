@@ -33,12 +33,13 @@ class LegacyCode:
 @lru_cache(maxsize=1)
 def land_use_codes() -> dict[str, LandUseCode]:
     with (DATA / "land_use_codes.csv").open(encoding="utf-8") as fh:
-        return {r["code"]: LandUseCode(r["code"], r["name_vi"], r["name_en"], r["group"], r["colour"])
-                for r in csv.DictReader(fh)}  # fmt: skip
+        return {
+            r["code"]: LandUseCode(r["code"], r["name_vi"], r["name_en"], r["group"], r["colour"])
+            for r in csv.DictReader(fh)
+        }
 
 
 @lru_cache(maxsize=1)
 def legacy_codes() -> dict[str, LegacyCode]:
     with (DATA / "land_use_legacy.csv").open(encoding="utf-8") as fh:
-        return {r["legacy_code"]: LegacyCode(r["legacy_code"], r["code"], r["note"])
-                for r in csv.DictReader(fh)}  # fmt: skip
+        return {r["legacy_code"]: LegacyCode(r["legacy_code"], r["code"], r["note"]) for r in csv.DictReader(fh)}

@@ -23,12 +23,25 @@ from pyproj import CRS, Transformer
 from bando.errors import BadInput
 
 DATA = Path(__file__).with_name("data")
+#: OGC's URI for WGS 84 longitude/latitude: the default CRS of every OGC API answer.
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def epsg_uri(srid: int) -> str:
+    """The OGC URI of an EPSG code, as OGC API clients name CRSs."""
+    return f"http://www.opengis.net/def/crs/EPSG/0/{srid}"
+
 
 #: EPSG:6960 in PROJ's ``+towgs84`` (position-vector) convention.
 TOWGS84_6960 = (
-    -191.90441429, -39.30318279, -111.45032835,
-    0.00928836, -0.01975479, 0.00427372, 0.252906278,
-)  # fmt: skip
+    -191.90441429,
+    -39.30318279,
+    -111.45032835,
+    0.00928836,
+    -0.01975479,
+    0.00427372,
+    0.252906278,
+)
 VN2000_GEOGRAPHIC = 4756
 VN2000_UTM = (3405, 3406)
 
@@ -89,7 +102,7 @@ def parse_crs(value: str | int | CRS) -> CRS:
 
 def is_vn2000(crs: CRS) -> bool:
     geodetic = crs.geodetic_crs
-    return geodetic is not None and geodetic.datum.name.startswith("Vietnam 2000")
+    return geodetic is not None and geodetic.datum is not None and geodetic.datum.name.startswith("Vietnam 2000")
 
 
 def _projection(srid: int) -> str:

@@ -50,6 +50,14 @@ def connect(url: str | None = None, **kwargs: Any) -> psycopg.Connection:
         raise Unavailable(f"cannot reach the database ({first}); {hint}") from None
 
 
+def scalar(conn: psycopg.Connection, query: Any, params: Any = None) -> Any:
+    """The first value of a query that always answers one row (a count, an aggregate, a ``show``)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise RuntimeError("a single-row query answered no row")
+    return row[0]
+
+
 def _ensure_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
@@ -58,11 +66,9 @@ def _ensure_database(admin_url: str, name: str) -> None:
 
 
 def _ensure_postgis(conn: psycopg.Connection) -> None:
-    available = conn.execute(
-        "select 1 from pg_available_extensions where name = 'postgis'"
-    ).fetchone()
+    available = conn.execute("select 1 from pg_available_extensions where name = 'postgis'").fetchone()
     if not available:
-        major = conn.execute("show server_version_num").fetchone()[0][:2]
+        major = scalar(conn, "show server_version_num")[:2]
         raise SetupError(
             f"PostGIS is not installed on this PostgreSQL {major} server. Install it "
             f"(Debian: apt-get install postgresql-{major}-postgis-3) and run `bando db up` again."

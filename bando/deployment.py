@@ -16,13 +16,17 @@ from bando.province import Province
 
 def check(conn: psycopg.Connection, province: Province) -> None:
     """Record the province on first use; refuse a different one afterwards."""
-    wanted = {"province_code": str(province.code), "province_name": province.name,
-              "storage_srid": str(province.tm3_epsg)}  # fmt: skip
-    stored = dict(conn.execute("select key, value from bando.deployment").fetchall())
+    wanted = {
+        "province_code": str(province.code),
+        "province_name": province.name,
+        "storage_srid": str(province.tm3_epsg),
+    }
+    stored: dict[str, str] = dict(conn.execute("select key, value from bando.deployment").fetchall())
     if not stored:
         with conn.cursor() as cur:
-            cur.executemany("insert into bando.deployment (key, value) values (%s, %s) on conflict do nothing",
-                            list(wanted.items()))  # fmt: skip
+            cur.executemany(
+                "insert into bando.deployment (key, value) values (%s, %s) on conflict do nothing", list(wanted.items())
+            )
         return
     if stored.get("province_code") != wanted["province_code"] or stored.get("storage_srid") != wanted["storage_srid"]:
         raise SetupError(

@@ -172,7 +172,7 @@ def _vni_canonical(letter: str) -> str:
     single = {v: k for k, v in _VNI_SINGLE.items()}
     if letter in single:
         return single[letter]
-    base, *marks = unicodedata.normalize("NFD", letter)
+    base, *marks = list(unicodedata.normalize("NFD", letter))
     if "\u031b" in marks:  # horn: ơ/ư are one-byte letters that take tone marks
         base = single[unicodedata.normalize("NFC", base + "\u031b")]
     quality = next((m for m in marks if m in "\u0302\u0306"), "")
@@ -216,11 +216,21 @@ _ENCODE = {
 # Public conversion API
 # --------------------------------------------------------------------------
 _ALIASES = {
-    "utf-8": "utf-8", "utf8": "utf-8", "cp1258": "cp1258", "windows-1258": "cp1258",
-    "tcvn3": "tcvn3", "tcvn": "tcvn3", "abc": "tcvn3", "vni": "vni", "vni-windows": "vni",
-    "ascii": "ascii", "us-ascii": "ascii", "latin-1": "latin-1", "latin1": "latin-1",
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "cp1258": "cp1258",
+    "windows-1258": "cp1258",
+    "tcvn3": "tcvn3",
+    "tcvn": "tcvn3",
+    "abc": "tcvn3",
+    "vni": "vni",
+    "vni-windows": "vni",
+    "ascii": "ascii",
+    "us-ascii": "ascii",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
     "iso-8859-1": "latin-1",
-}  # fmt: skip
+}
 
 
 def _canonical(encoding: str) -> str:
@@ -304,13 +314,65 @@ class Detection:
 
 _MAX_SAMPLES = 5000  # values looked at; a DBF column's first few thousand settle it
 _TOKEN = re.compile(b"[A-Za-z\xa1-\xff]+")  # a word, in any of the candidate byte layouts
-_CLUSTERS = (
-    "iêu yêu oai oay oao oeo uây uôi ươi ươu uya uyê uyu ai ao au ay âu ây eo êu ia iê iu "
-    "oa oă oe oi oo ôi ơi ua uâ uê ui uô uơ uy ưa ưi ươ ưu yê a ă â e ê i o ô ơ u ư y"
-).split()  # longest first, so the regex tries "uyê" before "uy" before "u"
+_CLUSTERS = [
+    "iêu",
+    "yêu",
+    "oai",
+    "oay",
+    "oao",
+    "oeo",
+    "uây",
+    "uôi",
+    "ươi",
+    "ươu",
+    "uya",
+    "uyê",
+    "uyu",
+    "ai",
+    "ao",
+    "au",
+    "ay",
+    "âu",
+    "ây",
+    "eo",
+    "êu",
+    "ia",
+    "iê",
+    "iu",
+    "oa",
+    "oă",
+    "oe",
+    "oi",
+    "oo",
+    "ôi",
+    "ơi",
+    "ua",
+    "uâ",
+    "uê",
+    "ui",
+    "uô",
+    "uơ",
+    "uy",
+    "ưa",
+    "ưi",
+    "ươ",
+    "ưu",
+    "yê",
+    "a",
+    "ă",
+    "â",
+    "e",
+    "ê",
+    "i",
+    "o",
+    "ô",
+    "ơ",
+    "u",
+    "ư",
+    "y",
+]  # longest first, so the regex tries "uyê" before "uy" before "u"
 _SYLLABLE = re.compile(
-    "(?:ngh|ng|nh|ch|gh|gi|kh|ph|th|tr|qu|[bcdđghklmnprstvx])?"
-    f"(?:{'|'.join(_CLUSTERS)})(?:ch|ng|nh|[cmnpt])?"
+    f"(?:ngh|ng|nh|ch|gh|gi|kh|ph|th|tr|qu|[bcdđghklmnprstvx])?(?:{'|'.join(_CLUSTERS)})(?:ch|ng|nh|[cmnpt])?"
 )
 _STRIP_TONES = str.maketrans("", "", _TONES)
 
@@ -353,9 +415,10 @@ def detect_encoding(samples: Iterable[bytes]) -> Detection:
         return Detection("utf-8", 0.99, f"All {valid} sampled values with non-ASCII bytes are valid UTF-8.")
     if valid >= 0.9 * len(non_ascii) and len(non_ascii) >= 10:
         return Detection(
-            "utf-8", round(0.9 * valid / len(non_ascii), 2),
+            "utf-8",
+            round(0.9 * valid / len(non_ascii), 2),
             f"{valid} of {len(non_ascii)} values with non-ASCII bytes are valid UTF-8 (the rest probably truncated).",
-        )  # fmt: skip
+        )
     words = [w for v in non_ascii for w in _TOKEN.findall(v) if not w.isascii()]
     scores = {enc: sum(map(_is_syllable, map(dec, words))) / max(len(words), 1) for enc, dec in _CANDIDATES.items()}
     ranked = sorted(scores, key=lambda e: (scores[e], e == "cp1258"), reverse=True)
@@ -363,18 +426,20 @@ def detect_encoding(samples: Iterable[bytes]) -> Detection:
     others = ", ".join(f"{_LABEL[e]} {scores[e]:.0%}" for e in ranked[1:])
     if scores[best] < 0.5:
         return Detection(
-            "cp1258", round(min(0.3, scores["cp1258"]), 2),
+            "cp1258",
+            round(min(0.3, scores["cp1258"]), 2),
             f"No candidate reads as Vietnamese (best {_LABEL[best]} {scores[best]:.0%}, {others}); "
             "falling back to cp1258, which leaves Western text intact.",
-        )  # fmt: skip
+        )
     margin = scores[best] - scores[second]
     confidence = scores[best] * min(1.0, margin / 0.3) * min(1.0, len(words) / 10)
     good = round(scores[best] * len(words))
     return Detection(
-        best, round(confidence, 2),
+        best,
+        round(confidence, 2),
         f"{good} of {len(words)} words with non-ASCII bytes read as Vietnamese syllables "
         f"in {_LABEL[best]} (vs {others}).",
-    )  # fmt: skip
+    )
 
 
 def _is_utf8(raw: bytes) -> bool:

@@ -30,10 +30,17 @@ class LoadRefused(BandoError):
     exit_code = 4
 
 
+#: What a client or steward is told whenever the database cannot be reached.
+DB_UNAVAILABLE = "the database is not answering; try again shortly"
+
+
 class Unavailable(BandoError):
     """The database or another service bando needs is not reachable."""
 
     exit_code = 5
+
+    def __init__(self, message: str = DB_UNAVAILABLE) -> None:
+        super().__init__(message)
 
 
 class CatalogueError(BandoError):

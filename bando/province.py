@@ -37,7 +37,7 @@ PREFIXES = ("Thành phố ", "Tỉnh ")
 def short_name(name: str) -> str:
     for prefix in PREFIXES:
         if name.startswith(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return name
 
 
@@ -125,8 +125,8 @@ def _former_provinces(code: int) -> list[int]:
             # conversion rows carry a few wrong province codes (Tân An's Phường 4 as 82).
             found |= {old_province.get(o.code, o.province_code) for o in entry.old_wards}
     if not found:
-        entry = find_old_provinces(code)
-        found = {o.code for o in entry.old_provinces} if entry else {code}
+        province_entry = find_old_provinces(code)
+        found = {o.code for o in province_entry.old_provinces} if province_entry else {code}
     return sorted(found)
 
 
@@ -149,9 +149,13 @@ def _extent(name: str, parts: tuple[Part, ...]) -> tuple[float, float, float, fl
                 return tuple(float(row[k]) for k in ("min_lon", "min_lat", "max_lon", "max_lat"))  # type: ignore[return-value]
     from pyproj import CRS
 
-    boxes = [CRS.from_epsg(p.tm3_epsg).area_of_use for p in parts]
-    return (min(b.west for b in boxes), min(b.south for b in boxes),  # type: ignore[union-attr]
-            max(b.east for b in boxes), max(b.north for b in boxes))  # type: ignore[union-attr]  # fmt: skip
+    boxes = [area for p in parts if (area := CRS.from_epsg(p.tm3_epsg).area_of_use) is not None]
+    return (
+        min(b.west for b in boxes),
+        min(b.south for b in boxes),
+        max(b.east for b in boxes),
+        max(b.north for b in boxes),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -182,5 +186,7 @@ def configured(settings: Settings | None = None) -> Province:
 
     s = settings or get_settings()
     if not s.province:
-        raise SetupError("no province configured: set BANDO_PROVINCE or 'province' in bando.toml (e.g. 33 for Hưng Yên)")
+        raise SetupError(
+            "no province configured: set BANDO_PROVINCE or 'province' in bando.toml (e.g. 33 for Hưng Yên)"
+        )
     return resolve(s.province, s.storage_crs)

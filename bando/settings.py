@@ -7,6 +7,7 @@ project folder, so tests and operators can see every knob in one place.
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,23 +19,46 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_CHECKOUT = Path(__file__).resolve().parent.parent
+#: The project folder: the source checkout bando runs from, or (installed as a package)
+#: the folder it is started in, which holds the deployment's bando.toml, .env and .bando/.
+PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
+
+
+def _catalogue_dir() -> Path:
+    """Where the ``bando.layers`` package keeps its YAML files, in a checkout or installed."""
+    spec = importlib.util.find_spec("bando.layers")
+    assert spec is not None and spec.submodule_search_locations, "bando.layers is part of bando"
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 class Settings(BaseSettings):
     """Deployment settings; read once per process (see :func:`get_settings`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BANDO_", env_file=PROJECT_ROOT / ".env", extra="ignore",
+        env_prefix="BANDO_",
+        env_file=PROJECT_ROOT / ".env",
+        extra="ignore",
         toml_file=PROJECT_ROOT / "bando.toml",
     )
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:  # fmt: skip
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Environment first, then .env, then the deployment's bando.toml."""
-        return init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls), file_secret_settings
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls),
+            file_secret_settings,
+        )
 
     database_url: str | None = Field(
         default=None,
@@ -46,9 +70,7 @@ class Settings(BaseSettings):
         description="Folder for the embedded cluster, reports and caches.",
     )
     db_name: str = "bando"
-    pg_bindir: Path | None = Field(
-        default=None, description="PostgreSQL server binaries; found automatically."
-    )
+    pg_bindir: Path | None = Field(default=None, description="PostgreSQL server binaries; found automatically.")
     db_durable: bool = Field(
         default=True,
         description="fsync on the embedded cluster; tests turn it off for speed.",
@@ -60,7 +82,7 @@ class Settings(BaseSettings):
     storage_crs: str | None = Field(
         default=None, description="override the storage TM-3 zone of a merged province, e.g. EPSG:9210"
     )
-    layers_dir: Path = PROJECT_ROOT / "layers"
+    layers_dir: Path = Field(default_factory=_catalogue_dir, description="the layer catalogue (YAML per layer)")
     # serving
     pool_size: int = Field(default=16, ge=1, description="database connections per server process")
     statement_timeout_ms: int = Field(default=15_000, ge=100, description="longest query a request may run")
@@ -72,6 +94,16 @@ class Settings(BaseSettings):
     base_url: str = Field(default="", description="public URL of the server, e.g. https://gis.example.gov.vn")
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS ('*' for any)")
     basemap_url: str = Field(default="", description="optional XYZ basemap for the web pages")
+    # the publisher, shown by the API, the records and the pages
+    title: str = Field(default="", description="the deployment's title; default: the province's name")
+    organisation: str = Field(default="", description="the publishing body; default: the province's People's Committee")
+    contact_name: str = Field(
+        default="Sở Nông nghiệp và Môi trường", description="who answers questions about the data"
+    )
+    contact_position: str = "Văn phòng Đăng ký đất đai"
+    contact_email: str = Field(default="", description="the contact's e-mail address (omitted when empty)")
+    licence_name: str = Field(default="CC-BY 4.0", description="licence of the published data")
+    licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
 
 
 @lru_cache(maxsize=1)

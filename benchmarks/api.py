@@ -76,8 +76,10 @@ def published_parcels(url: str) -> tuple[int, str | None]:
         if not conn.execute("select to_regclass('data.parcels')").fetchone()[0]:
             return 0, None
         count = conn.execute("select count(*) from data.parcels").fetchone()[0]
-        row = conn.execute("select l.source_path from bando.layer_state s join bando.lineage l on l.id = s.lineage_id"
-                           " where s.layer = 'parcels'").fetchone()  # fmt: skip
+        row = conn.execute(
+            "select l.source_path from bando.layer_state s join bando.lineage l on l.id = s.lineage_id"
+            " where s.layer = 'parcels'"
+        ).fetchone()
     return count, row[0] if row else None
 
 
@@ -95,24 +97,37 @@ def ensure_data(env: dict[str, str], url: str, rows: int) -> int:
     # not the sample parcels: they would replace communes of the million
     manifest_path = ROOT / "data_samples" / "manifest.yml"
     manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
-    deliveries = [d | {"source": str((manifest_path.parent / d["source"]).resolve())}
-                  for d in manifest["deliveries"] if d["layer"] != "parcels"]  # fmt: skip
+    deliveries = [
+        d | {"source": str((manifest_path.parent / d["source"]).resolve())}
+        for d in manifest["deliveries"]
+        if d["layer"] != "parcels"
+    ]
     plan = API_OUT / "plan-manifest.yml"
-    plan.write_text(yaml.safe_dump({"province": manifest.get("province"), "deliveries": deliveries},
-                                   allow_unicode=True, sort_keys=False), encoding="utf-8")  # fmt: skip
+    plan.write_text(
+        yaml.safe_dump(
+            {"province": manifest.get("province"), "deliveries": deliveries}, allow_unicode=True, sort_keys=False
+        ),
+        encoding="utf-8",
+    )
     proc = bando(env, "load-all", str(plan), check=False)
     if proc.returncode != 0:
-        print(f"note: loading the sample plan layers reported a problem (exit {proc.returncode}); "
-              f"reports may say less: {(proc.stdout + proc.stderr).strip().splitlines()[-1:]}", flush=True)
+        print(
+            f"note: loading the sample plan layers reported a problem (exit {proc.returncode}); "
+            f"reports may say less: {(proc.stdout + proc.stderr).strip().splitlines()[-1:]}",
+            flush=True,
+        )
     return count
 
 
 def db_facts(url: str) -> Db:
     with psycopg.connect(url) as conn:
         srid = conn.execute("select find_srid('data', 'parcels', 'geom')").fetchone()[0]
-        box = conn.execute("select st_xmin(b), st_ymin(b), st_xmax(b), st_ymax(b) from"
-                           " (select st_transform(st_setsrid(st_extent(geom)::geometry, %s), 4326) b"
-                           "  from data.parcels) s", (srid,)).fetchone()  # fmt: skip
+        box = conn.execute(
+            "select st_xmin(b), st_ymin(b), st_xmax(b), st_ymax(b) from"
+            " (select st_transform(st_setsrid(st_extent(geom)::geometry, %s), 4326) b"
+            "  from data.parcels) s",
+            (srid,),
+        ).fetchone()
         # read the table once so the first server does not pay for a cold cache
         conn.execute("select sum(st_npoints(geom)) from data.parcels").fetchone()
     return Db(url, srid, [round(v, 5) for v in box])
@@ -120,8 +135,10 @@ def db_facts(url: str) -> Db:
 
 def settle(url: str, wait_s: float = 20.0) -> None:
     """Let queries a stopped server left behind finish; end the stragglers."""
-    query = ("select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
-             " and backend_type = 'client backend' and state <> 'idle'")  # fmt: skip
+    query = (
+        "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+        " and backend_type = 'client backend' and state <> 'idle'"
+    )
     with psycopg.connect(url, autocommit=True) as conn:
         deadline = time.monotonic() + wait_s
         while conn.execute(query).fetchall() and time.monotonic() < deadline:
@@ -159,15 +176,19 @@ def probe(server: Server, base: str, scenario: str, specs: list[dict]) -> str:
     return "; ".join(parts)
 
 
-def measure(server: Server, scenario: str, sets: api_requests.Sets, lua: Path, args: argparse.Namespace,
-            url: str) -> tuple[api_load.Result, str]:  # fmt: skip
+def measure(
+    server: Server, scenario: str, sets: api_requests.Sets, lua: Path, args: argparse.Namespace, url: str
+) -> tuple[api_load.Result, str]:
     slug = server.name.split()[0].strip(",") + ("-nocache" if isinstance(server, BandoNoTileCache) else "")
     lists = API_OUT / "lists"
     lists.mkdir(parents=True, exist_ok=True)
-    main = api_load.write_list(lists / f"{slug}-{scenario}.txt",
-                               [server.render(scenario, s) for s in sets.specs(scenario)])  # fmt: skip
+    main = api_load.write_list(
+        lists / f"{slug}-{scenario}.txt", [server.render(scenario, s) for s in sets.specs(scenario)]
+    )
     warm_specs = sets.specs(scenario, warmup=True)
-    warm = api_load.write_list(lists / f"{slug}-{scenario}-warmup.txt", [server.render(scenario, s) for s in warm_specs])
+    warm = api_load.write_list(
+        lists / f"{slug}-{scenario}-warmup.txt", [server.render(scenario, s) for s in warm_specs]
+    )
     load = {"connections": args.connections, "threads": args.threads, "timeout_s": args.timeout}
     try:
         with serving(server) as base:
@@ -195,8 +216,10 @@ def _ms(v: float | None) -> str:
 
 
 def table(results: dict[tuple[str, str], api_load.Result], probes: dict[tuple[str, str], str]) -> str:
-    head = (f"{'scenario':<8} {'server':<28} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'answers':>8} "
-            f"{'errors':>7}  notes")  # fmt: skip
+    head = (
+        f"{'scenario':<8} {'server':<28} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'answers':>8} "
+        f"{'errors':>7}  notes"
+    )
     lines = [head, "-" * len(head)]
     for (scenario, name), r in results.items():
         notes = [r.note] if r.note else []
@@ -208,8 +231,10 @@ def table(results: dict[tuple[str, str], api_load.Result], probes: dict[tuple[st
             notes.append(f"list replayed {r.wrapped:.1f}×")
         if probes.get((scenario, name)):
             notes.append(f"probe: {probes[(scenario, name)]}")
-        lines.append(f"{scenario:<8} {name:<28} {r.rps:>8.1f} {_ms(r.p50_ms):>8} {_ms(r.p95_ms):>8} {_ms(r.p99_ms):>8} "
-                     f"{r.requests:>8} {r.errors:>7}  {'; '.join(notes)}")  # fmt: skip
+        lines.append(
+            f"{scenario:<8} {name:<28} {r.rps:>8.1f} {_ms(r.p50_ms):>8} {_ms(r.p95_ms):>8} {_ms(r.p99_ms):>8} "
+            f"{r.requests:>8} {r.errors:>7}  {'; '.join(notes)}"
+        )
     return "\n".join(lines)
 
 
@@ -233,8 +258,10 @@ def ratios(results: dict[tuple[str, str], api_load.Result]) -> list[str]:
     if rep:
         if rep.ok and rep.p95_ms is not None and not rep.error_kinds.get("status"):
             verdict = "meets" if rep.p95_ms < REPORT_TARGET_MS else "MISSES"
-            out.append(f"reports: p95 {rep.p95_ms:.1f} ms under load ({rep.rps:.0f} req/s) — {verdict} the "
-                       f"{REPORT_TARGET_MS:.0f} ms target")  # fmt: skip
+            out.append(
+                f"reports: p95 {rep.p95_ms:.1f} ms under load ({rep.rps:.0f} req/s) — {verdict} the "
+                f"{REPORT_TARGET_MS:.0f} ms target"
+            )
         else:
             out.append(f"reports: no clean measurement ({rep.errors} errors{'; ' + rep.note if rep.note else ''})")
     return out
@@ -262,7 +289,9 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(api_requests.SCENARIOS))
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the servers even if started in the background
+    signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # Ctrl-C stops the servers even if started in the background
     api_load.wrk_binary()
     API_OUT.mkdir(parents=True, exist_ok=True)
 
@@ -276,19 +305,27 @@ def main() -> None:
         url = bando(env, "db", "url").stdout.strip()
         count = ensure_data(env, url, args.rows)
         db = db_facts(url)
-        sets = api_requests.generate(url, API_OUT / "requests", args.seed,
-                                     {"items": 20_000, "tiles": 20_000, "reports": 10_000}, warmup=2_000)  # fmt: skip
+        sets = api_requests.generate(
+            url, API_OUT / "requests", args.seed, {"items": 20_000, "tiles": 20_000, "reports": 10_000}, warmup=2_000
+        )
         lua = api_load.write_lua(API_OUT)
         wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
         servers = [SERVERS[s](db, env, args.workers, API_OUT) for s in wanted]
-        print(f"\n{count:,} parcels (SRID {db.srid}); {args.workers} uvicorn workers per server; wrk {args.threads} "
-              f"threads, {args.connections} connections, {args.warmup} s warm-up + {args.seconds} s per run, "
-              f"timeout {args.timeout} s, best of {args.rounds} round(s) in alternating order; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
-        print(f"request lists (seed {args.seed}): items {sets.counts['items']:,}, tiles {sets.counts['tiles']:,} "
-              f"({sets.distinct_tiles:,} distinct), reports {sets.counts['reports']:,}"
-              + (f" ({sets.reports_under_plan:,} under the land-use plan)" if sets.reports_under_plan is not None else ""))
-        print(f"versions: pygeoapi {_version('pygeoapi')}, tipg {_version('tipg')}, "
-              f"SQLAlchemy {_version('SQLAlchemy')}, GeoAlchemy2 {_version('GeoAlchemy2')}\n", flush=True)
+        print(
+            f"\n{count:,} parcels (SRID {db.srid}); {args.workers} uvicorn workers per server; wrk {args.threads} "
+            f"threads, {args.connections} connections, {args.warmup} s warm-up + {args.seconds} s per run, "
+            f"timeout {args.timeout} s, best of {args.rounds} round(s) in alternating order; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
+        )
+        print(
+            f"request lists (seed {args.seed}): items {sets.counts['items']:,}, tiles {sets.counts['tiles']:,} "
+            f"({sets.distinct_tiles:,} distinct), reports {sets.counts['reports']:,}"
+            + (f" ({sets.reports_under_plan:,} under the land-use plan)" if sets.reports_under_plan is not None else "")
+        )
+        print(
+            f"versions: pygeoapi {_version('pygeoapi')}, tipg {_version('tipg')}, "
+            f"SQLAlchemy {_version('SQLAlchemy')}, GeoAlchemy2 {_version('GeoAlchemy2')}\n",
+            flush=True,
+        )
         runs: dict[tuple[str, str], list[api_load.Result]] = {}
         probes: dict[tuple[str, str], str] = {}
         scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -302,8 +339,10 @@ def main() -> None:
                     result, seen = measure(server, scenario, sets, lua, args, url)
                     runs.setdefault((scenario, server.name), []).append(result)
                     probes.setdefault((scenario, server.name), seen)
-                    print(f"{result.rps:.1f} req/s, p50 {_ms(result.p50_ms)} ms, {result.errors} errors {result.note}",
-                          flush=True)  # fmt: skip
+                    print(
+                        f"{result.rps:.1f} req/s, p50 {_ms(result.p50_ms)} ms, {result.errors} errors {result.note}",
+                        flush=True,
+                    )
         results = {key: best(rs) for key, rs in sorted(runs.items(), key=lambda kv: scenarios.index(kv[0][0]))}
         print()
         print(table(results, probes))
@@ -311,9 +350,16 @@ def main() -> None:
         print("\n".join(ratios(results)))
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
         print(f"\nwall time {(time.monotonic() - started) / 60:.1f} min; lists, logs and results in {API_OUT}")
-        (API_OUT / "results.json").write_text(json.dumps(
-            [{"scenario": k[0], "server": k[1], "round": i + 1, **asdict(r), "rps": r.rps}
-             for k, rs in runs.items() for i, r in enumerate(rs)], indent=1))
+        (API_OUT / "results.json").write_text(
+            json.dumps(
+                [
+                    {"scenario": k[0], "server": k[1], "round": i + 1, **asdict(r), "rps": r.rps}
+                    for k, rs in runs.items()
+                    for i, r in enumerate(rs)
+                ],
+                indent=1,
+            )
+        )
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped", file=sys.stderr)
         raise SystemExit(130) from None

@@ -111,12 +111,24 @@ def wrk_binary() -> str:
     return found
 
 
-def run(base_url: str, lua: Path, requests: Path, *, seconds: int, connections: int, threads: int,
-        timeout_s: int) -> Result:  # fmt: skip
+def run(
+    base_url: str, lua: Path, requests: Path, *, seconds: int, connections: int, threads: int, timeout_s: int
+) -> Result:
     """One wrk run; a wrk that cannot run at all becomes a Result with a note, never an exception."""
     lines = sum(1 for _ in requests.open(encoding="utf-8"))
-    cmd = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout_s}s",
-           "-s", str(lua), base_url, "--", str(requests), str(threads)]  # fmt: skip
+    cmd = [
+        wrk_binary(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        f"--timeout={timeout_s}s",
+        "-s",
+        str(lua),
+        base_url,
+        "--",
+        str(requests),
+        str(threads),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + timeout_s + 60)
     found = [ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")]
     if not found:

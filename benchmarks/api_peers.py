@@ -41,10 +41,10 @@ TILE_FIELDS = ["maXa", "soHieuToBanDo", "soThuTuThua", "loaiDat"]  # layers/parc
 POOL = 16  # bando's default BANDO_POOL_SIZE
 
 
-def bando_app_without_tile_cache():  # type: ignore[no-untyped-def]
+def bando_app_without_tile_cache():
     """uvicorn factory: bando's app with the tile cache keeping nothing (benchmark only)."""
-    from api_config import tile_cache
-    from api_config.app import app_from_settings
+    from bando.api_config import tile_cache
+    from bando.cli.server import app_from_settings
 
     tile_cache.CACHE.max_bytes = 0  # TileCache.put keeps no tile larger than max_bytes // 8
     return app_from_settings()
@@ -65,8 +65,13 @@ class Db:
     @property
     def parts(self) -> dict[str, object]:
         u = urlsplit(self.url)
-        return {"host": u.hostname, "port": u.port or 5432, "dbname": u.path.lstrip("/"),
-                "user": u.username, "password": u.password}  # fmt: skip
+        return {
+            "host": u.hostname,
+            "port": u.port or 5432,
+            "dbname": u.path.lstrip("/"),
+            "user": u.username,
+            "password": u.password,
+        }
 
 
 class Server:
@@ -90,9 +95,21 @@ class Server:
         raise NotImplementedError
 
     def uvicorn(self, app: str, port: int, *extra: str) -> list[str]:
-        return [str(BIN / "uvicorn"), app, *extra, "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(self.workers), "--log-level", "warning", "--no-access-log",
-                "--no-server-header"]  # fmt: skip
+        return [
+            str(BIN / "uvicorn"),
+            app,
+            *extra,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--no-server-header",
+        ]
 
 
 def _bbox(spec: dict) -> str:
@@ -105,8 +122,7 @@ class Bando(Server):
     ready_path = "/ogc/collections/parcels?f=json"
 
     def command(self, port: int) -> list[str]:
-        return [str(BIN / "bando"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", str(self.workers)]  # fmt: skip
+        return [str(BIN / "bando"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(self.workers)]
 
     def env(self, port: int) -> dict[str, str]:
         return self.base_env | {"BANDO_POOL_SIZE": str(POOL)}
@@ -115,7 +131,11 @@ class Bando(Server):
         if scenario == "items":
             return "GET", f"/ogc/collections/parcels/items?f=json&limit=100&bbox={_bbox(spec)}", ""
         if scenario == "tiles":
-            return "GET", f"/ogc/collections/parcels/tiles/WebMercatorQuad/{spec['z']}/{spec['y']}/{spec['x']}?f=mvt", ""
+            return (
+                "GET",
+                f"/ogc/collections/parcels/tiles/WebMercatorQuad/{spec['z']}/{spec['y']}/{spec['x']}?f=mvt",
+                "",
+            )
         body = json.dumps({"inputs": spec["inputs"]}, ensure_ascii=False, separators=(",", ":"))
         return "POST", "/ogc/processes/planning-report/execution", body
 
@@ -126,8 +146,12 @@ class BandoNoTileCache(Bando):
 
     def command(self, port: int) -> list[str]:
         # the same uvicorn settings as `bando serve`, with the benchmark's factory
-        return [*self.uvicorn("benchmarks.api_peers:bando_app_without_tile_cache", port, "--factory"),
-                "--proxy-headers", "--timeout-graceful-shutdown", "5"]  # fmt: skip
+        return [
+            *self.uvicorn("benchmarks.api_peers:bando_app_without_tile_cache", port, "--factory"),
+            "--proxy-headers",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
 
     def env(self, port: int) -> dict[str, str]:
         return super().env(port) | {"BANDO_BASE_URL": f"http://127.0.0.1:{port}"}
@@ -160,7 +184,11 @@ class Tipg(Server):
         if scenario == "items":
             return "GET", f"/collections/data.parcels/items?f=geojson&limit=100&bbox={_bbox(spec)}", ""
         props = ",".join(TILE_FIELDS)
-        return "GET", f"/collections/data.parcels/tiles/WebMercatorQuad/{spec['z']}/{spec['x']}/{spec['y']}?properties={props}", ""
+        return (
+            "GET",
+            f"/collections/data.parcels/tiles/WebMercatorQuad/{spec['z']}/{spec['x']}/{spec['y']}?properties={props}",
+            "",
+        )
 
 
 class Pygeoapi(Server):
@@ -187,39 +215,81 @@ class Pygeoapi(Server):
         storage = f"http://www.opengis.net/def/crs/EPSG/0/{self.db.srid}"
         common = {"data": data, "id_field": "fid", "table": "parcels", "geom_field": "geom"}
         return {
-            "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": url,
-                       "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "language": "en-US",
-                       "pretty_print": False, "limits": {"default_items": 100, "max_items": 1000},
-                       "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"}},
+            "server": {
+                "bind": {"host": "127.0.0.1", "port": port},
+                "url": url,
+                "mimetype": "application/json; charset=UTF-8",
+                "encoding": "utf-8",
+                "language": "en-US",
+                "pretty_print": False,
+                "limits": {"default_items": 100, "max_items": 1000},
+                "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"},
+            },
             "logging": {"level": "ERROR"},
             "metadata": {
-                "identification": {"title": "bando benchmark: stock pygeoapi", "description": "benchmark only",
-                                   "keywords": ["benchmark"], "keywords_type": "theme", "terms_of_service": url,
-                                   "url": url},
+                "identification": {
+                    "title": "bando benchmark: stock pygeoapi",
+                    "description": "benchmark only",
+                    "keywords": ["benchmark"],
+                    "keywords_type": "theme",
+                    "terms_of_service": url,
+                    "url": url,
+                },
                 "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
                 "provider": {"name": "bando", "url": url},
-                "contact": {"name": "bando", "position": "benchmark", "email": "bench@example.org", "role": "pointOfContact"},
+                "contact": {
+                    "name": "bando",
+                    "position": "benchmark",
+                    "email": "bench@example.org",
+                    "role": "pointOfContact",
+                },
             },
-            "resources": {"parcels": {
-                "type": "collection", "title": "Parcels", "description": "data.parcels, stock providers",
-                "keywords": ["parcels"], "links": [],
-                "extents": {"spatial": {"bbox": self.db.bbox, "crs": CRS84}},
-                "providers": [
-                    common | {"type": "feature", "name": "PostgreSQL", "storage_crs": storage,
-                              "crs": [CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326", storage],
-                              "properties": PUBLIC_FIELDS},
-                    common | {"type": "tile", "name": "MVT-postgresql", "storage_crs": storage,
-                              "options": {"zoom": {"min": 0, "max": 22}},
-                              "format": {"name": "mvt", "mimetype": "application/vnd.mapbox-vector-tile"}},
-                ],
-            }},
-        }  # fmt: skip
+            "resources": {
+                "parcels": {
+                    "type": "collection",
+                    "title": "Parcels",
+                    "description": "data.parcels, stock providers",
+                    "keywords": ["parcels"],
+                    "links": [],
+                    "extents": {"spatial": {"bbox": self.db.bbox, "crs": CRS84}},
+                    "providers": [
+                        common
+                        | {
+                            "type": "feature",
+                            "name": "PostgreSQL",
+                            "storage_crs": storage,
+                            "crs": [CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326", storage],
+                            "properties": PUBLIC_FIELDS,
+                        },
+                        common
+                        | {
+                            "type": "tile",
+                            "name": "MVT-postgresql",
+                            "storage_crs": storage,
+                            "options": {"zoom": {"min": 0, "max": 22}},
+                            "format": {"name": "mvt", "mimetype": "application/vnd.mapbox-vector-tile"},
+                        },
+                    ],
+                }
+            },
+        }
 
     def prepare(self, port: int) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config(port), sort_keys=False), encoding="utf-8")
-        proc = subprocess.run([str(BIN / "pygeoapi"), "openapi", "generate", str(self.config_path),
-                               "--output-file", str(self.openapi_path)],
-                              env=self.env(port), capture_output=True, text=True, cwd=self.out)  # fmt: skip
+        proc = subprocess.run(
+            [
+                str(BIN / "pygeoapi"),
+                "openapi",
+                "generate",
+                str(self.config_path),
+                "--output-file",
+                str(self.openapi_path),
+            ],
+            env=self.env(port),
+            capture_output=True,
+            text=True,
+            cwd=self.out,
+        )
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"pygeoapi openapi generate failed: {tail[0][:160]}")
@@ -267,8 +337,14 @@ def serving(server: Server, start_timeout_s: float = 120.0) -> Iterator[str]:
     log = server.out / "logs" / f"{server.name.split()[0].strip(',')}-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as fh:
-        proc = subprocess.Popen(server.command(port), env=server.env(port), cwd=ROOT, stdout=fh,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            server.command(port),
+            env=server.env(port),
+            cwd=ROOT,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_timeout_s

@@ -62,7 +62,7 @@ def _parcels(conn: psycopg.Connection, fids: list[int], rng: random.Random, n: i
     chosen = [fids[rng.randrange(len(fids))] for _ in range(n)]
     rows = conn.execute(
         'select fid, "maXa", "soHieuToBanDo", "soThuTuThua", st_x(p), st_y(p)'
-        " from (select fid, \"maXa\", \"soHieuToBanDo\", \"soThuTuThua\","
+        ' from (select fid, "maXa", "soHieuToBanDo", "soThuTuThua",'
         " st_transform(st_pointonsurface(geom), 4326) as p from data.parcels where fid = any(%s)) s",
         (list(set(chosen)),),
     ).fetchall()

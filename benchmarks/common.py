@@ -34,8 +34,21 @@ def parcels_file(n: int, seed: int = 2026) -> Path:
     found = sorted(folder.rglob("parcels.gpkg"))
     if not found:
         print(f"generating {n:,} parcels into {folder} …", flush=True)
-        subprocess.run([sys.executable, str(ROOT / "data_samples" / "generate.py"), "--parcels", str(n),
-                        "--seed", str(seed), "--out", str(folder), "--datasets", "parcels"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "data_samples" / "generate.py"),
+                "--parcels",
+                str(n),
+                "--seed",
+                str(seed),
+                "--out",
+                str(folder),
+                "--datasets",
+                "parcels",
+            ],
+            check=True,
+        )
         found = sorted(folder.rglob("parcels.gpkg"))
     if not found:
         raise SystemExit(f"the generator wrote no parcels.gpkg under {folder}")
@@ -70,5 +83,7 @@ def table(runs: list[Run], reference: str) -> str:
     for r in runs:
         ratio = f"{r.wall_s / ref.wall_s:.2f}×" if ref and ref.wall_s else "—"
         flag = "" if r.ok else f"  FAILED: {r.note}"
-        lines.append(f"{r.name:<34} {r.rows:>10,} {r.wall_s:>9.1f} {r.rows_per_s:>10,.0f} {r.peak_rss_mb:>12.0f} {ratio:>14}{flag}")
+        lines.append(
+            f"{r.name:<34} {r.rows:>10,} {r.wall_s:>9.1f} {r.rows_per_s:>10,.0f} {r.peak_rss_mb:>12.0f} {ratio:>14}{flag}"
+        )
     return "\n".join(lines)

@@ -34,23 +34,61 @@ def main() -> None:
 
     env = cluster_env()
     subprocess.run([str(BIN / "bando"), "db", "up"], env=env, check=True)
-    url = subprocess.run([str(BIN / "bando"), "db", "url"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    url = subprocess.run(
+        [str(BIN / "bando"), "db", "url"], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
     big = parcels_file(args.rows)
     small = parcels_file(args.small)
-    reset = ["psql", url, "-qc", "drop table if exists data.parcels; delete from bando.layer_state where layer = 'parcels'"]
+    reset = [
+        "psql",
+        url,
+        "-qc",
+        "drop table if exists data.parcels; delete from bando.layer_state where layer = 'parcels'",
+    ]
     runs: list[Run] = []
-    runs.append(timed("ogr2ogr (COPY, GiST index)", [
-        "ogr2ogr", "-f", "PostgreSQL", f"PG:{url}", str(big), "-nln", "public.bench_ogr", "-overwrite",
-        "-lco", "SPATIAL_INDEX=GIST", "-lco", "GEOMETRY_NAME=geom", "--config", "PG_USE_COPY", "YES",
-        "-nlt", "PROMOTE_TO_MULTI"], args.rows, env))  # fmt: skip
+    runs.append(
+        timed(
+            "ogr2ogr (COPY, GiST index)",
+            [
+                "ogr2ogr",
+                "-f",
+                "PostgreSQL",
+                f"PG:{url}",
+                str(big),
+                "-nln",
+                "public.bench_ogr",
+                "-overwrite",
+                "-lco",
+                "SPATIAL_INDEX=GIST",
+                "-lco",
+                "GEOMETRY_NAME=geom",
+                "--config",
+                "PG_USE_COPY",
+                "YES",
+                "-nlt",
+                "PROMOTE_TO_MULTI",
+            ],
+            args.rows,
+            env,
+        )
+    )
     # Each bando run starts from an empty layer, like the peers (the layer is partitioned by
     # commune, so a second delivery would otherwise be checked against the first one's rows).
     subprocess.run(reset, check=True)
-    runs.append(timed(f"bando load ({args.rows:,})",
-                      [str(BIN / "bando"), "load", "parcels", str(big), "--force"], args.rows, env))  # fmt: skip
+    runs.append(
+        timed(
+            f"bando load ({args.rows:,})", [str(BIN / "bando"), "load", "parcels", str(big), "--force"], args.rows, env
+        )
+    )
     subprocess.run(reset, check=True)
-    runs.append(timed(f"bando load ({args.small:,})",
-                      [str(BIN / "bando"), "load", "parcels", str(small), "--force"], args.small, env))  # fmt: skip
+    runs.append(
+        timed(
+            f"bando load ({args.small:,})",
+            [str(BIN / "bando"), "load", "parcels", str(small), "--force"],
+            args.small,
+            env,
+        )
+    )
     if not args.skip_to_postgis:
         runs.append(timed("GeoDataFrame.to_postgis", [sys.executable, "-c", TO_POSTGIS, str(big), url], args.rows, env))
     print()
@@ -61,8 +99,10 @@ def main() -> None:
     print(f"bando / ogr2ogr wall time: {bando_big.wall_s / ogr.wall_s:.2f} (target ≤ 0.50)")
     if len(runs) > 3 and runs[3].ok:
         print(f"bando / to_postgis wall time: {bando_big.wall_s / runs[3].wall_s:.2f}")
-    print(f"bando peak RSS at {args.rows:,}: {bando_big.peak_rss_mb:.0f} MB (target < 1536); "
-          f"vs {args.small:,}: {bando_big.peak_rss_mb / bando_small.peak_rss_mb - 1:+.0%} (target within ±20 %)")
+    print(
+        f"bando peak RSS at {args.rows:,}: {bando_big.peak_rss_mb:.0f} MB (target < 1536); "
+        f"vs {args.small:,}: {bando_big.peak_rss_mb / bando_small.peak_rss_mb - 1:+.0%} (target within ±20 %)"
+    )
     subprocess.run([str(BIN / "bando"), "db", "down"], env=env)
 
 

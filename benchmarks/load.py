@@ -199,8 +199,19 @@ def mixed_list(sets: api_requests.Sets, path: Path, warmup: bool = False) -> int
 
 
 def wrk(base: str, lua: Path, listing: Path, *, clients: int, threads: int, seconds: int, timeout: int) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", f"--timeout={timeout}s", "-s", str(lua), base,
-           "--", str(listing), str(threads)]  # fmt: skip
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{clients}",
+        f"-d{seconds}s",
+        f"--timeout={timeout}s",
+        "-s",
+        str(lua),
+        base,
+        "--",
+        str(listing),
+        str(threads),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + timeout + 60)
     found = [ln for ln in proc.stdout.splitlines() if ln.startswith("WRKJSON ")]
     if not found:
@@ -209,20 +220,27 @@ def wrk(base: str, lua: Path, listing: Path, *, clients: int, threads: int, seco
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], workers: int, port: int):  # type: ignore[no-untyped-def]
+def serving(env: dict[str, str], workers: int, port: int):
     log = (LOAD_OUT / f"server-{port}.log").open("wb")
-    proc = subprocess.Popen([str(BIN / "bando"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(workers)], env=env | {"BANDO_BASE_URL": f"http://127.0.0.1:{port}"},
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(BIN / "bando"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        env=env | {"BANDO_BASE_URL": f"http://127.0.0.1:{port}"},
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
                 raise SystemExit(f"bando serve exited with {proc.returncode}; see {log.name}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ogc/collections/parcels?f=json", timeout=5) as r:
-                    if r.status == 200:
-                        break
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ogc/collections/parcels?f=json", timeout=5) as r,
+            ):
+                if r.status == 200:
+                    break
             if time.monotonic() > deadline:
                 raise SystemExit(f"bando serve did not answer within 120 s; see {log.name}")
             time.sleep(0.5)
@@ -259,8 +277,9 @@ def main() -> None:
             raise SystemExit(f"bando db up failed: {(up.stdout + up.stderr).strip()[-300:]}")
         url = bando(env, "db", "url").stdout.strip()
         count = ensure_data(env, url, args.rows)
-        sets = api_requests.generate(url, LOAD_OUT / "requests", args.seed,
-                                     {"items": 20_000, "tiles": 20_000, "reports": 10_000}, warmup=1_000)  # fmt: skip
+        sets = api_requests.generate(
+            url, LOAD_OUT / "requests", args.seed, {"items": 20_000, "tiles": 20_000, "reports": 10_000}, warmup=1_000
+        )
         main_list, warm_list = LOAD_OUT / "mixed.txt", LOAD_OUT / "mixed-warmup.txt"
         n_main, _ = mixed_list(sets, main_list), mixed_list(sets, warm_list, warmup=True)
         lua = LOAD_OUT / "mixed.lua"
@@ -268,10 +287,13 @@ def main() -> None:
         from benchmarks.api_peers import free_port
 
         port = free_port()
-        print(f"{count:,} parcels; bando serve --workers {args.workers}; wrk {args.threads} threads, {args.clients} "
-              f"connections, {args.warmup} s warm-up + {args.seconds} s, timeout {args.timeout} s; mix items:tiles:reports "
-              f"2:2:1 from {n_main:,} requests ({sets.distinct_tiles:,} distinct tiles); {os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.1f} at start", flush=True)  # fmt: skip
+        print(
+            f"{count:,} parcels; bando serve --workers {args.workers}; wrk {args.threads} threads, {args.clients} "
+            f"connections, {args.warmup} s warm-up + {args.seconds} s, timeout {args.timeout} s; mix items:tiles:reports "
+            f"2:2:1 from {n_main:,} requests ({sets.distinct_tiles:,} distinct tiles); {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.1f} at start",
+            flush=True,
+        )
         with serving(env, args.workers, port) as proc:
             base = f"http://127.0.0.1:{port}"
             ready_mb, nproc = rss_mb(proc.pid)
@@ -288,26 +310,48 @@ def main() -> None:
         ok = raw["items"] + raw["tiles"] + raw["reports"] + raw["other"]
         errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"] + raw["status"]
         result = {
-            "parcels": count, "clients": args.clients, "seconds": round(seconds, 1), "workers": args.workers,
-            "requests": raw["requests"], "ok": ok, "throughput_rps": round(ok / seconds, 1),
+            "parcels": count,
+            "clients": args.clients,
+            "seconds": round(seconds, 1),
+            "workers": args.workers,
+            "requests": raw["requests"],
+            "ok": ok,
+            "throughput_rps": round(ok / seconds, 1),
             "per_kind_rps": {k: round(raw[k] / seconds, 1) for k in ("items", "tiles", "reports")},
-            "p50_ms": raw["p50"] / 1000, "p90_ms": raw["p90"] / 1000, "p99_ms": raw["p99"] / 1000,
-            "max_ms": raw["max"] / 1000, "errors": errors,
-            "error_kinds": {k: raw[k] for k in ("connect", "read", "write", "timeout", "s503", "s4xx", "s5xx") if raw[k]},
-            "rss_mb": {"ready": round(ready_mb), "after_warmup": round(warm_mb), "peak": round(max(sampler.peak, end_mb)),
-                       "end": round(end_mb), "processes": nproc},
-            "server_alive_at_end": alive, "load_average_end": round(os.getloadavg()[0], 1),
-        }  # fmt: skip
+            "p50_ms": raw["p50"] / 1000,
+            "p90_ms": raw["p90"] / 1000,
+            "p99_ms": raw["p99"] / 1000,
+            "max_ms": raw["max"] / 1000,
+            "errors": errors,
+            "error_kinds": {
+                k: raw[k] for k in ("connect", "read", "write", "timeout", "s503", "s4xx", "s5xx") if raw[k]
+            },
+            "rss_mb": {
+                "ready": round(ready_mb),
+                "after_warmup": round(warm_mb),
+                "peak": round(max(sampler.peak, end_mb)),
+                "end": round(end_mb),
+                "processes": nproc,
+            },
+            "server_alive_at_end": alive,
+            "load_average_end": round(os.getloadavg()[0], 1),
+        }
         (LOAD_OUT / "results.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-        print(f"\nthroughput {result['throughput_rps']} answers/s ({ok:,} answers in {seconds:.1f} s: items "
-              f"{result['per_kind_rps']['items']}/s, tiles {result['per_kind_rps']['tiles']}/s, reports "
-              f"{result['per_kind_rps']['reports']}/s)")
-        print(f"latency p50 {result['p50_ms']:.1f} ms, p90 {result['p90_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-              f"max {result['max_ms']:.0f} ms")
+        print(
+            f"\nthroughput {result['throughput_rps']} answers/s ({ok:,} answers in {seconds:.1f} s: items "
+            f"{result['per_kind_rps']['items']}/s, tiles {result['per_kind_rps']['tiles']}/s, reports "
+            f"{result['per_kind_rps']['reports']}/s)"
+        )
+        print(
+            f"latency p50 {result['p50_ms']:.1f} ms, p90 {result['p90_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+            f"max {result['max_ms']:.0f} ms"
+        )
         print(f"errors {errors} {result['error_kinds'] or ''}")
         rss = result["rss_mb"]
-        print(f"server RSS ({rss['processes']} processes): {rss['ready']} MB ready, {rss['after_warmup']} MB after "
-              f"warm-up, {rss['peak']} MB peak, {rss['end']} MB at the end; server alive: {alive}")
+        print(
+            f"server RSS ({rss['processes']} processes): {rss['ready']} MB ready, {rss['after_warmup']} MB after "
+            f"warm-up, {rss['peak']} MB peak, {rss['end']} MB at the end; server alive: {alive}"
+        )
         print(f"load average {result['load_average_end']} at the end; results in {LOAD_OUT / 'results.json'}")
     except KeyboardInterrupt:
         print("\ninterrupted: server stopped", file=sys.stderr)

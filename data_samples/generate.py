@@ -26,10 +26,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data_samples.gen.geometry import build_layout, commune_side  # noqa: E402
-from data_samples.gen.parcels import TARGET_PER_COMMUNE, commune_parcels, parcels_frame  # noqa: E402
-from data_samples.gen.province import PROVINCES  # noqa: E402
-from data_samples.gen.writers import remove_dataset, write_gpkg  # noqa: E402
+from bando.data_samples.gen.geometry import build_layout, commune_side
+from bando.data_samples.gen.parcels import TARGET_PER_COMMUNE, commune_parcels, parcels_frame
+from bando.data_samples.gen.province import PROVINCES
+from bando.data_samples.gen.writers import remove_dataset, write_gpkg
 
 DEFAULT_SEED = 20250701  # the day the two-level administration took effect
 DEFAULT_PARCELS = PROVINCES["hung_yen"].default_parcels  # 5 000
@@ -132,7 +132,7 @@ def generate(
         summary["parcels"] = written or sum(len(c) for c in communes_data)
 
     if full:
-        from data_samples.gen import pipeline
+        from bando.data_samples.gen import pipeline
 
         summary.update(pipeline.write_all(seed, layout, communes_data, out_root, out, wanted, log))
 

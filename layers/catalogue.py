@@ -10,12 +10,13 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from bando.errors import CatalogueError, NotFound
-from layers.model import Layer
+from bando.layers.model import Layer
 
 LAYERS_DIR = Path(__file__).resolve().parent
 
@@ -25,7 +26,7 @@ class Catalogue:
     layers: dict[str, Layer]
     version: str  # content hash of the YAML files: recorded in every lineage row
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.layers.values())
 
     def __len__(self) -> int:
@@ -41,7 +42,8 @@ class Catalogue:
 
 def _where(loc: tuple, raw: dict) -> str:
     """'fields.1.type' reads better as 'fields.1(duongKinh).type' for a steward."""
-    parts, node = [], raw
+    parts: list[str] = []
+    node: Any = raw
     for part in loc:
         node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else None
         label = str(part)

@@ -12,9 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-GeometryType = Literal[
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"
-]
+GeometryType = Literal["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"]
 FieldType = Literal["text", "integer", "real", "date", "datetime", "boolean"]
 Severity = Literal["error", "warning", "off"]
 
@@ -32,6 +30,19 @@ class Text(Strict):
 
     vi: str
     en: str
+
+
+Theme = Literal["base", "cadastre", "land_use", "planning", "infrastructure", "ioc", "raster"]
+#: The themes layers are grouped by, with the titles every client shows (records, site, QGIS).
+THEMES: dict[str, Text] = {
+    "base": Text(vi="Nền địa lý", en="Base data"),
+    "cadastre": Text(vi="Địa chính", en="Cadastre"),
+    "land_use": Text(vi="Sử dụng đất", en="Land use"),
+    "planning": Text(vi="Quy hoạch xây dựng", en="Construction planning"),
+    "infrastructure": Text(vi="Hạ tầng kỹ thuật", en="Technical infrastructure"),
+    "ioc": Text(vi="Trung tâm điều hành (IOC)", en="Operations centre (IOC)"),
+    "raster": Text(vi="Dữ liệu ảnh lưới", en="Gridded data"),
+}
 
 
 class Domain(Strict):
@@ -151,12 +162,10 @@ class Layer(Strict):
     id: str
     title: Text
     description: Text
-    theme: Literal["base", "cadastre", "land_use", "planning", "infrastructure", "ioc", "raster"]
+    theme: Theme
     kind: Literal["vector", "raster", "table"] = "vector"
     geometry: GeometryType | None = None
-    storage_crs: str = Field(
-        default="province", description="'province' (its VN-2000 TM-3 zone) or EPSG:nnnn"
-    )
+    storage_crs: str = Field(default="province", description="'province' (its VN-2000 TM-3 zone) or EPSG:nnnn")
     fields: tuple[LayerField, ...] = ()
     key: tuple[str, ...] = ()
     versioned: bool = False

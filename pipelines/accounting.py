@@ -15,19 +15,29 @@ import psycopg
 
 from bando import deployment
 from bando.errors import LoadRefused
+from bando.pipelines.lineage import Lineage
+from bando.pipelines.normalise import Issue
+from bando.pipelines.report import LoadResult, Tally, check_writable, write_json
+from bando.pipelines.sources import FileRefused, sha256
 from bando.province import Province
 from bando.settings import Settings
-from pipelines.lineage import Lineage
-from pipelines.normalise import Issue
-from pipelines.report import LoadResult, Tally, check_writable, write_json
-from pipelines.sources import FileRefused, sha256
 
 Build = Callable[[Lineage, LoadResult], None]
 
 
-def accounted(layer_id: str, source: Path, *, url: str, settings: Settings, province: Province,
-              catalogue_version: str, version_id: str | None, force: bool, dry_run: bool,
-              build: Build) -> LoadResult:  # fmt: skip
+def accounted(
+    layer_id: str,
+    source: Path,
+    *,
+    url: str,
+    settings: Settings,
+    province: Province,
+    catalogue_version: str,
+    version_id: str | None,
+    force: bool,
+    dry_run: bool,
+    build: Build,
+) -> LoadResult:
     check_writable(settings.home / "reports")
     result = LoadResult(layer=layer_id, source=str(source), outcome="failed", version_id=version_id)
     started = time.monotonic()
@@ -36,9 +46,17 @@ def accounted(layer_id: str, source: Path, *, url: str, settings: Settings, prov
         deployment.check(lineage.conn, province)
         lineage.lock()
         checksum = sha256(source) if source.exists() else None
-        row = {"source_path": str(source), "source_sha256": checksum, "catalogue_version": catalogue_version,
-               "version_id": version_id}  # fmt: skip
-        previous = lineage.previous_publish(checksum, catalogue_version, version_id) if checksum and not (force or dry_run) else None
+        row = {
+            "source_path": str(source),
+            "source_sha256": checksum,
+            "catalogue_version": catalogue_version,
+            "version_id": version_id,
+        }
+        previous = (
+            lineage.previous_publish(checksum, catalogue_version, version_id)
+            if checksum and not (force or dry_run)
+            else None
+        )
         result.lineage_id = lineage.start(**row)
         if previous is not None:
             result.outcome = "noop"
@@ -61,8 +79,10 @@ def accounted(layer_id: str, source: Path, *, url: str, settings: Settings, prov
         except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory, psycopg.errors.InsufficientResources) as exc:
             what = "disk space" if isinstance(exc, psycopg.errors.DiskFull) else "resources"
             result.outcome = "failed"
-            result.message = (f"the database server ran out of {what} during the load; nothing was published. "
-                              f"Free {what} on the database server and run the load again.")  # fmt: skip
+            result.message = (
+                f"the database server ran out of {what} during the load; nothing was published. "
+                f"Free {what} on the database server and run the load again."
+            )
         except BaseException as exc:
             result.outcome = "failed"
             result.message = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {type(exc).__name__}"
@@ -71,11 +91,18 @@ def accounted(layer_id: str, source: Path, *, url: str, settings: Settings, prov
             result.duration_s = round(time.monotonic() - started, 3)
             result.report_path = str(write_json(result, settings.home / "reports"))
             lineage.finish(
-                result.outcome, rows_read=result.rows_read, rows_loaded=result.rows_loaded,
-                rows_rejected=result.rows_rejected, rows_repaired=result.rows_repaired,
-                rows_warned=result.rows_warned, source_crs=result.crs, encoding=result.encoding,
-                encoding_note=result.encoding_note, message=result.message, report=result.to_json(),
-            )  # fmt: skip
+                result.outcome,
+                rows_read=result.rows_read,
+                rows_loaded=result.rows_loaded,
+                rows_rejected=result.rows_rejected,
+                rows_repaired=result.rows_repaired,
+                rows_warned=result.rows_warned,
+                source_crs=result.crs,
+                encoding=result.encoding,
+                encoding_note=result.encoding_note,
+                message=result.message,
+                report=result.to_json(),
+            )
     finally:
         lineage.close()
     return result

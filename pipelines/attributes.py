@@ -16,12 +16,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bando.codes import land_use_codes, legacy_codes
-from layers.model import LayerField
+from bando.layers.model import LayerField
 
 Flag = Callable[[np.ndarray, str, str, Callable[[int], str]], None]
 TZ = "Asia/Ho_Chi_Minh"
-ARROW_TYPES = {"text": pa.string(), "integer": pa.int64(), "real": pa.float64(), "date": pa.date32(),
-               "datetime": pa.timestamp("us", tz="UTC"), "boolean": pa.bool_()}  # fmt: skip
+ARROW_TYPES = {
+    "text": pa.string(),
+    "integer": pa.int64(),
+    "real": pa.float64(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("us", tz="UTC"),
+    "boolean": pa.bool_(),
+}
 TRUE = {"true", "1", "yes", "có", "co", "t", "y"}
 FALSE = {"false", "0", "no", "không", "khong", "f", "n"}
 
@@ -86,8 +92,13 @@ def coerce(arr: pa.Array, f: LayerField, flag: Flag) -> pa.Array:
                 parsed = parsed.dt.tz_localize(TZ)
             out = pa.array(parsed.dt.tz_convert("UTC"), type=ARROW_TYPES["datetime"], from_pandas=True)
     if bad.any():
-        what = {"integer": "whole number", "real": "number", "boolean": "yes/no value", "date": "date",
-                "datetime": "date-time"}[f.type]  # fmt: skip
+        what = {
+            "integer": "whole number",
+            "real": "number",
+            "boolean": "yes/no value",
+            "date": "date",
+            "datetime": "date-time",
+        }[f.type]
         flag(bad, "type.invalid", "error", lambda k: f"{f.name} = {str(series[k])[:60]!r} is not a valid {what}")
     return out
 
@@ -107,17 +118,28 @@ def check_domain(arr: pa.Array, f: LayerField, flag: Flag) -> pa.Array:
         allowed = [str(v) for v in d.values]
         canonical = {v.casefold(): v for v in allowed}
         arr = map_values(pc.cast(arr, pa.string()), lambda v: canonical.get(v.casefold(), v)) if is_text(arr) else arr
-        bad = _mask(pc.invert(pc.is_in(pc.cast(arr, pa.string()), value_set=pa.array(allowed)))) & ~_mask(pc.is_null(arr))
+        bad = _mask(pc.invert(pc.is_in(pc.cast(arr, pa.string()), value_set=pa.array(allowed)))) & ~_mask(
+            pc.is_null(arr)
+        )
         if bad.any():
-            flag(bad, "domain.invalid_value", "error",
-                 lambda k: f"{f.name} = {arr[k].as_py()!r} is not one of {', '.join(sorted(allowed))}")  # fmt: skip
+            flag(
+                bad,
+                "domain.invalid_value",
+                "error",
+                lambda k: f"{f.name} = {arr[k].as_py()!r} is not one of {', '.join(sorted(allowed))}",
+            )
     if (d.min is not None or d.max is not None) and not is_text(arr):
         num = pc.cast(arr, pa.float64())
         low = _mask(pc.less(num, d.min)) if d.min is not None else False
         high = _mask(pc.greater(num, d.max)) if d.max is not None else False
         bad = np.asarray(low | high, dtype=bool)
         if bad.any():
-            flag(bad, "domain.out_of_range", "error", lambda k: f"{f.name} = {arr[k].as_py()} is outside [{d.min}, {d.max}]")
+            flag(
+                bad,
+                "domain.out_of_range",
+                "error",
+                lambda k: f"{f.name} = {arr[k].as_py()} is outside [{d.min}, {d.max}]",
+            )
     return arr
 
 
@@ -126,12 +148,24 @@ def _land_use(arr: pa.Array, f: LayerField, flag: Flag) -> pa.Array:
     upper = pc.utf8_upper(arr)
     is_legacy = _mask(pc.is_in(upper, value_set=pa.array(list(legacy))))
     if is_legacy.any():
-        flag(is_legacy, "domain.legacy_code", "note",
-             lambda k: f"{f.name}: legacy code {upper[k].as_py()} recorded as {legacy[upper[k].as_py()].code} "
-                       f"({legacy[upper[k].as_py()].note})")  # fmt: skip
+        flag(
+            is_legacy,
+            "domain.legacy_code",
+            "note",
+            lambda k: (
+                f"{f.name}: legacy code {upper[k].as_py()} recorded as {legacy[upper[k].as_py()].code} "
+                f"({legacy[upper[k].as_py()].note})"
+            ),
+        )
         upper = map_values(upper, lambda v: legacy[v].code if v in legacy else v)
     unknown = ~_mask(pc.is_in(upper, value_set=pa.array(list(codes)))) & ~_mask(pc.is_null(upper))
     if unknown.any():
-        flag(unknown, "domain.unknown_code", "error",
-             lambda k: f"{f.name} = {arr[k].as_py()!r} is not a land-use code of Thông tư 08/2024 nor a known legacy code")  # fmt: skip
+        flag(
+            unknown,
+            "domain.unknown_code",
+            "error",
+            lambda k: (
+                f"{f.name} = {arr[k].as_py()!r} is not a land-use code of Thông tư 08/2024 nor a known legacy code"
+            ),
+        )
     return upper

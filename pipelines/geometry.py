@@ -15,11 +15,17 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from layers.model import Layer, Rules
+from bando.layers.model import Layer, Rules
 
 Flag = Callable[[np.ndarray, str, str, Callable[[int], str]], None]
-FAMILY = {"Point": "Point", "MultiPoint": "Point", "LineString": "LineString",
-          "MultiLineString": "LineString", "Polygon": "Polygon", "MultiPolygon": "Polygon"}  # fmt: skip
+FAMILY = {
+    "Point": "Point",
+    "MultiPoint": "Point",
+    "LineString": "LineString",
+    "MultiLineString": "LineString",
+    "Polygon": "Polygon",
+    "MultiPolygon": "Polygon",
+}
 TYPE_ID = {"Point": (0, 4), "LineString": (1, 5), "Polygon": (3, 6)}  # shapely ids: single, multi
 MULTI = {"Point": shapely.multipoints, "LineString": shapely.multilinestrings, "Polygon": shapely.multipolygons}
 _HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint8).reshape(256, 2)
@@ -29,8 +35,8 @@ SRID_FLAG = 0x20000000
 def hex_strings(binary: pa.Array) -> pa.Array:
     """Hex-encode a binary Arrow array in one numpy pass (GEOS's hex writer is 5× slower)."""
     binary = binary.cast(pa.large_binary())
-    offsets = np.frombuffer(binary.buffers()[1], dtype=np.int64)[binary.offset: binary.offset + len(binary) + 1]
-    data = np.frombuffer(binary.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]]
+    offsets = np.frombuffer(binary.buffers()[1], dtype=np.int64)[binary.offset : binary.offset + len(binary) + 1]
+    data = np.frombuffer(binary.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     hexed = _HEX[data].reshape(-1)
     new_offsets = ((offsets - offsets[0]) * 2).astype(np.int64)
     return pa.LargeStringArray.from_buffers(len(binary), pa.py_buffer(new_offsets), pa.py_buffer(hexed.tobytes()))
@@ -40,8 +46,11 @@ def ewkb(source_wkb: list, geoms: np.ndarray, reuse: np.ndarray, srid: int, mult
     """EWKB of every geometry: reuse the source bytes where ``reuse`` is true, else write them."""
     out: list[bytes | None] = [None] * len(geoms)
     srid_bytes = struct.pack("<I", srid)
-    multi_prefix = (b"\x01" + struct.pack("<I", multi_id | SRID_FLAG) + srid_bytes + struct.pack("<I", 1)
-                    if multi_id is not None else b"")  # fmt: skip
+    multi_prefix = (
+        b"\x01" + struct.pack("<I", multi_id | SRID_FLAG) + srid_bytes + struct.pack("<I", 1)
+        if multi_id is not None
+        else b""
+    )
     for k in np.flatnonzero(reuse):
         w = source_wkb[k]
         if w[0] != 1:  # big-endian source WKB: let GEOS write it
@@ -61,8 +70,13 @@ def ewkb(source_wkb: list, geoms: np.ndarray, reuse: np.ndarray, srid: int, mult
 
 
 class GeometryChecker:
-    def __init__(self, layer: Layer, transform: Callable | None, extent: tuple[float, float, float, float] | None,
-                 describe_crs: str) -> None:  # fmt: skip
+    def __init__(
+        self,
+        layer: Layer,
+        transform: Callable | None,
+        extent: tuple[float, float, float, float] | None,
+        describe_crs: str,
+    ) -> None:
         assert layer.geometry is not None
         self.layer = layer
         self.family = FAMILY[layer.geometry]
@@ -83,8 +97,12 @@ class GeometryChecker:
         tid = shapely.get_type_id(geoms)
         single, multi = TYPE_ID[self.family]
         wrong = ~error & (tid != single) & (tid != multi)
-        flag(wrong, "geometry.mixed_types", "error",
-             lambda k: f"a {geoms[k].geom_type} where the layer holds {self.layer.geometry}")  # fmt: skip
+        flag(
+            wrong,
+            "geometry.mixed_types",
+            "error",
+            lambda k: f"a {geoms[k].geom_type} where the layer holds {self.layer.geometry}",
+        )
         geoms = geoms.copy()
         geoms[error] = None
         if self.transform is not None:
@@ -141,7 +159,7 @@ class GeometryChecker:
         b = shapely.bounds(geoms)
         outside = ok & ((b[:, 2] < x0) | (b[:, 0] > x1) | (b[:, 3] < y0) | (b[:, 1] > y1))
         if outside[ok].all():
-            from pipelines.sources import FileRefused
+            from bando.pipelines.sources import FileRefused
 
             first = np.round(b[np.flatnonzero(ok)[0]], 1).tolist()
             raise FileRefused(
@@ -149,12 +167,21 @@ class GeometryChecker:
                 f"no feature lies in the province ({self.describe_crs}): is the declared CRS wrong? "
                 f"first feature's bounds in the storage CRS: {first}",
             )
-        flag(outside, "extent.outside", "error", lambda k: "the geometry lies outside the province (wrong CRS or coordinates?)")
+        flag(
+            outside,
+            "extent.outside",
+            "error",
+            lambda k: "the geometry lies outside the province (wrong CRS or coordinates?)",
+        )
 
     def _areas(self, geoms: np.ndarray, error: np.ndarray, flag: Flag) -> None:
         rules: Rules = self.layer.rules
         areas = shapely.area(geoms)
         if rules.sliver_min_area > 0:
-            flag(~error & (areas < rules.sliver_min_area), "geometry.sliver", "error",
-                 lambda k: f"sliver polygon of {areas[k]:.3f} m² (below {rules.sliver_min_area} m²)")  # fmt: skip
+            flag(
+                ~error & (areas < rules.sliver_min_area),
+                "geometry.sliver",
+                "error",
+                lambda k: f"sliver polygon of {areas[k]:.3f} m² (below {rules.sliver_min_area} m²)",
+            )
         self.areas = areas

@@ -19,9 +19,7 @@ def lineage_rows(layer: str, limit: int) -> list[tuple]:
 def reject_rows(layer: str, lineage_id: int | None, rule: str | None, limit: int) -> tuple[int, list[tuple]]:
     with db.connect() as conn:
         if lineage_id is None:
-            row = conn.execute(
-                "select max(lineage_id) from bando.rejects where layer = %s", (layer,)
-            ).fetchone()
+            row = conn.execute("select max(lineage_id) from bando.rejects where layer = %s", (layer,)).fetchone()
             if not row or row[0] is None:
                 raise NotFound(f"no rejected rows or warnings recorded for layer {layer!r}")
             lineage_id = int(row[0])

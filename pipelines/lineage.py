@@ -16,7 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bando.errors import LoadRefused
-from pipelines.normalise import Issue
+from bando.pipelines.normalise import Issue
 
 REJECT_COLUMNS = ("lineage_id", "layer", "source_index", "rule", "severity", "reason", "record", "geometry_wkt")
 
@@ -86,14 +86,21 @@ class Lineage:
         self.update(outcome=outcome, **values)
 
     def write_rejects(self, issues: Iterable[Issue], records: dict[int, dict], wkt: dict[int, str]) -> None:
-        with self.conn.cursor() as cur, cur.copy(
-            f"copy bando.rejects ({', '.join(REJECT_COLUMNS)}) from stdin"
-        ) as cp:
+        with self.conn.cursor() as cur, cur.copy(f"copy bando.rejects ({', '.join(REJECT_COLUMNS)}) from stdin") as cp:
             for i in issues:
                 record = records.get(i.index) if i.severity == "error" else None
-                cp.write_row((self.id, self.layer, i.index, i.rule, i.severity, i.reason,
-                              json.dumps(record, ensure_ascii=False) if record is not None else None,
-                              wkt.get(i.index) if i.severity == "error" else None))  # fmt: skip
+                cp.write_row(
+                    (
+                        self.id,
+                        self.layer,
+                        i.index,
+                        i.rule,
+                        i.severity,
+                        i.reason,
+                        json.dumps(record, ensure_ascii=False) if record is not None else None,
+                        wkt.get(i.index) if i.severity == "error" else None,
+                    )
+                )
 
     def file_reject(self, rule: str, reason: str) -> None:
         self.conn.execute(

@@ -23,19 +23,20 @@ from psycopg.copy import LibpqWriter
 
 from bando import db
 from bando.errors import BadInput, LoadRefused
+from bando.layers import catalogue as catalogue_mod
+from bando.layers import tables
+from bando.layers.model import Layer
+from bando.pipelines import publish, setchecks
+from bando.pipelines.accounting import accounted
+from bando.pipelines.lineage import Lineage
+from bando.pipelines.normalise import Normaliser
+from bando.pipelines.publish import Version
+from bando.pipelines.report import LoadResult, Tally
+from bando.pipelines.sources import FileRefused, SourceSpec, batches, open_source
+from bando.pipelines.text import TextDecoder
 from bando.province import Province
 from bando.province import configured as configured_province
 from bando.settings import Settings, get_settings
-from layers import catalogue as catalogue_mod
-from layers.model import Layer
-from pipelines import publish, setchecks, tables
-from pipelines.accounting import accounted
-from pipelines.lineage import Lineage
-from pipelines.normalise import Normaliser
-from pipelines.publish import Version
-from pipelines.report import LoadResult, Tally
-from pipelines.sources import FileRefused, SourceSpec, batches, open_source
-from pipelines.text import TextDecoder
 
 Progress = Callable[[int, int | None], None]
 
@@ -56,8 +57,13 @@ class LoadOptions:
 ENCODINGS = ("auto", "utf-8", "tcvn3", "vni", "cp1258")
 
 
-def run_load(layer_id: str, source: Path, options: LoadOptions | None = None,
-             settings: Settings | None = None, progress: Progress | None = None) -> LoadResult:  # fmt: skip
+def run_load(
+    layer_id: str,
+    source: Path,
+    options: LoadOptions | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
     opts = options or LoadOptions()
     s = settings or get_settings()
     cat = catalogue_mod.load(s.layers_dir)
@@ -67,11 +73,20 @@ def run_load(layer_id: str, source: Path, options: LoadOptions | None = None,
     url = db.database_url(s)
     province = configured_province(s)
     if layer.kind == "raster":
-        from pipelines.raster import convert_and_publish
+        from bando.pipelines.raster import convert_and_publish
 
-        return accounted(layer.id, source, url=url, settings=s, province=province, catalogue_version=cat.version,
-                         version_id=None, force=opts.force, dry_run=opts.dry_run,
-                         build=lambda _, result: convert_and_publish(layer, source, opts, s, url, province, result))  # fmt: skip
+        return accounted(
+            layer.id,
+            source,
+            url=url,
+            settings=s,
+            province=province,
+            catalogue_version=cat.version,
+            version_id=None,
+            force=opts.force,
+            dry_run=opts.dry_run,
+            build=lambda _, result: convert_and_publish(layer, source, opts, s, url, province, result),
+        )
     if layer.versioned and opts.version is None:
         raise BadInput(
             f"layer {layer.id!r} keeps every approved version: give --version-id and the approval "
@@ -82,18 +97,36 @@ def run_load(layer_id: str, source: Path, options: LoadOptions | None = None,
     srid = province.storage_srid(layer.storage_crs) if layer.geometry else None
     version_id = opts.version.id if opts.version else None
     return accounted(
-        layer.id, source, url=url, settings=s, province=province, catalogue_version=cat.version,
-        version_id=version_id, force=opts.force, dry_run=opts.dry_run,
+        layer.id,
+        source,
+        url=url,
+        settings=s,
+        province=province,
+        catalogue_version=cat.version,
+        version_id=version_id,
+        force=opts.force,
+        dry_run=opts.dry_run,
         build=lambda lineage, result: _build(layer, source, opts, url, srid, province, lineage, result, progress),
     )
 
 
-def _build(layer: Layer, path: Path, opts: LoadOptions, url: str, srid: int | None, province: Province,
-           lineage: Lineage, result: LoadResult, progress: Progress | None) -> None:  # fmt: skip
+def _build(
+    layer: Layer,
+    path: Path,
+    opts: LoadOptions,
+    url: str,
+    srid: int | None,
+    province: Province,
+    lineage: Lineage,
+    result: LoadResult,
+    progress: Progress | None,
+) -> None:
     spec = SourceSpec(path, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
     source = open_source(spec)
     if layer.geometry and not source.is_spatial:
-        raise FileRefused("geometry.missing", f"{path.name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer")
+        raise FileRefused(
+            "geometry.missing", f"{path.name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer"
+        )
     result.crs = source.crs.to_string() if source.crs else None
     decoder = TextDecoder(opts.encoding, read_as_bytes=source.read_encoding is not None)
     extent = province.bbox_in(srid) if (srid and layer.rules.extent == "province") else None
@@ -111,13 +144,17 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, url: str, srid: int | No
         conn.execute(tables.create_table(layer, "staging", staging, srid))
         base = publish.next_fid_base(conn, layer, opts.version)
         copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-            staging_ident, sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+            staging_ident, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
         read = 0
         delivered: set = set()  # partition values (communes) this delivery covers
         # A synchronous writer: psycopg's default queues every batch for a sender thread, so
         # memory would grow with the file whenever PostgreSQL ingests slower than we read.
-        with result.phase("read, validate, copy"), conn.cursor() as cur, \
-                cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp:
+        with (
+            result.phase("read, validate, copy"),
+            conn.cursor() as cur,
+            cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp,
+        ):
             for table, geometry_name in batches(source, opts.batch_size):
                 batch = normaliser.process(table, geometry_name, read)
                 read += table.num_rows
@@ -141,8 +178,9 @@ def _build(layer: Layer, path: Path, opts: LoadOptions, url: str, srid: int | No
                 conn.execute(stmt)
         with result.phase("keys and overlaps"):
             conn.execute(sql.SQL("analyze {}").format(staging_ident))  # the planner needs stats for the self-join
-            set_issues, set_records, set_wkt = setchecks.run(conn, layer, staging_ident, base,
-                                                             opts.version.id if opts.version else None)  # fmt: skip
+            set_issues, set_records, set_wkt = setchecks.run(
+                conn, layer, staging_ident, base, opts.version.id if opts.version else None
+            )
         if set_issues:
             tally.add(set_issues)
             lineage.write_rejects(set_issues, set_records, set_wkt)

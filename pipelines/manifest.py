@@ -10,9 +10,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bando.errors import BadInput
-from pipelines.load import LoadOptions, run_load
-from pipelines.publish import Version
-from pipelines.report import LoadResult
+from bando.pipelines.load import LoadOptions, run_load
+from bando.pipelines.publish import Version
+from bando.pipelines.report import LoadResult
 
 
 class VersionBlock(BaseModel):
@@ -57,22 +57,32 @@ def read_manifest(path: Path) -> Manifest:
         raise BadInput(f"{path.name}: {where}: {err['msg']}") from None
 
 
-def run_manifest(path: Path, force: bool = False, dry_run: bool = False,
-                 on_result: Callable[[LoadResult], None] | None = None) -> list[LoadResult]:  # fmt: skip
+def run_manifest(
+    path: Path, force: bool = False, dry_run: bool = False, on_result: Callable[[LoadResult], None] | None = None
+) -> list[LoadResult]:
     manifest = read_manifest(path)
     if manifest.province:
         from bando.province import configured, resolve
 
         meant, ours = resolve(manifest.province), configured()
         if meant.code != ours.code:
-            raise BadInput(f"{path.name} is a delivery for {meant.name}, but bando is configured for {ours.name} "
-                           "(BANDO_PROVINCE / bando.toml); nothing was loaded")  # fmt: skip
+            raise BadInput(
+                f"{path.name} is a delivery for {meant.name}, but bando is configured for {ours.name} "
+                "(BANDO_PROVINCE / bando.toml); nothing was loaded"
+            )
     results = []
     for d in manifest.deliveries:
         version = Version(**d.version.model_dump()) if d.version else None
-        opts = LoadOptions(crs=d.crs, encoding=d.encoding, source_layer=d.source_layer,
-                           x_column=d.x_column, y_column=d.y_column, force=force,
-                           dry_run=dry_run, version=version)  # fmt: skip
+        opts = LoadOptions(
+            crs=d.crs,
+            encoding=d.encoding,
+            source_layer=d.source_layer,
+            x_column=d.x_column,
+            y_column=d.y_column,
+            force=force,
+            dry_run=dry_run,
+            version=version,
+        )
         result = run_load(d.layer, (path.parent / d.source).resolve(), opts)
         if on_result:
             on_result(result)

@@ -1,9 +1,9 @@
 """Normalise and validate one batch: names, text, types, geometry, row-level rules.
 
 Everything here is vectorised (Arrow compute for attributes, shapely 2 for
-geometry; see :mod:`pipelines.attributes` and :mod:`pipelines.geometry`) so a million
+geometry; see :mod:`bando.pipelines.attributes` and :mod:`bando.pipelines.geometry`) so a million
 parcels stay fast; rules that need the whole layer (unique keys, overlaps) run later
-in SQL on the staging table (:mod:`pipelines.setchecks`). Each finding is an
+in SQL on the staging table (:mod:`bando.pipelines.setchecks`). Each finding is an
 :class:`Issue` with a stable rule code; an ``error`` rejects the row, a ``warning`` or
 ``note`` keeps it.
 """
@@ -20,11 +20,11 @@ import shapely
 from pyproj import CRS
 
 from bando.crs import transformer
-from layers.model import Layer
-from pipelines.attributes import ARROW_TYPES, check_domain, coerce, is_text
-from pipelines.geometry import TYPE_ID, GeometryChecker, ewkb
-from pipelines.sources import FileRefused, Source
-from pipelines.text import TextDecoder
+from bando.layers.model import Layer
+from bando.pipelines.attributes import ARROW_TYPES, check_domain, coerce, is_text
+from bando.pipelines.geometry import TYPE_ID, GeometryChecker, ewkb
+from bando.pipelines.sources import FileRefused, Source
+from bando.pipelines.text import TextDecoder
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,14 @@ def map_fields(layer: Layer, columns: list[str]) -> dict[str, str]:
 class Normaliser:
     """Turns source batches into canonical, validated rows for one layer."""
 
-    def __init__(self, layer: Layer, source: Source, storage_srid: int,
-                 extent: tuple[float, float, float, float] | None, decoder: TextDecoder) -> None:  # fmt: skip
+    def __init__(
+        self,
+        layer: Layer,
+        source: Source,
+        storage_srid: int,
+        extent: tuple[float, float, float, float] | None,
+        decoder: TextDecoder,
+    ) -> None:
         self.layer = layer
         self.source = source
         self.srid = storage_srid
@@ -147,9 +153,15 @@ class Normaliser:
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.abs(areas - declared) / np.maximum(declared, 1e-9)
         off = ~error & ~np.isnan(declared) & (rel > rules.area_tolerance)
-        flag(off, "area.mismatch", "warning",
-             lambda k: f"{rules.area_field} = {declared[k]:.1f} m² but the geometry measures {areas[k]:.1f} m² "
-                       f"in the TM-3 plane ({rel[k]:.0%} apart)")  # fmt: skip
+        flag(
+            off,
+            "area.mismatch",
+            "warning",
+            lambda k: (
+                f"{rules.area_field} = {declared[k]:.1f} m² but the geometry measures {areas[k]:.1f} m² "
+                f"in the TM-3 plane ({rel[k]:.0%} apart)"
+            ),
+        )
 
     @staticmethod
     def _original_wkt(source_wkb: list, error: np.ndarray, start: int) -> dict[int, str]:
@@ -166,8 +178,10 @@ class Normaliser:
         keep = [c for c in table.column_names if c != geometry_name]
         rows = table.select(keep).take(pa.array(np.flatnonzero(error))).to_pylist()
         decode = self.decoder.decode
-        return {start + int(k): {c: (decode(v) if isinstance(v, str) else _jsonable(v)) for c, v in row.items()}
-                for k, row in zip(np.flatnonzero(error), rows, strict=True)}  # fmt: skip
+        return {
+            start + int(k): {c: (decode(v) if isinstance(v, str) else _jsonable(v)) for c, v in row.items()}
+            for k, row in zip(np.flatnonzero(error), rows, strict=True)
+        }
 
 
 def _jsonable(value: object) -> object:

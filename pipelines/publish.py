@@ -14,8 +14,9 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from layers.model import Layer
-from pipelines.tables import copy_columns, field_columns
+from bando.db import scalar
+from bando.layers.model import Layer
+from bando.layers.tables import copy_columns, field_columns
 
 
 @dataclass(frozen=True)
@@ -30,27 +31,38 @@ class Version:
 
 
 def exists(conn: psycopg.Connection, layer: Layer) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", (f"data.{layer.table}",)).fetchone()[0]
+    return bool(scalar(conn, "select to_regclass(%s) is not null", (f"data.{layer.table}",)))
 
 
 def carry_other_versions(conn: psycopg.Connection, layer: Layer, staging: str, version: Version) -> int:
     """Copy every other version's rows into staging (a versioned layer keeps them all)."""
     if not exists(conn, layer):
         return 0
-    live_cols = {r[0] for r in conn.execute(
-        "select column_name from information_schema.columns where table_schema = 'data' and table_name = %s",
-        (layer.table,))}  # fmt: skip
+    live_cols = {
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'data' and table_name = %s",
+            (layer.table,),
+        )
+    }
     cols = [c for c in ["fid", *field_columns(layer), "version_id", "valid_from", "valid_to", "geom"] if c in live_cols]
     if layer.geometry is None:
         cols = [c for c in cols if c != "geom"]
     ident = sql.SQL(", ").join(sql.Identifier(c) for c in cols)
-    cur = conn.execute(sql.SQL("insert into {s} ({c}) select {c} from {d} where version_id <> %s").format(
-        s=sql.Identifier("staging", staging), d=sql.Identifier("data", layer.table), c=ident), (version.id,))  # fmt: skip
+    cur = conn.execute(
+        sql.SQL("insert into {s} ({c}) select {c} from {d} where version_id <> %s").format(
+            s=sql.Identifier("staging", staging), d=sql.Identifier("data", layer.table), c=ident
+        ),
+        (version.id,),
+    )
     if version.valid_from:
-        conn.execute(sql.SQL(
-            "update {s} set valid_to = %s where version_id <> %s and valid_to is null"
-            " and (valid_from is null or valid_from < %s)"
-        ).format(s=sql.Identifier("staging", staging)), (version.valid_from, version.id, version.valid_from))  # fmt: skip
+        conn.execute(
+            sql.SQL(
+                "update {s} set valid_to = %s where version_id <> %s and valid_to is null"
+                " and (valid_from is null or valid_from < %s)"
+            ).format(s=sql.Identifier("staging", staging)),
+            (version.valid_from, version.id, version.valid_from),
+        )
     return cur.rowcount
 
 
@@ -59,10 +71,16 @@ def next_fid_base(conn: psycopg.Connection, layer: Layer, version: Version | Non
     if (version is None and not layer.partition) or not exists(conn, layer):
         return 0
     if version is None:
-        row = conn.execute(sql.SQL("select coalesce(max(fid), 0) from {}").format(sql.Identifier("data", layer.table))).fetchone()
+        row = conn.execute(
+            sql.SQL("select coalesce(max(fid), 0) from {}").format(sql.Identifier("data", layer.table))
+        ).fetchone()
     else:
-        row = conn.execute(sql.SQL("select coalesce(max(fid), 0) from {} where version_id <> %s").format(
-            sql.Identifier("data", layer.table)), (version.id,)).fetchone()  # fmt: skip
+        row = conn.execute(
+            sql.SQL("select coalesce(max(fid), 0) from {} where version_id <> %s").format(
+                sql.Identifier("data", layer.table)
+            ),
+            (version.id,),
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -72,37 +90,41 @@ def carry_other_partitions(conn: psycopg.Connection, layer: Layer, staging: str,
         return 0
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in copy_columns(layer))
     part = sql.Identifier(layer.partition)
-    cur = conn.execute(sql.SQL(
-        "insert into {s} ({c}) select {c} from {d} where {p} is null or not ({p}::text = any(%s))"
-    ).format(s=sql.Identifier("staging", staging), d=sql.Identifier("data", layer.table), c=cols, p=part),
-        ([str(v) for v in delivered],))  # fmt: skip
+    cur = conn.execute(
+        sql.SQL("insert into {s} ({c}) select {c} from {d} where {p} is null or not ({p}::text = any(%s))").format(
+            s=sql.Identifier("staging", staging), d=sql.Identifier("data", layer.table), c=cols, p=part
+        ),
+        ([str(v) for v in delivered],),
+    )
     return cur.rowcount
 
 
-def swap(conn: psycopg.Connection, layer: Layer, staging: str, lineage_id: int, srid: int | None,
-         version: Version | None) -> int:  # fmt: skip
+def swap(
+    conn: psycopg.Connection, layer: Layer, staging: str, lineage_id: int, srid: int | None, version: Version | None
+) -> int:
     """Replace data.<layer> by staging.<staging>; returns the published row count."""
     live = sql.Identifier("data", layer.table)
     if exists(conn, layer):
         conn.execute(sql.SQL("lock table {} in access exclusive mode").format(live))
         conn.execute(sql.SQL("drop table {}").format(live))
     conn.execute(sql.SQL("alter table {} set schema data").format(sql.Identifier("staging", staging)))
-    conn.execute(sql.SQL("alter table {} rename to {}").format(sql.Identifier("data", staging), sql.Identifier(layer.table)))
+    conn.execute(
+        sql.SQL("alter table {} rename to {}").format(sql.Identifier("data", staging), sql.Identifier(layer.table))
+    )
     for (index_name,) in conn.execute(
         "select indexname from pg_indexes where schemaname = 'data' and tablename = %s", (layer.table,)
     ).fetchall():
         stable = index_name.replace(staging, layer.table, 1)
         if stable != index_name:
-            conn.execute(sql.SQL("alter index {} rename to {}").format(sql.Identifier("data", index_name), sql.Identifier(stable)))
+            conn.execute(
+                sql.SQL("alter index {} rename to {}").format(
+                    sql.Identifier("data", index_name), sql.Identifier(stable)
+                )
+            )
     if conn.execute("select 1 from pg_roles where rolname = 'bando_reader'").fetchone():
         conn.execute(sql.SQL("grant select on {} to bando_reader").format(live))
-    count = conn.execute(sql.SQL("select count(*) from {}").format(live)).fetchone()[0]
-    conn.execute(
-        "insert into bando.layer_state (layer, lineage_id, srid, row_count) values (%s, %s, %s, %s)"
-        " on conflict (layer) do update set lineage_id = excluded.lineage_id, srid = excluded.srid,"
-        " row_count = excluded.row_count, published_at = now()",
-        (layer.id, lineage_id, srid, count),
-    )
+    count = scalar(conn, sql.SQL("select count(*) from {}").format(live))
+    record_state(conn, layer.id, lineage_id, srid, count)
     if version is not None:
         conn.execute(
             "update bando.layer_versions set valid_to = %s where layer = %s and version_id <> %s"
@@ -114,7 +136,24 @@ def swap(conn: psycopg.Connection, layer: Layer, staging: str, lineage_id: int, 
             " valid_from, lineage_id) values (%s, %s, %s, %s, %s, %s, %s) on conflict (layer, version_id)"
             " do update set decision = excluded.decision, decision_date = excluded.decision_date,"
             " authority = excluded.authority, valid_from = excluded.valid_from, lineage_id = excluded.lineage_id",
-            (layer.id, version.id, version.decision, version.decision_date, version.authority,
-             version.valid_from, lineage_id),
-        )  # fmt: skip
+            (
+                layer.id,
+                version.id,
+                version.decision,
+                version.decision_date,
+                version.authority,
+                version.valid_from,
+                lineage_id,
+            ),
+        )
     return int(count)
+
+
+def record_state(conn: psycopg.Connection, layer_id: str, lineage_id: int, srid: int | None, row_count: int) -> None:
+    """What is published now, and since when: one row per layer, written in the publishing transaction."""
+    conn.execute(
+        "insert into bando.layer_state (layer, lineage_id, srid, row_count) values (%s, %s, %s, %s)"
+        " on conflict (layer) do update set lineage_id = excluded.lineage_id, srid = excluded.srid,"
+        " row_count = excluded.row_count, published_at = now()",
+        (layer_id, lineage_id, srid, row_count),
+    )

@@ -18,17 +18,25 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from bando.crs import parse_crs, pinned
+from bando.layers.model import Layer
+from bando.pipelines.publish import record_state
+from bando.pipelines.report import LoadResult
+from bando.pipelines.sources import FileRefused
 from bando.province import Province
 from bando.settings import Settings
-from layers.model import Layer
-from pipelines.report import LoadResult
-from pipelines.sources import FileRefused
 
 MAX_PIXELS = 400_000_000
 
 
-def convert_and_publish(layer: Layer, path: Path, opts, s: Settings, url: str, province: Province,  # type: ignore[no-untyped-def]
-                        result: LoadResult) -> None:  # fmt: skip
+def convert_and_publish(
+    layer: Layer,
+    path: Path,
+    opts,
+    s: Settings,
+    url: str,
+    province: Province,
+    result: LoadResult,
+) -> None:
     """Write the COG in the storage CRS and register it, in one transaction."""
     srid = province.storage_srid(layer.storage_crs)
     if not path.is_file():
@@ -41,7 +49,9 @@ def convert_and_publish(layer: Layer, path: Path, opts, s: Settings, url: str, p
         raise FileRefused("file.corrupt", f"{path.name} is not a readable raster: {str(exc)[:160]}") from None
     with src:
         if src.width * src.height > MAX_PIXELS:
-            raise FileRefused("file.too_large", f"{path.name} has {src.width}×{src.height} pixels; the limit is {MAX_PIXELS}")
+            raise FileRefused(
+                "file.too_large", f"{path.name} has {src.width}×{src.height} pixels; the limit is {MAX_PIXELS}"
+            )
         if opts.crs:
             src_crs = parse_crs(opts.crs)
         elif src.crs:
@@ -60,19 +70,37 @@ def convert_and_publish(layer: Layer, path: Path, opts, s: Settings, url: str, p
         left, top = transform.c, transform.f
         right, bottom = left + width * transform.a, top + height * transform.e
         if right < x0 or left > x1 or top < y0 or bottom > y1:
-            raise FileRefused("extent.outside", f"{path.name} lies outside the province: is its CRS ({result.crs}) right?")
+            raise FileRefused(
+                "extent.outside", f"{path.name} lies outside the province: is its CRS ({result.crs}) right?"
+            )
         out_dir = s.home / "rasters" / layer.id
         out_dir.mkdir(parents=True, exist_ok=True)
         final = out_dir / f"{result.lineage_id}.tif"
         tmp = out_dir / f".{result.lineage_id}.tmp.tif"
         nodata = layer.raster.nodata if layer.raster and layer.raster.nodata is not None else src.nodata
-        mem_profile = {"driver": "GTiff", "dtype": src.dtypes[0], "count": src.count, "crs": dst_crs,
-                       "transform": transform, "width": width, "height": height, "nodata": nodata,
-                       "tiled": True, "compress": "deflate"}  # fmt: skip
+        mem_profile = {
+            "driver": "GTiff",
+            "dtype": src.dtypes[0],
+            "count": src.count,
+            "crs": dst_crs,
+            "transform": transform,
+            "width": width,
+            "height": height,
+            "nodata": nodata,
+            "tiled": True,
+            "compress": "deflate",
+        }
         with rasterio.open(tmp, "w", **mem_profile) as dst:
             for band in range(1, src.count + 1):
-                reproject(rasterio.band(src, band), rasterio.band(dst, band), src_crs=RioCRS.from_wkt(source_pinned.to_wkt()),
-                          dst_crs=dst_crs, resampling=Resampling.bilinear, src_nodata=src.nodata, dst_nodata=nodata)  # fmt: skip
+                reproject(
+                    rasterio.band(src, band),
+                    rasterio.band(dst, band),
+                    src_crs=RioCRS.from_wkt(source_pinned.to_wkt()),
+                    dst_crs=dst_crs,
+                    resampling=Resampling.bilinear,
+                    src_nodata=src.nodata,
+                    dst_nodata=nodata,
+                )
         with rasterio.open(tmp) as staged:
             rasterio.shutil.copy(staged, final, driver="COG", compress="deflate", overview_resampling="average")
         tmp.unlink(missing_ok=True)
@@ -81,7 +109,9 @@ def convert_and_publish(layer: Layer, path: Path, opts, s: Settings, url: str, p
         result.outcome, result.message = "dry-run", "dry run: the raster converts cleanly; nothing was published"
         return
     with psycopg.connect(url) as conn:
-        old = conn.execute("select path from bando.rasters where layer = %s and version_id = 'current'", (layer.id,)).fetchone()
+        old = conn.execute(
+            "select path from bando.rasters where layer = %s and version_id = 'current'", (layer.id,)
+        ).fetchone()
         conn.execute(
             "insert into bando.rasters (layer, path, srid, width, height, bounds, lineage_id)"
             " values (%s, %s, %s, %s, %s, %s, %s) on conflict (layer, version_id) do update set"
@@ -89,12 +119,8 @@ def convert_and_publish(layer: Layer, path: Path, opts, s: Settings, url: str, p
             " bounds = excluded.bounds, lineage_id = excluded.lineage_id, published_at = now()",
             (layer.id, str(final), srid, width, height, [left, bottom, right, top], result.lineage_id),
         )
-        conn.execute(
-            "insert into bando.layer_state (layer, lineage_id, srid, row_count) values (%s, %s, %s, 1)"
-            " on conflict (layer) do update set lineage_id = excluded.lineage_id, srid = excluded.srid,"
-            " row_count = 1, published_at = now()",
-            (layer.id, result.lineage_id, srid),
-        )
+        assert result.lineage_id is not None, "a raster is published under its lineage row"
+        record_state(conn, layer.id, result.lineage_id, srid, 1)
         conn.commit()
     if old and old[0] != str(final):
         Path(old[0]).unlink(missing_ok=True)

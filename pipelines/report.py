@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bando.errors import SetupError
-from pipelines.normalise import Issue
+from bando.pipelines.normalise import Issue
 
 EXAMPLES = 3
 
@@ -46,7 +46,7 @@ class LoadResult:
     report_path: str | None = None
 
     @contextlib.contextmanager
-    def phase(self, name: str):  # type: ignore[no-untyped-def]
+    def phase(self, name: str):
         started = time.perf_counter()
         try:
             yield
@@ -95,8 +95,10 @@ def check_writable(folder: Path) -> None:
             fh.write(bytes(64 * 1024))  # more than a load report takes
     except OSError as exc:
         reason = "not a folder" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
-        raise SetupError(f"cannot write load reports to {folder} ({reason or type(exc).__name__}); "
-                         "nothing was loaded. Free space or fix the folder, or set BANDO_HOME.") from None  # fmt: skip
+        raise SetupError(
+            f"cannot write load reports to {folder} ({reason or type(exc).__name__}); "
+            "nothing was loaded. Free space or fix the folder, or set BANDO_HOME."
+        ) from None
     finally:
         with contextlib.suppress(OSError):
             probe.unlink()

@@ -24,8 +24,14 @@ from pyproj import CRS
 from bando.crs import parse_crs
 from bando.errors import BadInput, LoadRefused
 
-VECTOR_SUFFIXES = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON",
-                   ".json": "GeoJSON", ".csv": "CSV", ".gdb": "OpenFileGDB"}  # fmt: skip
+VECTOR_SUFFIXES = {
+    ".shp": "ESRI Shapefile",
+    ".gpkg": "GPKG",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".csv": "CSV",
+    ".gdb": "OpenFileGDB",
+}
 RASTER_SUFFIXES = {".tif", ".tiff"}
 #: Read text byte-for-byte (every byte one character) so bando can detect legacy encodings.
 BYTES = "ISO-8859-1"
@@ -123,9 +129,7 @@ def _choose_layer(path: Path, wanted: str | None) -> str | None:
     names = [str(row[0]) for row in layers]
     if wanted:
         if wanted not in names:
-            raise FileRefused(
-                "file.layer_missing", f"{path.name} has no layer {wanted!r}; it has: {', '.join(names)}"
-            )
+            raise FileRefused("file.layer_missing", f"{path.name} has no layer {wanted!r}; it has: {', '.join(names)}")
         return wanted
     if len(names) > 1:
         raise FileRefused(
@@ -153,8 +157,9 @@ def _gdal_limits(path: Path) -> Iterator[None]:
         yield
     for w in caught:
         if m := re.search(r"(\d+) columns detected\. Limiting to (\d+)", str(w.message)):
-            raise FileRefused("file.too_many_columns",
-                              f"{path.name} has {m[1]} columns; bando reads files of at most {m[2]} columns")  # fmt: skip
+            raise FileRefused(
+                "file.too_many_columns", f"{path.name} has {m[1]} columns; bando reads files of at most {m[2]} columns"
+            )
 
 
 def open_source(spec: SourceSpec) -> Source:
@@ -167,10 +172,11 @@ def open_source(spec: SourceSpec) -> Source:
     if driver == "CSV":
         options = {"AUTODETECT_TYPE": "NO", "EMPTY_STRING_AS_NULL": "YES"}
         if spec.x_column and spec.y_column:
-            options |= {"X_POSSIBLE_NAMES": spec.x_column, "Y_POSSIBLE_NAMES": spec.y_column,
-                        "KEEP_GEOM_COLUMNS": "NO"}  # fmt: skip
-    has_cpg = driver == "ESRI Shapefile" and path.with_suffix(".cpg").exists() or any(
-        p.suffix.lower() == ".cpg" for p in _sidecars(path) if driver == "ESRI Shapefile"
+            options |= {"X_POSSIBLE_NAMES": spec.x_column, "Y_POSSIBLE_NAMES": spec.y_column, "KEEP_GEOM_COLUMNS": "NO"}
+    has_cpg = (
+        driver == "ESRI Shapefile"
+        and path.with_suffix(".cpg").exists()
+        or any(p.suffix.lower() == ".cpg" for p in _sidecars(path) if driver == "ESRI Shapefile")
     )
     read_encoding = None
     if driver in ("ESRI Shapefile", "CSV") and (spec.encoding != "auto" or not has_cpg):
@@ -198,16 +204,22 @@ def open_source(spec: SourceSpec) -> Source:
         hint = " (a Shapefile without its .prj)" if driver == "ESRI Shapefile" else ""
         raise FileRefused(
             "crs.missing",
-            f"{path.name} declares no coordinate reference system{hint}; "
-            "say which one with --crs",
+            f"{path.name} declares no coordinate reference system{hint}; say which one with --crs",
         )
     count = info.get("features")
     return Source(
-        spec=spec, driver=driver, layer=layer, crs=crs, crs_origin=origin,
+        spec=spec,
+        driver=driver,
+        layer=layer,
+        crs=crs,
+        crs_origin=origin,
         feature_count=int(count) if count is not None and count >= 0 else None,
-        columns=[str(c) for c in info["fields"]], geometry_type=geometry_type,
-        read_encoding=read_encoding, has_cpg=has_cpg, open_options=options,
-    )  # fmt: skip
+        columns=[str(c) for c in info["fields"]],
+        geometry_type=geometry_type,
+        read_encoding=read_encoding,
+        has_cpg=has_cpg,
+        open_options=options,
+    )
 
 
 def _paged(source: Source, batch_size: int) -> Iterator[tuple[pa.Table, str | None]]:
@@ -215,9 +227,13 @@ def _paged(source: Source, batch_size: int) -> Iterator[tuple[pa.Table, str | No
     skip = 0
     while True:
         meta, _, geometry, fields = pyogrio.raw.read(
-            source.spec.path, layer=source.layer, encoding=source.read_encoding, skip_features=skip,
-            max_features=batch_size, **source.open_options,
-        )  # fmt: skip
+            source.spec.path,
+            layer=source.layer,
+            encoding=source.read_encoding,
+            skip_features=skip,
+            max_features=batch_size,
+            **source.open_options,
+        )
         n = len(fields[0]) if len(fields) else (len(geometry) if geometry is not None else 0)
         if n == 0:
             return
@@ -237,13 +253,19 @@ def batches(source: Source, batch_size: int = 50_000) -> Iterator[tuple[pa.Table
         try:
             yield from _paged(source, batch_size)
         except (DataSourceError, DataLayerError, OSError) as exc:
-            raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None
+            raise FileRefused(
+                "file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}"
+            ) from None
         return
     try:
         with pyogrio.open_arrow(
-            source.spec.path, layer=source.layer, encoding=source.read_encoding,
-            batch_size=batch_size, use_pyarrow=True, **source.open_options,
-        ) as (meta, reader):  # fmt: skip
+            source.spec.path,
+            layer=source.layer,
+            encoding=source.read_encoding,
+            batch_size=batch_size,
+            use_pyarrow=True,
+            **source.open_options,
+        ) as (meta, reader):
             geometry_name = meta.get("geometry_name") or ("wkb_geometry" if source.is_spatial else None)
             for batch in reader:
                 yield pa.Table.from_batches([batch]), geometry_name

@@ -23,9 +23,7 @@ class TextDecoder:
         self.declared = declared
         self.read_as_bytes = read_as_bytes
         self.encoding: str | None = None if declared == "auto" else declared
-        self.note: str | None = (
-            f"encoding {declared} declared by the steward" if declared != "auto" else None
-        )
+        self.note: str | None = f"encoding {declared} declared by the steward" if declared != "auto" else None
 
     @property
     def decided(self) -> bool:

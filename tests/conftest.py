@@ -18,6 +18,17 @@ from bando import db
 from bando.settings import Settings, get_settings, reset_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Tests that need one of these are the slow tier: a real `bando serve`, a browser, QGIS, or
+#: clusters of their own. `make test-fast` leaves them out (`-m "not slow"`).
+SLOW_FIXTURES = {"server", "web", "browser", "page_factory", "tay_ninh", "private_home"}
+SLOW_FOLDERS = {"clients", "notebooks", "hardening"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = Path(str(item.fspath)).relative_to(ROOT / "tests").parts[0]
+        if folder in SLOW_FOLDERS or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +85,7 @@ MANIFEST = ROOT / "data_samples" / "manifest.yml"
 @pytest.fixture(scope="session")
 def loaded(database: str) -> list:
     """Every sample delivery of the manifest, loaded once for the session (as `make demo` does)."""
-    from pipelines.manifest import run_manifest
+    from bando.pipelines.manifest import run_manifest
 
     results = run_manifest(MANIFEST)
     bad = [(r.layer, r.outcome, r.message) for r in results if r.outcome not in ("published", "noop")]

@@ -4,7 +4,7 @@ Both pages are static HTML, CSS and JavaScript that read only the public OGC API
 ``/ogc`` — as any third-party client would — plus what this part serves itself:
 ``/static`` (our files), ``/vendor`` (Leaflet and Leaflet.VectorGrid, copied from npm
 by ``web/vendor.sh`` at setup; never a CDN) and ``/site-config.json`` (derived from the
-catalogue, see :mod:`web.site_config`; the pages also carry it as a JSON data island).
+catalogue, see :mod:`bando.web.site_config`; the pages also carry it as a JSON data island).
 
 Every response of this part carries a strict Content-Security-Policy (only 'self';
 no inline script or style), ``nosniff`` and a same-origin referrer policy. If the
@@ -13,22 +13,22 @@ front end was never vendored, the pages still answer 200 and say how to install 
 
 from __future__ import annotations
 
-import html
 import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bando.layers import catalogue as catalogue_mod
 from bando.province import configured
 from bando.settings import Settings
-from layers import catalogue as catalogue_mod
-from web import site_config
+from bando.web import site_config
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -39,9 +39,11 @@ VENDOR_STAMP = VENDOR / ".installed"
 
 def security_headers(extra_img_src: str = "") -> dict[str, str]:
     img = "'self'" + (f" {extra_img_src}" if extra_img_src else "")
-    csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src " + img + "; "
-           "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-           "form-action 'self'; frame-ancestors 'none'")  # fmt: skip
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + img + "; "
+        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
     return {
         "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
@@ -83,17 +85,17 @@ def _island(config: dict[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-@lru_cache(maxsize=8)
-def _template(name: str) -> str:
-    return (TEMPLATES / name).read_text(encoding="utf-8")
+@lru_cache(maxsize=1)
+def _templates() -> jinja2.Environment:
+    """The pages' templates: one base with the header and panel, a page per file; autoescaped."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
 
 
 def render(name: str, **values: str) -> str:
-    """Fill ``{{name}}`` slots; values are HTML-escaped unless the slot is ``{{!name}}``."""
-    text = _template(name)
-    for key, value in values.items():
-        text = text.replace("{{!" + key + "}}", value).replace("{{" + key + "}}", html.escape(value))
-    return text
+    """Render a page; values are HTML-escaped unless the template marks them ``| safe``."""
+    return _templates().get_template(name).render(**values)
 
 
 class Pages:
@@ -106,8 +108,9 @@ class Pages:
     def config(self, page: site_config.Page) -> dict[str, Any]:
         if page not in self._configs:
             catalogue = catalogue_mod.cached(self.settings.layers_dir)
-            self._configs[page] = site_config.build(catalogue, configured(self.settings), self.settings.basemap_url,
-                                                    page)  # fmt: skip
+            self._configs[page] = site_config.build(
+                catalogue, configured(self.settings), self.settings.basemap_url, page
+            )
         return self._configs[page]
 
     def _page(self, page: site_config.Page, template: str) -> Response:
@@ -116,7 +119,7 @@ class Pages:
         if not vendored():
             body = render("not_installed.html", province=province)
             return HTMLResponse(body, headers={"Cache-Control": "no-store"})
-        body = render(template, province=province, **{"config": _island(config)})
+        body = render(template, province=province, page=page, config=_island(config))
         return HTMLResponse(body, headers={"Cache-Control": "no-cache"})
 
     async def site(self, request: Request) -> Response:
@@ -126,7 +129,7 @@ class Pages:
         return self._page("ioc", "ioc.html")
 
     async def site_config(self, request: Request) -> Response:
-        page = "ioc" if request.query_params.get("page") == "ioc" else "site"
+        page: site_config.Page = "ioc" if request.query_params.get("page") == "ioc" else "site"
         return JSONResponse(self.config(page), headers={"Cache-Control": "no-cache"})
 
 
@@ -136,7 +139,7 @@ def web_routes(settings: Settings) -> list[Route | Mount]:
     basemap = site_config.basemap(settings.basemap_url)
     headers = security_headers(basemap["origin"] if basemap else "")
 
-    def secure(endpoint):  # type: ignore[no-untyped-def]
+    def secure(endpoint):
         async def wrapped(request: Request) -> Response:
             response = await endpoint(request)
             response.headers.update(headers)

@@ -18,12 +18,12 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bando.codes import land_use_codes
+from bando.crs import CRS84_URI
+from bando.layers.catalogue import Catalogue
+from bando.layers.model import THEMES, Layer
 from bando.province import Province
-from layers.catalogue import Catalogue
-from layers.model import Layer
 
 Page = Literal["site", "ioc"]
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 TILE_URL = "/ogc/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?f=mvt"
 
 #: The background drawn from our own data: boundaries, roads and water surfaces.
@@ -33,21 +33,19 @@ WATER_CODES = ("SON", "MNC", "DTL")
 #: Switched on when a page opens (everything else is one click away).
 SITE_DEFAULT_ON = ("land_use_plan", "parcels", "red_lines")
 IOC_DEFAULT_ON = ()
-THEME_TITLES = {
-    "base": {"vi": "Nền", "en": "Background"},
-    "cadastre": {"vi": "Địa chính", "en": "Cadastre"},
-    "land_use": {"vi": "Sử dụng đất", "en": "Land use"},
-    "planning": {"vi": "Quy hoạch xây dựng", "en": "Construction planning"},
-    "infrastructure": {"vi": "Hạ tầng kỹ thuật", "en": "Technical infrastructure"},
-    "ioc": {"vi": "Điểm trực tuyến (IOC)", "en": "Live points (IOC)"},
-}
 GROUP_TITLES = {
     "NNP": {"vi": "Nhóm đất nông nghiệp", "en": "Agricultural land"},
     "PNN": {"vi": "Nhóm đất phi nông nghiệp", "en": "Non-agricultural land"},
     "CSD": {"vi": "Nhóm đất chưa sử dụng", "en": "Unused land"},
 }
-GEOMETRY_KIND = {"Point": "point", "MultiPoint": "point", "LineString": "line", "MultiLineString": "line",
-                 "Polygon": "polygon", "MultiPolygon": "polygon"}  # fmt: skip
+GEOMETRY_KIND = {
+    "Point": "point",
+    "MultiPoint": "point",
+    "LineString": "line",
+    "MultiLineString": "line",
+    "Polygon": "polygon",
+    "MultiPolygon": "polygon",
+}
 
 
 def _text(t: Any) -> dict[str, str]:
@@ -85,8 +83,12 @@ def _tiles(layer: Layer) -> dict[str, Any] | None:
         return None
     public = {f.name for f in layer.public_fields}
     props = [p for p in (layer.tiles.properties or ()) if p in public]
-    return {"url": TILE_URL.format(layer=layer.id), "minzoom": layer.tiles.minzoom,
-            "maxzoom": layer.tiles.maxzoom, "properties": props}  # fmt: skip
+    return {
+        "url": TILE_URL.format(layer=layer.id),
+        "minzoom": layer.tiles.minzoom,
+        "maxzoom": layer.tiles.maxzoom,
+        "properties": props,
+    }
 
 
 def _role(layer: Layer, catalogue: Catalogue) -> str | None:
@@ -125,11 +127,23 @@ def _water(catalogue: Catalogue) -> dict[str, Any] | None:
     codes = land_use_codes()
     for layer in catalogue:
         by = layer.style.by
-        if layer.theme == "land_use" and not layer.versioned and by and layer.style.codes == "land_use" \
-                and layer.tiles and by in (layer.tiles.properties or ()):  # fmt: skip
-            return {"id": f"{layer.id}__water", "source": layer.id, "field": by,
-                    "codes": [c for c in WATER_CODES if c in codes], "colour": codes["SON"].colour,
-                    "title": {"vi": "Mặt nước", "en": "Water"}, "tiles": _tiles(layer)}  # fmt: skip
+        if (
+            layer.theme == "land_use"
+            and not layer.versioned
+            and by
+            and layer.style.codes == "land_use"
+            and layer.tiles
+            and by in (layer.tiles.properties or ())
+        ):
+            return {
+                "id": f"{layer.id}__water",
+                "source": layer.id,
+                "field": by,
+                "codes": [c for c in WATER_CODES if c in codes],
+                "colour": codes["SON"].colour,
+                "title": {"vi": "Mặt nước", "en": "Water"},
+                "tiles": _tiles(layer),
+            }
     return None
 
 
@@ -138,10 +152,19 @@ def _readings(catalogue: Catalogue) -> list[dict[str, Any]]:
     for t in catalogue:
         if t.parent and t.alert and t.time_field:
             public = {f.name for f in t.public_fields}
-            out.append({"id": t.id, "title": _text(t.title), "parent": t.parent,
-                        "key": [k for k in t.key if k in public and k != t.time_field],
-                        "time": t.time_field, "value": t.alert.field, "by": t.alert.by,
-                        "thresholds": dict(t.alert.thresholds), "fields": _fields(t)})  # fmt: skip
+            out.append(
+                {
+                    "id": t.id,
+                    "title": _text(t.title),
+                    "parent": t.parent,
+                    "key": [k for k in t.key if k in public and k != t.time_field],
+                    "time": t.time_field,
+                    "value": t.alert.field,
+                    "by": t.alert.by,
+                    "thresholds": dict(t.alert.thresholds),
+                    "fields": _fields(t),
+                }
+            )
     return out
 
 
@@ -165,19 +188,21 @@ def build(catalogue: Catalogue, province: Province, basemap_url: str = "", page:
     return {
         "page": page,
         "api": "/ogc",
-        "crs84": CRS84,
+        "crs84": CRS84_URI,
         "province": {
-            "name": province.name, "fullName": getattr(province, "full_name", province.name),
+            "name": province.name,
+            "fullName": getattr(province, "full_name", province.name),
             "bbox": list(province.bbox_lonlat),
-            "tm3": {"epsg": province.tm3_epsg, "crs": f"EPSG:{province.tm3_epsg}",
-                    "bbox": [round(v) for v in tm3]},
-        },  # fmt: skip
+            "tm3": {"epsg": province.tm3_epsg, "crs": f"EPSG:{province.tm3_epsg}", "bbox": [round(v) for v in tm3]},
+        },
         "basemap": basemap(basemap_url),
-        "themes": {k: v for k, v in THEME_TITLES.items() if any(layer.theme == k for layer in layers)},
+        "themes": {k: v.model_dump() for k, v in THEMES.items() if any(layer.theme == k for layer in layers)},
         "layers": [_layer(layer, catalogue, page) for layer in layers],
         "water": _water(catalogue),
-        "landUse": [{"code": c.code, "name": {"vi": c.name_vi, "en": c.name_en}, "group": c.group,
-                     "colour": c.colour} for c in codes.values()],  # fmt: skip
+        "landUse": [
+            {"code": c.code, "name": {"vi": c.name_vi, "en": c.name_en}, "group": c.group, "colour": c.colour}
+            for c in codes.values()
+        ],
         "landUseGroups": GROUP_TITLES,
         "parcelLayer": parcel.id if parcel else None,
         "communeLayer": next((layer.id for layer in catalogue if layer.theme == "base" and layer.key), None),

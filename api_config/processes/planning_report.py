@@ -38,18 +38,18 @@ import shapely
 from psycopg import sql
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
-from api_config.errors import note_unavailable
-from api_config.runtime import get_runtime
-from bando.crs import vn2000_srids
-from bando.errors import BandoError
-from layers.model import Layer
-from pipelines.tables import PG_TYPES, VERSION_COLUMNS
+from bando.api_config.pygeoapi_seam.handlers import note_unavailable
+from bando.api_config.runtime import get_runtime
+from bando.crs import CRS84_URI, vn2000_srids
+from bando.db import scalar
+from bando.errors import DB_UNAVAILABLE, BandoError
+from bando.layers.model import Layer
+from bando.layers.tables import PG_TYPES
 
 LOG = logging.getLogger("bando.api")
 
 SQL_TEXT = Path(__file__).with_suffix(".sql").read_text(encoding="utf-8")
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 MAX_VERTICES = 2_000  # a drawn area; a cadastral parcel has tens
 MAX_RINGS = 50
 MAX_AREA_M2 = 4_000_000.0  # 400 ha: a neighbourhood, not a province
@@ -60,24 +60,34 @@ REPORT_LAYERS = ("parcels", "land_use_status", "land_use_plan", "planning_plots"
 INPUTS = {"maXa", "soHieuToBanDo", "soThuTuThua", "point", "polygon", "crs", "version", "lang"}
 _MAXA = re.compile(r"^[0-9]{1,10}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_EPSG = re.compile(r"^(?:EPSG:{1,2}|urn:ogc:def:crs:EPSG:[0-9.]*:|http://www\.opengis\.net/def/crs/EPSG/0/)([0-9]{4,5})$")
+_EPSG = re.compile(
+    r"^(?:EPSG:{1,2}|urn:ogc:def:crs:EPSG:[0-9.]*:|http://www\.opengis\.net/def/crs/EPSG/0/)([0-9]{4,5})$"
+)
 
 DISCLAIMER = {
-    "vi": ("Thông tin chỉ mang tính tham khảo, được tổng hợp tự động từ cơ sở dữ liệu không gian của tỉnh "
-           "tại ngày dữ liệu nêu trên. Hồ sơ quy hoạch và các quyết định phê duyệt do cơ quan có thẩm quyền "
-           "ban hành là căn cứ pháp lý; khi có khác biệt, hồ sơ quy hoạch được phê duyệt có giá trị."),
-    "en": ("For reference only: compiled automatically from the province's spatial database as of the data "
-           "dates shown. The approved planning documents and decisions issued by the competent authorities "
-           "are the legal basis and prevail over this report wherever they differ."),
-}  # fmt: skip
+    "vi": (
+        "Thông tin chỉ mang tính tham khảo, được tổng hợp tự động từ cơ sở dữ liệu không gian của tỉnh "
+        "tại ngày dữ liệu nêu trên. Hồ sơ quy hoạch và các quyết định phê duyệt do cơ quan có thẩm quyền "
+        "ban hành là căn cứ pháp lý; khi có khác biệt, hồ sơ quy hoạch được phê duyệt có giá trị."
+    ),
+    "en": (
+        "For reference only: compiled automatically from the province's spatial database as of the data "
+        "dates shown. The approved planning documents and decisions issued by the competent authorities "
+        "are the legal basis and prevail over this report wherever they differ."
+    ),
+}
 RED_LINE_RULE = {
-    "vi": ("Phần thửa đất nằm trong chỉ giới đường đỏ là phần nằm giữa hai đường chỉ giới của cùng một tuyến "
-           "đường (cách mỗi đường không quá lộ giới); tuyến chỉ có một đường chỉ giới được coi là tim đường, "
-           "với dải đất rộng bằng lộ giới."),
-    "en": ("The part inside the red lines is the strip between the two red lines of the same road (within the "
-           "right-of-way width of each); a road drawn with a single red line is taken as its axis, with a strip "
-           "as wide as the right-of-way."),
-}  # fmt: skip
+    "vi": (
+        "Phần thửa đất nằm trong chỉ giới đường đỏ là phần nằm giữa hai đường chỉ giới của cùng một tuyến "
+        "đường (cách mỗi đường không quá lộ giới); tuyến chỉ có một đường chỉ giới được coi là tim đường, "
+        "với dải đất rộng bằng lộ giới."
+    ),
+    "en": (
+        "The part inside the red lines is the strip between the two red lines of the same road (within the "
+        "right-of-way width of each); a road drawn with a single red line is taken as its axis, with a strip "
+        "as wide as the right-of-way."
+    ),
+}
 LABELS = {  # keys the report adds; catalogue fields take their titles from layers/*.yml
     "landUseName": ("Tên loại đất", "Land-use name"),
     "colour": ("Màu bản đồ", "Map colour"),
@@ -103,7 +113,7 @@ LABELS = {  # keys the report adds; catalogue fields take their titles from laye
     "redLines": ("Chỉ giới đường đỏ (phần đất dành cho đường)", "Red lines (land reserved for roads)"),
     "parcel": ("Thửa đất", "Parcel"),
     "disclaimer": ("Lưu ý", "Notice"),
-}  # fmt: skip
+}
 
 PROCESS_METADATA: dict[str, Any] = {
     "version": "1.0.0",
@@ -111,45 +121,82 @@ PROCESS_METADATA: dict[str, Any] = {
     "title": {"vi": "Thông tin quy hoạch thửa đất", "en": "Planning report for a parcel"},
     "description": {
         "vi": "Cho một thửa đất (mã xã, số tờ, số thửa), một điểm hoặc một vùng: thông tin công khai của thửa, "
-              "hiện trạng và quy hoạch sử dụng đất theo từng vùng (m², %), ô quy hoạch xây dựng và các chỉ tiêu, "
-              "phần diện tích nằm trong chỉ giới đường đỏ, kèm phiên bản và quyết định phê duyệt.",
+        "hiện trạng và quy hoạch sử dụng đất theo từng vùng (m², %), ô quy hoạch xây dựng và các chỉ tiêu, "
+        "phần diện tích nằm trong chỉ giới đường đỏ, kèm phiên bản và quyết định phê duyệt.",
         "en": "For a parcel (commune, map sheet, parcel number), a point or an area: the parcel's public facts, "
-              "current and planned land use per zone (m², %), the construction-planning plots and their "
-              "indicators, the area inside road red lines, with the plan version and approval decision of each.",
+        "current and planned land use per zone (m², %), the construction-planning plots and their "
+        "indicators, the area inside road red lines, with the plan version and approval decision of each.",
     },
     "jobControlOptions": ["sync-execute"],
     "keywords": ["quy hoạch", "thửa đất", "công khai quy hoạch", "planning", "parcel", "red line"],
     "links": [],
     "inputs": {
-        "maXa": {"title": "Mã xã / commune code", "description": "e.g. \"12049\"",
-                 "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"}, "minOccurs": 0, "maxOccurs": 1},
-        "soHieuToBanDo": {"title": "Số hiệu tờ bản đồ / map sheet", "schema": {"type": "integer", "minimum": 1},
-                          "minOccurs": 0, "maxOccurs": 1},
-        "soThuTuThua": {"title": "Số thứ tự thửa / parcel number", "schema": {"type": "integer", "minimum": 1},
-                        "minOccurs": 0, "maxOccurs": 1},
-        "point": {"title": "Điểm / point [x, y]", "description": "[longitude, latitude] or [easting, northing]",
-                  "schema": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
-                  "minOccurs": 0, "maxOccurs": 1},
-        "polygon": {"title": "Vùng / area (GeoJSON Polygon)",
-                    "description": f"GeoJSON Polygon, at most {MAX_VERTICES} vertices and {MAX_AREA_M2 / 10_000:g} ha",
-                    "schema": {"type": "object", "required": ["type", "coordinates"],
-                               "properties": {"type": {"type": "string", "enum": ["Polygon"]},
-                                              "coordinates": {"type": "array"}}},
-                    "minOccurs": 0, "maxOccurs": 1},
-        "crs": {"title": "Hệ toạ độ của điểm/vùng / CRS of point or polygon",
-                "description": f"{CRS84} (default), EPSG:4326 (longitude first) or a VN-2000 code (the province's TM-3 EPSG code …)",
-                "schema": {"type": "string"}, "minOccurs": 0, "maxOccurs": 1},
-        "version": {"title": "Phiên bản quy hoạch / plan version", "description": "default: the version in force",
-                    "schema": {"type": "string"}, "minOccurs": 0, "maxOccurs": 1},
-        "lang": {"title": "Ngôn ngữ / language", "schema": {"type": "string", "enum": ["vi", "en"], "default": "vi"},
-                 "minOccurs": 0, "maxOccurs": 1},
+        "maXa": {
+            "title": "Mã xã / commune code",
+            "description": 'e.g. "12049"',
+            "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+        "soHieuToBanDo": {
+            "title": "Số hiệu tờ bản đồ / map sheet",
+            "schema": {"type": "integer", "minimum": 1},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+        "soThuTuThua": {
+            "title": "Số thứ tự thửa / parcel number",
+            "schema": {"type": "integer", "minimum": 1},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+        "point": {
+            "title": "Điểm / point [x, y]",
+            "description": "[longitude, latitude] or [easting, northing]",
+            "schema": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+        "polygon": {
+            "title": "Vùng / area (GeoJSON Polygon)",
+            "description": f"GeoJSON Polygon, at most {MAX_VERTICES} vertices and {MAX_AREA_M2 / 10_000:g} ha",
+            "schema": {
+                "type": "object",
+                "required": ["type", "coordinates"],
+                "properties": {"type": {"type": "string", "enum": ["Polygon"]}, "coordinates": {"type": "array"}},
+            },
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+        "crs": {
+            "title": "Hệ toạ độ của điểm/vùng / CRS of point or polygon",
+            "description": f"{CRS84_URI} (default), EPSG:4326 (longitude first) or a VN-2000 code (the province's TM-3 EPSG code …)",
+            "schema": {"type": "string"},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+        "version": {
+            "title": "Phiên bản quy hoạch / plan version",
+            "description": "default: the version in force",
+            "schema": {"type": "string"},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
+        "lang": {
+            "title": "Ngôn ngữ / language",
+            "schema": {"type": "string", "enum": ["vi", "en"], "default": "vi"},
+            "minOccurs": 0,
+            "maxOccurs": 1,
+        },
     },
     "outputs": {
-        "report": {"title": "Báo cáo quy hoạch / planning report",
-                   "schema": {"type": "object", "contentMediaType": "application/json"}},
+        "report": {
+            "title": "Báo cáo quy hoạch / planning report",
+            "schema": {"type": "object", "contentMediaType": "application/json"},
+        },
     },
     "example": {"inputs": {"maXa": "12019", "soHieuToBanDo": 3, "soThuTuThua": 120, "lang": "vi"}},
-}  # fmt: skip
+}
 
 
 class ReportError(Exception):
@@ -176,9 +223,18 @@ class Request:
     point: tuple[float, float] | None = None
 
     def params(self) -> dict[str, Any]:
-        return {"mode": self.mode, "maxa": self.maxa, "sheet": self.sheet, "num": self.num, "wkb": self.wkb,
-                "in_srid": self.srid, "version": self.version, "lang": self.lang, "max_area": MAX_AREA_M2,
-                "min_piece": MIN_PIECE_M2}  # fmt: skip
+        return {
+            "mode": self.mode,
+            "maxa": self.maxa,
+            "sheet": self.sheet,
+            "num": self.num,
+            "wkb": self.wkb,
+            "in_srid": self.srid,
+            "version": self.version,
+            "lang": self.lang,
+            "max_area": MAX_AREA_M2,
+            "min_piece": MIN_PIECE_M2,
+        }
 
     def echo(self) -> dict[str, Any]:
         if self.mode == "parcel":
@@ -206,11 +262,11 @@ def _domain(layer: Layer, name: str, default: tuple[int, int]) -> tuple[int, int
 def _crs(value: Any) -> tuple[int, bool, str]:
     """(srid, geographic, canonical name) of an accepted input CRS."""
     if value is None:
-        return 4326, True, CRS84
+        return 4326, True, CRS84_URI
     if not isinstance(value, str) or len(value) > 80:
         raise ReportError("crs phải là một chuỗi", "crs must be a string")
-    if value in (CRS84, "OGC:CRS84", "CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84"):
-        return 4326, True, CRS84
+    if value in (CRS84_URI, "OGC:CRS84", "CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84"):
+        return 4326, True, CRS84_URI
     m = _EPSG.match(value)
     srid = int(m.group(1)) if m else None
     if srid == 4326:
@@ -232,8 +288,10 @@ def _position(value: Any, geographic: bool) -> tuple[float, float]:
     if not (math.isfinite(x) and math.isfinite(y)):
         raise ReportError("toạ độ phải là số hữu hạn", "coordinates must be finite numbers")
     if geographic and not (-180 <= x <= 180 and -90 <= y <= 90):
-        raise ReportError("kinh độ/vĩ độ ngoài phạm vi ([kinh độ, vĩ độ])",
-                          "longitude/latitude out of range (order is [longitude, latitude])")
+        raise ReportError(
+            "kinh độ/vĩ độ ngoài phạm vi ([kinh độ, vĩ độ])",
+            "longitude/latitude out of range (order is [longitude, latitude])",
+        )
     if not geographic and not (abs(x) <= MAX_PROJECTED and abs(y) <= MAX_PROJECTED):
         raise ReportError("toạ độ phẳng ngoài phạm vi", "projected coordinates out of range")
     return x, y
@@ -246,13 +304,17 @@ def _polygon(value: Any, geographic: bool) -> shapely.Polygon:
     if not rings or len(rings) > MAX_RINGS or any(not isinstance(r, list) for r in rings):
         raise ReportError(f"polygon phải có từ 1 đến {MAX_RINGS} vòng", f"polygon must have 1 to {MAX_RINGS} rings")
     if sum(len(r) for r in rings) > MAX_VERTICES:
-        raise ReportError(f"polygon có quá nhiều đỉnh (tối đa {MAX_VERTICES})",
-                          f"polygon has too many vertices (at most {MAX_VERTICES})")
+        raise ReportError(
+            f"polygon có quá nhiều đỉnh (tối đa {MAX_VERTICES})",
+            f"polygon has too many vertices (at most {MAX_VERTICES})",
+        )
     coords = [[_position(p, geographic) for p in ring] for ring in rings]
     for ring in coords:
         if len(ring) < 4 or ring[0] != ring[-1]:
-            raise ReportError("mỗi vòng của polygon phải khép kín và có ít nhất 4 điểm",
-                              "each polygon ring must be closed and have at least 4 positions")
+            raise ReportError(
+                "mỗi vòng của polygon phải khép kín và có ít nhất 4 điểm",
+                "each polygon ring must be closed and have at least 4 positions",
+            )
     poly = shapely.Polygon(coords[0], coords[1:])
     if not poly.is_valid:
         reason = shapely.is_valid_reason(poly).split("[")[0].strip()
@@ -268,29 +330,38 @@ def parse(data: Any) -> Request:
         raise ReportError("inputs phải là một đối tượng JSON", "inputs must be a JSON object")
     unknown = sorted(str(k)[:40] for k in data if k not in INPUTS)
     if unknown:
-        raise ReportError(f"tham số không được hỗ trợ: {', '.join(unknown[:5])}",
-                          f"unsupported input(s): {', '.join(unknown[:5])}")
+        raise ReportError(
+            f"tham số không được hỗ trợ: {', '.join(unknown[:5])}", f"unsupported input(s): {', '.join(unknown[:5])}"
+        )
     lang = data.get("lang", "vi")
     if lang not in ("vi", "en"):
-        raise ReportError("lang phải là \"vi\" hoặc \"en\"", "lang must be \"vi\" or \"en\"")
+        raise ReportError('lang phải là "vi" hoặc "en"', 'lang must be "vi" or "en"')
     version = data.get("version")
     if version is not None and (not isinstance(version, str) or not _VERSION.match(version)):
-        raise ReportError("version phải là mã phiên bản quy hoạch (chữ, số, . _ : -)",
-                          "version must be a plan version id (letters, digits, . _ : -)")
+        raise ReportError(
+            "version phải là mã phiên bản quy hoạch (chữ, số, . _ : -)",
+            "version must be a plan version id (letters, digits, . _ : -)",
+        )
     key = [k for k in ("maXa", "soHieuToBanDo", "soThuTuThua") if k in data]
     modes = (["parcel"] if key else []) + [k for k in ("point", "polygon") if k in data]
     if len(modes) != 1:
-        raise ReportError("cần đúng một trong: khoá thửa (maXa, soHieuToBanDo, soThuTuThua), point hoặc polygon",
-                          "give exactly one of: a parcel key (maXa, soHieuToBanDo, soThuTuThua), point or polygon")
+        raise ReportError(
+            "cần đúng một trong: khoá thửa (maXa, soHieuToBanDo, soThuTuThua), point hoặc polygon",
+            "give exactly one of: a parcel key (maXa, soHieuToBanDo, soThuTuThua), point or polygon",
+        )
     if modes == ["parcel"]:
         if len(key) != 3:
-            raise ReportError("khoá thửa cần đủ maXa, soHieuToBanDo và soThuTuThua",
-                              "a parcel key needs maXa, soHieuToBanDo and soThuTuThua")
+            raise ReportError(
+                "khoá thửa cần đủ maXa, soHieuToBanDo và soThuTuThua",
+                "a parcel key needs maXa, soHieuToBanDo and soThuTuThua",
+            )
         if "crs" in data:
             raise ReportError("crs chỉ dùng với point hoặc polygon", "crs applies to point or polygon only")
         maxa = data["maXa"]
         if not isinstance(maxa, str) or not _MAXA.match(maxa):
-            raise ReportError("maXa phải là chuỗi chữ số, ví dụ \"12049\"", "maXa must be a string of digits, e.g. \"12049\"")
+            raise ReportError(
+                'maXa phải là chuỗi chữ số, ví dụ "12049"', 'maXa must be a string of digits, e.g. "12049"'
+            )
         parcels = get_runtime().layer("parcels")
         sheet = _int_in(data["soHieuToBanDo"], "soHieuToBanDo", *_domain(parcels, "soHieuToBanDo", (1, 9999)))
         num = _int_in(data["soThuTuThua"], "soThuTuThua", *_domain(parcels, "soThuTuThua", (1, 99999)))
@@ -298,8 +369,9 @@ def parse(data: Any) -> Request:
     srid, geographic, name = _crs(data.get("crs"))
     if modes == ["point"]:
         x, y = _position(data["point"], geographic)
-        return Request("point", lang, version, wkb=shapely.to_wkb(shapely.Point(x, y)), srid=srid, crs=name,
-                       point=(x, y))
+        return Request(
+            "point", lang, version, wkb=shapely.to_wkb(shapely.Point(x, y)), srid=srid, crs=name, point=(x, y)
+        )
     poly = _polygon(data["polygon"], geographic)
     return Request("area", lang, version, wkb=shapely.to_wkb(poly), srid=srid, crs=name)
 
@@ -326,10 +398,14 @@ def _props(layer: Layer, alias: str) -> sql.Composable:
 
 def _empty_table(layer: Layer, srid: int) -> sql.Composable:
     """A relation with the layer's columns and no rows: the stand-in for an unpublished layer."""
-    cols = [sql.SQL("null::bigint as fid")]
+    cols: list[sql.Composable] = [sql.SQL("null::bigint as fid")]
     cols += [sql.SQL("null::{} as {}").format(sql.SQL(PG_TYPES[f.type]), sql.Identifier(f.name)) for f in layer.fields]
     if layer.versioned:
-        cols += [sql.SQL("null::text as version_id"), sql.SQL("null::date as valid_from"), sql.SQL("null::date as valid_to")]
+        cols += [
+            sql.SQL("null::text as version_id"),
+            sql.SQL("null::date as valid_from"),
+            sql.SQL("null::date as valid_to"),
+        ]
     cols.append(sql.SQL("null::geometry(Geometry, {}) as geom").format(sql.Literal(srid)))
     return sql.SQL("(select {} where false)").format(sql.SQL(", ").join(cols))
 
@@ -340,24 +416,32 @@ def compose(present: set[str]) -> sql.Composed:
     srid = runtime.srid(layers["parcels"])
     red_width = layers["red_lines"].field("loGioi").domain
     reach = 3 * (red_width.max if red_width and red_width.max else 200) + 1
-    tables = {lid: sql.Identifier("data", layers[lid].table) if lid in present else _empty_table(layers[lid], srid)
-              for lid in REPORT_LAYERS}  # fmt: skip
+    tables = {
+        lid: sql.Identifier("data", layers[lid].table) if lid in present else _empty_table(layers[lid], srid)
+        for lid in REPORT_LAYERS
+    }
     versioned = [lid for lid in REPORT_LAYERS if layers[lid].versioned]
     return sql.SQL(STATEMENT_TEXT).format(
         srid=sql.Literal(srid),
-        parcels=tables["parcels"], land_use_status=tables["land_use_status"], land_use_plan=tables["land_use_plan"],
-        planning_plots=tables["planning_plots"], red_lines=tables["red_lines"],
-        parcel_props=_props(layers["parcels"], "p"), plan_props=_props(layers["land_use_plan"], "z"),
+        parcels=tables["parcels"],
+        land_use_status=tables["land_use_status"],
+        land_use_plan=tables["land_use_plan"],
+        planning_plots=tables["planning_plots"],
+        red_lines=tables["red_lines"],
+        parcel_props=_props(layers["parcels"], "p"),
+        plan_props=_props(layers["land_use_plan"], "z"),
         plot_props=_props(layers["planning_plots"], "z"),
         parcel_code=sql.Identifier(layers["parcels"].style.by or "loaiDat"),
         status_code=sql.Identifier(layers["land_use_status"].style.by or "loaiDat"),
         plan_code=sql.Identifier(layers["land_use_plan"].style.by or "loaiDatQH"),
         plot_code=sql.Identifier(layers["planning_plots"].style.by or "chucNang"),
-        plan_layer=sql.Literal("land_use_plan"), plot_layer=sql.Literal("planning_plots"),
-        red_layer=sql.Literal("red_lines"), red_reach=sql.Literal(float(reach)),
+        plan_layer=sql.Literal("land_use_plan"),
+        plot_layer=sql.Literal("planning_plots"),
+        red_layer=sql.Literal("red_lines"),
+        red_reach=sql.Literal(float(reach)),
         versioned_layers=sql.SQL(", ").join(map(sql.Literal, versioned)),
         report_layers=sql.SQL(", ").join(map(sql.Literal, REPORT_LAYERS)),
-    )  # fmt: skip
+    )
 
 
 class _Statement:
@@ -373,9 +457,13 @@ class _Statement:
         with self._lock:
             if refresh or self._text is None or time.monotonic() - self._at > PRESENCE_TTL_S:
                 names = [f"data.{get_runtime().layer(lid).table}" for lid in REPORT_LAYERS]
-                row = conn.execute("select array_agg(to_regclass(n) is not null order by i)"
-                                   " from unnest(%s::text[]) with ordinality u(n, i)", (names,)).fetchone()  # fmt: skip
-                present = {lid for lid, ok in zip(REPORT_LAYERS, row[0]) if ok}
+                flags = scalar(
+                    conn,
+                    "select array_agg(to_regclass(n) is not null order by i)"
+                    " from unnest(%s::text[]) with ordinality u(n, i)",
+                    (names,),
+                )
+                present = {lid for lid, ok in zip(REPORT_LAYERS, flags) if ok}
                 self.missing = tuple(lid for lid in REPORT_LAYERS if lid not in present)
                 self._text = compose(present).as_bytes(conn)
                 self._at = time.monotonic()
@@ -391,18 +479,21 @@ def run(req: Request) -> dict[str, Any]:
     try:
         with runtime.connection() as conn:
             try:
-                text = conn.execute(STATEMENT.get(conn), req.params()).fetchone()[0]
+                text = scalar(conn, STATEMENT.get(conn), req.params())
             except psycopg.errors.UndefinedTable:  # a layer vanished since composing
-                text = conn.execute(STATEMENT.get(conn, refresh=True), req.params()).fetchone()[0]
+                text = scalar(conn, STATEMENT.get(conn, refresh=True), req.params())
     except psycopg.errors.QueryCanceled:
-        raise ReportError("truy vấn quá lâu; hãy thu nhỏ vùng", "the report took too long; draw a smaller area") from None
+        raise ReportError(
+            "truy vấn quá lâu; hãy thu nhỏ vùng", "the report took too long; draw a smaller area"
+        ) from None
     except (psycopg.errors.DataException, psycopg.errors.InternalError_) as exc:
         LOG.info("planning-report rejected %s input: %s", req.mode, type(exc).__name__)
-        raise ReportError("không tính được báo cáo cho hình học này", "the report cannot be computed for this geometry") from None
+        raise ReportError(
+            "không tính được báo cáo cho hình học này", "the report cannot be computed for this geometry"
+        ) from None
     except (psycopg.OperationalError, BandoError):
         note_unavailable()  # answered 503, not as a failed job
-        raise ReportError("cơ sở dữ liệu chưa sẵn sàng; hãy thử lại sau giây lát",
-                          "the database is not answering; try again shortly") from None
+        raise ReportError("cơ sở dữ liệu chưa sẵn sàng; hãy thử lại sau giây lát", DB_UNAVAILABLE) from None
     return json.loads(text)
 
 
@@ -418,7 +509,7 @@ def _labels(lang: str) -> dict[str, str]:
     return out | {k: v[i] for k, v in LABELS.items()}
 
 
-_LABELS = {}  # lang -> labels, built once
+_LABELS: dict[str, dict[str, str]] = {}  # lang -> labels, built once
 
 
 def labels(lang: str) -> dict[str, str]:
@@ -433,8 +524,12 @@ def _section(doc: dict[str, Any], key: str, layer_id: str, lang: str) -> dict[st
         return None
     layer = get_runtime().layer(layer_id)
     published = (doc.get("published") or {}).get(layer_id)
-    section = {"layer": layer_id, "title": layer.title.vi if lang == "vi" else layer.title.en,
-               "dataDate": published, "published": layer_id not in STATEMENT.missing}  # fmt: skip
+    section = {
+        "layer": layer_id,
+        "title": layer.title.vi if lang == "vi" else layer.title.en,
+        "dataDate": published,
+        "published": layer_id not in STATEMENT.missing,
+    }
     if layer.metadata.date:
         section["sourceDate"] = layer.metadata.date
     if layer.versioned:
@@ -446,19 +541,26 @@ def build_report(req: Request, doc: dict[str, Any]) -> dict[str, Any]:
     lang = req.lang
     if not doc["versionKnown"]:
         known = ", ".join(sorted(doc["knownVersions"])[:20]) or "—"
-        raise ReportError(f"không có phiên bản quy hoạch {req.version!r} (có: {known})",
-                          f"no plan version {req.version!r} (known: {known})")
+        raise ReportError(
+            f"không có phiên bản quy hoạch {req.version!r} (có: {known})",
+            f"no plan version {req.version!r} (known: {known})",
+        )
     if not doc["found"]:
         if req.mode == "parcel":
             raise ReportError(
                 f"không tìm thấy thửa đất số {req.num}, tờ bản đồ số {req.sheet}, mã xã {req.maxa}",
-                f"parcel not found: commune {req.maxa}, map sheet {req.sheet}, parcel {req.num}")
+                f"parcel not found: commune {req.maxa}, map sheet {req.sheet}, parcel {req.num}",
+            )
         if req.mode == "point":
-            raise ReportError("không tìm thấy thửa đất nào tại điểm này (toạ độ theo thứ tự [x, y] = [kinh độ, vĩ độ])",
-                              "parcel not found: no parcel at this point (order is [x, y] = [longitude, latitude])")
+            raise ReportError(
+                "không tìm thấy thửa đất nào tại điểm này (toạ độ theo thứ tự [x, y] = [kinh độ, vĩ độ])",
+                "parcel not found: no parcel at this point (order is [x, y] = [longitude, latitude])",
+            )
         if (doc.get("inputAreaM2") or 0) > MAX_AREA_M2:
-            raise ReportError(f"vùng quá lớn (tối đa {MAX_AREA_M2 / 10_000:g} ha)",
-                              f"the area is too large (at most {MAX_AREA_M2 / 10_000:g} ha)")
+            raise ReportError(
+                f"vùng quá lớn (tối đa {MAX_AREA_M2 / 10_000:g} ha)",
+                f"the area is too large (at most {MAX_AREA_M2 / 10_000:g} ha)",
+            )
         raise ReportError("vùng không hợp lệ", "the area is not valid")
     subject = "parcel" if req.mode in ("parcel", "point") else "area"
     red = _section(doc, "redLines", "red_lines", lang)
@@ -479,8 +581,6 @@ def build_report(req: Request, doc: dict[str, Any]) -> dict[str, Any]:
         "labels": labels(lang),
         "disclaimer": DISCLAIMER[lang],
     }
-
-
 
 
 class PlanningReportProcessor(BaseProcessor):

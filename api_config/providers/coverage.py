@@ -35,10 +35,10 @@ from rasterio.io import MemoryFile
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
-from api_config.config import CRS84, crs_list, crs_uri
-from api_config.errors import to_provider_error
-from api_config.runtime import get_runtime
-from bando.crs import parse_crs, transformer
+from bando.api_config.config import crs_list
+from bando.api_config.pygeoapi_seam.handlers import to_provider_error
+from bando.api_config.runtime import get_runtime
+from bando.crs import CRS84_URI, epsg_uri, parse_crs, transformer
 from bando.errors import BadInput, BandoError, NotFound, Unavailable
 
 LOG = logging.getLogger("bando.api")
@@ -91,6 +91,8 @@ def _to_storage(uri: str, srid: int) -> Transformer:
 class BandoCoverageProvider(BaseProvider):
     """pygeoapi ``coverage`` provider; construction only looks things up (it runs per request)."""
 
+    _fields: dict[str, Any]  # filled by get_fields(); pygeoapi declares it untyped
+
     def __init__(self, provider_def: dict[str, Any]) -> None:
         super().__init__(provider_def)
         runtime = get_runtime()
@@ -102,15 +104,16 @@ class BandoCoverageProvider(BaseProvider):
         self.raster = layer.raster
         self.srid = runtime.srid(layer)
         self.axes = list(AXES)
-        self.crs = crs_uri(self.srid)
+        self.crs = epsg_uri(self.srid)
         self.num_bands = 1
         self.native_format = provider_def["format"]["name"]
         self.get_fields()
 
     def get_fields(self) -> dict[str, dict[str, Any]]:
         if not self._fields:
-            self._fields = {self.layer.id: {"title": self.raster.band_title.vi, "type": "number",
-                                            "x-ogc-unit": self.raster.unit}}  # fmt: skip
+            self._fields = {
+                self.layer.id: {"title": self.raster.band_title.vi, "type": "number", "x-ogc-unit": self.raster.unit}
+            }
         return self._fields
 
     # -- what is published -----------------------------------------------------------
@@ -124,10 +127,12 @@ class BandoCoverageProvider(BaseProvider):
                 ).fetchone()
         except psycopg.Error as exc:
             LOG.warning("coverage %s: could not read bando.rasters: %s", self.layer.id, type(exc).__name__)
-            raise Unavailable("the database is not answering; try again shortly") from None
+            raise Unavailable() from None
         if row is None:
-            raise NotFound(f"the raster layer {self.layer.id!r} has not been published yet, so there is no coverage"
-                           f" to serve; a data steward publishes it with 'bando load {self.layer.id} FILE.tif'")
+            raise NotFound(
+                f"the raster layer {self.layer.id!r} has not been published yet, so there is no coverage"
+                f" to serve; a data steward publishes it with 'bando load {self.layer.id} FILE.tif'"
+            )
         return Registration(row[0], int(row[1]), int(row[2]))
 
     def grid(self, reg: Registration) -> Grid:
@@ -140,10 +145,13 @@ class BandoCoverageProvider(BaseProvider):
             with rasterio.open(reg.path) as src:
                 grid = Grid(src.transform, src.width, src.height, src.dtypes[0], src.nodata)
         except (RasterioIOError, OSError):
-            LOG.error("coverage %s: the registered file %s (load #%s) cannot be read", self.layer.id, reg.path,
-                      reg.lineage_id)  # fmt: skip
-            raise FileGone(f"the raster of {self.layer.id!r} cannot be read on the server; "
-                           "ask the data steward to publish it again") from None  # fmt: skip
+            LOG.error(
+                "coverage %s: the registered file %s (load #%s) cannot be read", self.layer.id, reg.path, reg.lineage_id
+            )
+            raise FileGone(
+                f"the raster of {self.layer.id!r} cannot be read on the server; "
+                "ask the data steward to publish it again"
+            ) from None
         with _grids_lock:
             for old in [k for k in _grids if k[0] == self.layer.id]:
                 del _grids[old]  # one load per layer is current; forget the replaced ones
@@ -153,22 +161,43 @@ class BandoCoverageProvider(BaseProvider):
     @property
     def _coverage_properties(self) -> dict[str, Any]:
         """What pygeoapi shows in the collection description; never fails (the layer may be unpublished)."""
-        props: dict[str, Any] = {"bbox_crs": self.crs, "crs_type": "ProjectedCRS", "axes": self.axes,
-                                 "x_axis_label": "x", "y_axis_label": "y", "num_bands": 1,
-                                 "width": 0, "height": 0, "resx": None, "resy": None}  # fmt: skip
+        props: dict[str, Any] = {
+            "bbox_crs": self.crs,
+            "crs_type": "ProjectedCRS",
+            "axes": self.axes,
+            "x_axis_label": "x",
+            "y_axis_label": "y",
+            "num_bands": 1,
+            "width": 0,
+            "height": 0,
+            "resx": None,
+            "resy": None,
+        }
         try:
             grid = self.grid(self.registration())
         except BandoError:
             return props
-        props |= {"width": grid.width, "height": grid.height, "resx": grid.transform.a,
-                  "resy": abs(grid.transform.e), "bbox": list(grid.bounds)}  # fmt: skip
+        props |= {
+            "width": grid.width,
+            "height": grid.height,
+            "resx": grid.transform.a,
+            "resy": abs(grid.transform.e),
+            "bbox": list(grid.bounds),
+        }
         return props
 
     # -- the request -------------------------------------------------------------------
 
-    def query(self, properties: list | None = None, subsets: dict | None = None, bbox: list | None = None,
-              bbox_crs: str | None = None, datetime_: str | None = None, format_: str = "json",
-              **kwargs: Any) -> bytes | dict[str, Any]:  # fmt: skip
+    def query(
+        self,
+        properties: list | None = None,
+        subsets: dict | None = None,
+        bbox: list | None = None,
+        bbox_crs: str | None = None,
+        datetime_: str | None = None,
+        format_: str = "json",
+        **kwargs: Any,
+    ) -> bytes | dict[str, Any]:
         try:
             covjson = format_ != self.native_format
             if covjson and format_ not in ("json", "html"):
@@ -198,7 +227,7 @@ class BandoCoverageProvider(BaseProvider):
             raise BadInput("bbox and subset on x/y cannot be combined; use one of them")
         x0, y0, x1, y1 = grid.bounds
         if bbox:
-            x0, y0, x1, y1 = storage_bbox(bbox, bbox_crs or CRS84, srid)
+            x0, y0, x1, y1 = storage_bbox(bbox, bbox_crs or CRS84_URI, srid)
         for axis, values in subsets.items():
             lo, hi = _interval(axis, values)
             if axis == "x":
@@ -210,8 +239,10 @@ class BandoCoverageProvider(BaseProvider):
         cols, rows = _span(min(ca, cb), max(ca, cb), grid.width), _span(min(ra, rb), max(ra, rb), grid.height)
         if cols is None or rows is None:
             gx0, gy0, gx1, gy1 = (round(v, 1) for v in grid.bounds)
-            raise BadInput(f"the requested area does not overlap the coverage, whose extent in EPSG:{srid} is"
-                           f" {gx0},{gy0},{gx1},{gy1}")  # fmt: skip
+            raise BadInput(
+                f"the requested area does not overlap the coverage, whose extent in EPSG:{srid} is"
+                f" {gx0},{gy0},{gx1},{gy1}"
+            )
         return Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0])
 
     def _check_size(self, window: Window, covjson: bool) -> None:
@@ -220,9 +251,11 @@ class BandoCoverageProvider(BaseProvider):
         if cells > limit:
             hint = " or ask for f=GTiff" if covjson and limit < self.raster.max_pixels else ""
             what = "per CoverageJSON request" if covjson else "per request"
-            raise BadInput(f"the request covers {int(window.width)} × {int(window.height)} = {cells:,} pixels;"
-                           f" this coverage serves at most {limit:,} pixels {what}"
-                           f" — narrow it with bbox or subset{hint}")
+            raise BadInput(
+                f"the request covers {int(window.width)} × {int(window.height)} = {cells:,} pixels;"
+                f" this coverage serves at most {limit:,} pixels {what}"
+                f" — narrow it with bbox or subset{hint}"
+            )
 
     def _read(self, reg: Registration, grid: Grid, window: Window) -> np.ndarray:
         try:
@@ -237,9 +270,17 @@ class BandoCoverageProvider(BaseProvider):
 
     def _geotiff(self, data: np.ndarray, transform: Affine, grid: Grid, srid: int) -> bytes:
         height, width = data.shape
-        profile: dict[str, Any] = {"driver": "GTiff", "width": width, "height": height, "count": 1,
-                                   "dtype": grid.dtype, "crs": RioCRS.from_epsg(srid), "transform": transform,
-                                   "nodata": self._nodata(grid), "compress": "deflate"}  # fmt: skip
+        profile: dict[str, Any] = {
+            "driver": "GTiff",
+            "width": width,
+            "height": height,
+            "count": 1,
+            "dtype": grid.dtype,
+            "crs": RioCRS.from_epsg(srid),
+            "transform": transform,
+            "nodata": self._nodata(grid),
+            "compress": "deflate",
+        }
         if width > 256 and height > 256:
             profile |= {"tiled": True, "blockxsize": 256, "blockysize": 256}
         with MemoryFile() as memfile:
@@ -266,17 +307,30 @@ class BandoCoverageProvider(BaseProvider):
             "domain": {
                 "type": "Domain",
                 "domainType": "Grid",
-                "axes": {"x": {"start": x_start, "stop": x_stop, "num": width},
-                         "y": {"start": y_start, "stop": y_stop, "num": height}},
-                "referencing": [{"coordinates": ["x", "y"],
-                                 "system": {"type": "ProjectedCRS", "id": crs_uri(srid)}}],
+                "axes": {
+                    "x": {"start": x_start, "stop": x_stop, "num": width},
+                    "y": {"start": y_start, "stop": y_stop, "num": height},
+                },
+                "referencing": [{"coordinates": ["x", "y"], "system": {"type": "ProjectedCRS", "id": epsg_uri(srid)}}],
             },
-            "parameters": {key: {"type": "Parameter", "description": title,
-                                 "unit": {"symbol": self.raster.unit, "label": {"en": self.raster.unit}},
-                                 "observedProperty": {"id": key, "label": title}}},
-            "ranges": {key: {"type": "NdArray", "dataType": "float", "axisNames": ["y", "x"],
-                             "shape": [height, width], "values": flat}},
-        }  # fmt: skip
+            "parameters": {
+                key: {
+                    "type": "Parameter",
+                    "description": title,
+                    "unit": {"symbol": self.raster.unit, "label": {"en": self.raster.unit}},
+                    "observedProperty": {"id": key, "label": title},
+                }
+            },
+            "ranges": {
+                key: {
+                    "type": "NdArray",
+                    "dataType": "float",
+                    "axisNames": ["y", "x"],
+                    "shape": [height, width],
+                    "values": flat,
+                }
+            },
+        }
 
 
 def storage_bbox(bbox: list, bbox_crs: str, srid: int) -> tuple[float, float, float, float]:

@@ -1,8 +1,8 @@
 """bando's OGC API Features provider for pygeoapi: psycopg 3, a shared pool, one query a page.
 
 pygeoapi builds a provider object per request, so construction only looks things up
-(:mod:`api_config.runtime`); the work is one SQL statement built by
-:class:`api_config.features_sql.FeatureQuery`, with every request value a parameter.
+(:mod:`bando.api_config.runtime`); the work is one SQL statement built by
+:class:`bando.api_config.features_sql.FeatureQuery`, with every request value a parameter.
 """
 
 from __future__ import annotations
@@ -15,23 +15,36 @@ from typing import Any
 import psycopg
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
-from api_config.cql import to_sql
-from api_config.errors import to_provider_error
-from api_config.features_sql import COUNT_CAP, FeatureQuery, axis_flip, srid_of
-from api_config.runtime import get_runtime
+from bando.api_config.cql import mentions, to_sql
+from bando.api_config.features_sql import COUNT_CAP, FeatureQuery, axis_flip, srid_of
+from bando.api_config.pygeoapi_seam.handlers import to_provider_error
+from bando.api_config.runtime import get_runtime
 from bando.errors import BadInput, BandoError, Unavailable
 
 LOG = logging.getLogger("bando.api")
-JSON_TYPES = {"text": ("string", None), "integer": ("integer", None), "real": ("number", None),
-              "date": ("string", "date"), "datetime": ("string", "date-time"), "boolean": ("boolean", None)}  # fmt: skip
+JSON_TYPES = {
+    "text": ("string", None),
+    "integer": ("integer", None),
+    "real": ("number", None),
+    "date": ("string", "date"),
+    "datetime": ("string", "date-time"),
+    "boolean": ("boolean", None),
+}
 MAX_OFFSET = 1_000_000
 #: A filter comparing a field with a value of another type ("dienTich > 'abc'", "loaiDat > 5"):
 #: PostgreSQL refuses it as data (class 22, e.g. invalid text) or as an undefined operator.
-TYPE_ERRORS = (psycopg.errors.UndefinedFunction, psycopg.errors.DatatypeMismatch, psycopg.errors.AmbiguousFunction,
-               psycopg.errors.IndeterminateDatatype, psycopg.errors.CannotCoerce)  # fmt: skip
+TYPE_ERRORS = (
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.DatatypeMismatch,
+    psycopg.errors.AmbiguousFunction,
+    psycopg.errors.IndeterminateDatatype,
+    psycopg.errors.CannotCoerce,
+)
 
 
 class BandoFeatureProvider(BaseProvider):
+    _fields: dict[str, Any]  # filled by get_fields(); pygeoapi declares it untyped
+
     def __init__(self, provider_def: dict[str, Any]) -> None:
         super().__init__(provider_def)
         runtime = get_runtime()
@@ -48,9 +61,11 @@ class BandoFeatureProvider(BaseProvider):
                 kind, fmt = JSON_TYPES[f.type]
                 out[f.name] = {"type": kind, "title": f.title.vi} | ({"format": fmt} if fmt else {})
             if self.layer.versioned:
-                out |= {"version_id": {"type": "string", "title": "Phiên bản"},
-                        "valid_from": {"type": "string", "format": "date"},
-                        "valid_to": {"type": "string", "format": "date"}}  # fmt: skip
+                out |= {
+                    "version_id": {"type": "string", "title": "Phiên bản"},
+                    "valid_from": {"type": "string", "format": "date"},
+                    "valid_to": {"type": "string", "format": "date"},
+                }
             self._fields = out
         return self._fields
 
@@ -76,7 +91,7 @@ class BandoFeatureProvider(BaseProvider):
             LOG.info("rejected query on %s: %s", self.layer.id, type(exc).__name__)
             raise to_provider_error(BadInput("the query could not be evaluated (check values and geometry)")) from None
         except psycopg.OperationalError:
-            raise to_provider_error(Unavailable("the database connection was lost; try again shortly")) from None
+            raise to_provider_error(Unavailable()) from None
         except BandoError as exc:
             raise to_provider_error(exc) from None
         return row[0] if row else None
@@ -84,7 +99,7 @@ class BandoFeatureProvider(BaseProvider):
     def _datetime(self, q: FeatureQuery, datetime_: str | None, filterq: Any) -> None:
         start, end = _interval(datetime_) if datetime_ else (None, None)
         if self.layer.versioned:
-            mentions_version = filterq is not None and "version_id" in repr(filterq)
+            mentions_version = filterq is not None and mentions(filterq, "version_id")
             if datetime_:
                 q.valid_at(start, end)
             elif not mentions_version:
@@ -94,10 +109,22 @@ class BandoFeatureProvider(BaseProvider):
 
     # -- pygeoapi interface -----------------------------------------------------
 
-    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
-              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
-              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
-              filterq: Any = None, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    def query(
+        self,
+        offset: int = 0,
+        limit: int = 10,
+        resulttype: str = "results",
+        bbox: list | None = None,
+        datetime_: str | None = None,
+        properties: list | None = None,
+        sortby: list | None = None,
+        select_properties: list | None = None,
+        skip_geometry: bool = False,
+        q: str | None = None,
+        filterq: Any = None,
+        crs_transform_spec: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         try:
             if offset > MAX_OFFSET:
                 raise BadInput(f"offset may not exceed {MAX_OFFSET}; narrow the query with bbox or filter")
@@ -119,9 +146,17 @@ class BandoFeatureProvider(BaseProvider):
             matched = count if count is not None and count <= COUNT_CAP else None
         features: list[dict] = []
         if resulttype != "hits":
-            text = self._run(*query.page(limit=limit, offset=offset, sortby=sortby or [],
-                                         selected=select_properties or None, skip_geometry=skip_geometry,
-                                         target_srid=target, flip=flip))  # fmt: skip
+            text = self._run(
+                *query.page(
+                    limit=limit,
+                    offset=offset,
+                    sortby=sortby or [],
+                    selected=select_properties or None,
+                    skip_geometry=skip_geometry,
+                    target_srid=target,
+                    flip=flip,
+                )
+            )
             features = json.loads(text)
         out: dict[str, Any] = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
         if matched is not None:
@@ -145,7 +180,7 @@ class BandoFeatureProvider(BaseProvider):
         return json.loads(text)
 
 
-def _geom():  # type: ignore[no-untyped-def]
+def _geom():
     from psycopg import sql
 
     return sql.Identifier("geom")

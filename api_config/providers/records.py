@@ -22,32 +22,28 @@ import psycopg
 from psycopg import sql
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
-from api_config.errors import to_provider_error
-from api_config.runtime import Runtime, get_runtime
+from bando.api_config.pygeoapi_seam.handlers import to_provider_error
+from bando.api_config.runtime import Runtime, get_runtime
 from bando.crs import transformer
+from bando.db import scalar
 from bando.errors import BadInput, BandoError, Unavailable
-from layers.model import Layer
+from bando.layers.model import THEMES, Layer
 
 LOG = logging.getLogger("bando.api")
 OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0"
 RECORD_CORE = "http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"
 THEME_SCHEME = "urn:bando:theme"
 EXACT_EXTENT_MAX_ROWS = 200_000  # without planner statistics, st_extent is exact and still quick
-LICENSES = {"CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
-            "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/"}  # fmt: skip
-THEMES = {
-    "base": ("Nền địa lý", "Base data"),
-    "cadastre": ("Địa chính", "Cadastre"),
-    "land_use": ("Sử dụng đất", "Land use"),
-    "planning": ("Quy hoạch xây dựng", "Construction planning"),
-    "infrastructure": ("Hạ tầng kỹ thuật", "Technical infrastructure"),
-    "ioc": ("Trung tâm điều hành", "Operations centre"),
-    "raster": ("Dữ liệu ảnh lưới", "Gridded data"),
+LICENSES = {
+    "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
 }
-FORMATS = {"geojson": {"name": "GeoJSON", "mediaType": "application/geo+json"},
-           "mvt": {"name": "Mapbox Vector Tiles", "mediaType": "application/vnd.mapbox-vector-tile"},
-           "geotiff": {"name": "GeoTIFF", "mediaType": "image/tiff; application=geotiff"},
-           "covjson": {"name": "CoverageJSON", "mediaType": "application/prs.coverage+json"}}  # fmt: skip
+FORMATS = {
+    "geojson": {"name": "GeoJSON", "mediaType": "application/geo+json"},
+    "mvt": {"name": "Mapbox Vector Tiles", "mediaType": "application/vnd.mapbox-vector-tile"},
+    "geotiff": {"name": "GeoTIFF", "mediaType": "image/tiff; application=geotiff"},
+    "covjson": {"name": "CoverageJSON", "mediaType": "application/prs.coverage+json"},
+}
 SORTABLE = ("title", "updated")
 
 STATE_SQL = """
@@ -99,24 +95,44 @@ def read_states(runtime: Runtime) -> dict[str, State]:
             for row in rows:
                 layer, count, box = row[0], row[2], row[4]
                 if box is None and row[3] and row[6] is None and 0 < count <= EXACT_EXTENT_MAX_ROWS:
-                    exact[layer] = conn.execute(sql.SQL("select st_extent(geom) from {}").format(
-                        sql.Identifier("data", layer))).fetchone()[0]  # fmt: skip
+                    exact[layer] = scalar(
+                        conn, sql.SQL("select st_extent(geom) from {}").format(sql.Identifier("data", layer))
+                    )
     except psycopg.Error as exc:
         LOG.warning("catalogue records: could not read layer state: %s", type(exc).__name__)
-        raise Unavailable("the database is not answering; try again shortly") from None
+        raise Unavailable() from None
     states = {}
-    for (layer, published_at, count, srid, box, r_srid, r_bounds, version_id, decision, decision_date, authority,
-         valid_from, created) in rows:  # fmt: skip
+    for (
+        layer,
+        published_at,
+        count,
+        srid,
+        box,
+        r_srid,
+        r_bounds,
+        version_id,
+        decision,
+        decision_date,
+        authority,
+        valid_from,
+        created,
+    ) in rows:
         box = box or exact.get(layer)
         bbox = None
         if r_bounds:
-            bbox = _box(*r_bounds, r_srid)
+            x0, y0, x1, y1 = r_bounds
+            bbox = _box(x0, y0, x1, y1, int(r_srid))
         elif box is not None and srid:
             bbox = _parse_box(box, srid)
         version = None
         if version_id is not None:
-            version = {"version_id": version_id, "decision": decision, "authority": authority,
-                       "decision_date": _iso(decision_date), "valid_from": _iso(valid_from)}  # fmt: skip
+            version = {
+                "version_id": version_id,
+                "decision": decision,
+                "authority": authority,
+                "decision_date": _iso(decision_date),
+                "valid_from": _iso(valid_from),
+            }
         states[layer] = State(published_at, created, int(count), r_srid or srid, bbox, version)
     return states
 
@@ -140,6 +156,8 @@ def _iso(value: date | datetime | None) -> str | None:
 
 
 class BandoRecordProvider(BaseProvider):
+    _fields: dict[str, Any]  # filled by get_fields(); pygeoapi declares it untyped
+
     """pygeoapi ``record`` provider over the catalogue; cheap to construct (per request)."""
 
     def __init__(self, provider_def: dict[str, Any]) -> None:
@@ -149,15 +167,21 @@ class BandoRecordProvider(BaseProvider):
         self.base_url = str(provider_def["data"].get("base_url", "")).rstrip("/")
         self.get_fields()
 
-    def get_fields(self) -> dict[str, dict[str, str]]:
+    def get_fields(self) -> dict[str, Any]:
         if not self._fields:
             text = {"type": "string"}
             self._fields = {
-                "type": dict(text), "title": dict(text), "description": dict(text), "theme": dict(text),
-                "kind": dict(text), "keywords": {"type": "array", "items": {"type": "string"}},
-                "license": dict(text), "storage_crs": dict(text), "row_count": {"type": "integer"},
+                "type": dict(text),
+                "title": dict(text),
+                "description": dict(text),
+                "theme": dict(text),
+                "kind": dict(text),
+                "keywords": {"type": "array", "items": {"type": "string"}},
+                "license": dict(text),
+                "storage_crs": dict(text),
+                "row_count": {"type": "integer"},
                 "updated": {"type": "string", "format": "date-time"},
-            }  # fmt: skip
+            }
         return self._fields
 
     # -- building one record ------------------------------------------------------
@@ -179,22 +203,51 @@ class BandoRecordProvider(BaseProvider):
         base = f"{self.base_url}/collections/{layer.id}"
         links = [{"rel": "describes", "type": "application/json", "title": layer.title.vi, "href": base}]
         if layer.kind == "raster":
-            links += [{"rel": f"{OGC_REL}/coverage", "type": FORMATS["geotiff"]["mediaType"],
-                       "title": "GeoTIFF", "href": f"{base}/coverage?f=GTiff"},
-                      {"rel": f"{OGC_REL}/coverage", "type": FORMATS["covjson"]["mediaType"],
-                       "title": "CoverageJSON", "href": f"{base}/coverage?f=json"}]  # fmt: skip
+            links += [
+                {
+                    "rel": f"{OGC_REL}/coverage",
+                    "type": FORMATS["geotiff"]["mediaType"],
+                    "title": "GeoTIFF",
+                    "href": f"{base}/coverage?f=GTiff",
+                },
+                {
+                    "rel": f"{OGC_REL}/coverage",
+                    "type": FORMATS["covjson"]["mediaType"],
+                    "title": "CoverageJSON",
+                    "href": f"{base}/coverage?f=json",
+                },
+            ]
         else:
-            links.append({"rel": "items", "type": "application/geo+json", "title": layer.title.vi,
-                          "href": f"{base}/items"})  # fmt: skip
+            links.append(
+                {"rel": "items", "type": "application/geo+json", "title": layer.title.vi, "href": f"{base}/items"}
+            )
         if layer.geometry and layer.tiles:
-            links.append({"rel": f"{OGC_REL}/tilesets-vector", "type": "application/json",
-                          "title": layer.title.vi, "href": f"{base}/tiles"})  # fmt: skip
+            links.append(
+                {
+                    "rel": f"{OGC_REL}/tilesets-vector",
+                    "type": "application/json",
+                    "title": layer.title.vi,
+                    "href": f"{base}/tiles",
+                }
+            )
         if layer.parent:
-            links.append({"rel": "related", "type": "application/json", "title": layer.parent,
-                          "href": f"{self.base_url}/collections/{layer.parent}"})  # fmt: skip
+            links.append(
+                {
+                    "rel": "related",
+                    "type": "application/json",
+                    "title": layer.parent,
+                    "href": f"{self.base_url}/collections/{layer.parent}",
+                }
+            )
         if layer.metadata.license in LICENSES:
-            links.append({"rel": "license", "type": "text/html", "title": layer.metadata.license,
-                          "href": LICENSES[layer.metadata.license]})  # fmt: skip
+            links.append(
+                {
+                    "rel": "license",
+                    "type": "text/html",
+                    "title": layer.metadata.license,
+                    "href": LICENSES[layer.metadata.license],
+                }
+            )
         return links
 
     def _formats(self, layer: Layer) -> list[dict[str, str]]:
@@ -206,8 +259,8 @@ class BandoRecordProvider(BaseProvider):
         meta = layer.metadata
         title = layer.title.en if lang == "en" else layer.title.vi
         description = layer.description.en if lang == "en" else layer.description.vi
-        x0, y0, x1, y1 = (state.bbox if state and state.bbox else list(self.runtime.province.bbox_lonlat))
-        theme_vi, theme_en = THEMES.get(layer.theme, (layer.theme, layer.theme))
+        x0, y0, x1, y1 = state.bbox if state and state.bbox else list(self.runtime.province.bbox_lonlat)
+        theme = THEMES[layer.theme]
         contact: dict[str, Any] = {"organization": meta.contact.organisation, "roles": ["pointOfContact"]}
         if meta.contact.email:
             contact["emails"] = [{"value": meta.contact.email}]
@@ -229,8 +282,12 @@ class BandoRecordProvider(BaseProvider):
             "languages": [{"code": "vi"}, {"code": "en"}],
             "keywords": list(meta.keywords) or [layer.theme],
             "theme": layer.theme,
-            "themes": [{"scheme": THEME_SCHEME,
-                        "concepts": [{"id": layer.theme, "title": theme_en if lang == "en" else theme_vi}]}],
+            "themes": [
+                {
+                    "scheme": THEME_SCHEME,
+                    "concepts": [{"id": layer.theme, "title": theme.en if lang == "en" else theme.vi}],
+                }
+            ],
             "kind": layer.kind,
             "geometry_type": layer.geometry,
             "contacts": [contact],
@@ -246,8 +303,8 @@ class BandoRecordProvider(BaseProvider):
             "row_count": state.row_count if state else None,
             "storage_crs": storage_crs,
             "fields": self._fields_of(layer),
-        }  # fmt: skip
-        record_time = None
+        }
+        record_time: dict[str, Any] | None = None
         if version and version.get("valid_from"):
             record_time = {"interval": [version["valid_from"], ".."]}
         elif meta.date:
@@ -264,10 +321,22 @@ class BandoRecordProvider(BaseProvider):
 
     # -- pygeoapi interface -----------------------------------------------------------
 
-    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
-              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
-              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
-              language: Any = None, filterq: Any = None, **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    def query(
+        self,
+        offset: int = 0,
+        limit: int = 10,
+        resulttype: str = "results",
+        bbox: list | None = None,
+        datetime_: str | None = None,
+        properties: list | None = None,
+        sortby: list | None = None,
+        select_properties: list | None = None,
+        skip_geometry: bool = False,
+        q: str | None = None,
+        language: Any = None,
+        filterq: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         try:
             if filterq is not None:
                 raise BadInput("filter is not supported on the catalogue; use q, bbox, datetime or property=value")
@@ -281,7 +350,7 @@ class BandoRecordProvider(BaseProvider):
             raise to_provider_error(exc) from None
         out: dict[str, Any] = {"type": "FeatureCollection", "features": [], "numberMatched": len(records)}
         if resulttype != "hits":
-            page = records[offset:offset + max(limit, 0)]
+            page = records[offset : offset + max(limit, 0)]
             out["features"] = [_select(r, select_properties, skip_geometry) for r in page]
         out["numberReturned"] = len(out["features"])
         return out
@@ -325,8 +394,11 @@ def _matches(record: dict, q: str | None, bbox: list | None, datetime_: str | No
 def _text_matches(record: dict, q: str) -> bool:
     """OGC API Records ``q``: comma-separated alternatives; the words of one must all appear."""
     p = record["properties"]
-    haystack = fold(" ".join([record["id"], p["title"], p["description"], p["title_en"], p["description_en"],
-                              p["theme"], *p["keywords"]]))  # fmt: skip
+    haystack = fold(
+        " ".join(
+            [record["id"], p["title"], p["description"], p["title_en"], p["description_en"], p["theme"], *p["keywords"]]
+        )
+    )
     alternatives = [fold(term).split() for term in q.split(",")]
     alternatives = [words for words in alternatives if words]
     return not alternatives or any(all(w in haystack for w in words) for words in alternatives)
@@ -372,6 +444,7 @@ def _sorted(records: list[dict], prop: str, descending: bool) -> list[dict]:
         raise BadInput(f"the catalogue sorts by {' or '.join(SORTABLE)}, not {prop[:40]!r}")
     present = [r for r in records if r["properties"].get(prop) is not None]
     missing = [r for r in records if r["properties"].get(prop) is None]
+
     def key(r: dict) -> Any:
         return (fold(r["properties"]["title"]), r["id"]) if prop == "title" else r["properties"]["updated"]
 

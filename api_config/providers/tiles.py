@@ -1,9 +1,9 @@
 """bando's vector-tile provider for pygeoapi: Mapbox Vector Tiles made by PostGIS in one query.
 
 pygeoapi builds a provider per request, so construction only looks up the layer's
-:class:`api_config.tiles_sql.TileSource` (built once per process). A tile is one
+:class:`bando.api_config.tiles_sql.TileSource` (built once per process). A tile is one
 statement on a pooled psycopg 3 connection; the bytes go to the in-process cache
-under the lineage id read in that same statement (see :mod:`api_config.tile_cache`).
+under the lineage id read in that same statement (see :mod:`bando.api_config.tile_cache`).
 The tile-set metadata (OGC tile set, TileJSON, HTML) is built from the catalogue.
 """
 
@@ -18,16 +18,22 @@ from pygeoapi.provider.base import ProviderGenericError, ProviderInvalidQueryErr
 from pygeoapi.provider.base_mvt import BaseMVTProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 
-from api_config.errors import to_provider_error
-from api_config.runtime import get_runtime
-from api_config.tile_cache import CACHE, LINEAGES, MVT, TileKey, record
-from api_config.tiles_sql import TMS_SRID, TileAddress, matrix_set, tile_source
+from bando.api_config.pygeoapi_seam.handlers import to_provider_error
+from bando.api_config.runtime import get_runtime
+from bando.api_config.tile_cache import CACHE, LINEAGES, MVT, TileKey, record
+from bando.api_config.tiles_sql import TMS_SRID, TileAddress, matrix_set, tile_source
+from bando.crs import CRS84_URI
 from bando.errors import BadInput, BandoError, NotFound, Unavailable
 
 LOG = logging.getLogger("bando.api")
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-JSON_TYPES = {"text": "string", "integer": "integer", "real": "number", "date": "string",
-              "datetime": "string", "boolean": "boolean"}  # fmt: skip
+JSON_TYPES = {
+    "text": "string",
+    "integer": "integer",
+    "real": "number",
+    "date": "string",
+    "datetime": "string",
+    "boolean": "boolean",
+}
 TILEJSON_TYPES = {"string": "String", "integer": "Number", "number": "Number", "boolean": "Boolean"}
 DIMENSION = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1, "Polygon": 2, "MultiPolygon": 2}
 
@@ -50,8 +56,13 @@ class BandoTileProvider(BaseMVTProvider):
     def get_tiling_schemes(self) -> list[Any]:
         return [s for s in super().get_tiling_schemes() if s.tileMatrixSet in TMS_SRID]
 
-    def get_tiles_service(self, baseurl: str | None = None, servicepath: str | None = None,
-                          dirpath: str | None = None, tile_type: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def get_tiles_service(
+        self,
+        baseurl: str | None = None,
+        servicepath: str | None = None,
+        dirpath: str | None = None,
+        tile_type: str | None = None,
+    ) -> dict[str, Any]:
         self._service_url = servicepath
         links = self.get_tms_links()
         for link in links["links"]:  # pygeoapi names TileJSON but links the OGC tile set document
@@ -62,8 +73,15 @@ class BandoTileProvider(BaseMVTProvider):
 
     # -- tiles ----------------------------------------------------------------------
 
-    def get_tiles(self, layer: str | None = None, tileset: str | None = None, z: Any = None, y: Any = None,
-                  x: Any = None, format_: str | None = None) -> bytes:  # fmt: skip
+    def get_tiles(
+        self,
+        layer: str | None = None,
+        tileset: str | None = None,
+        z: Any = None,
+        y: Any = None,
+        x: Any = None,
+        format_: str | None = None,
+    ) -> bytes:
         try:
             address = self.source.address(tileset, z, y, x)
         except NotFound as exc:
@@ -75,8 +93,16 @@ class BandoTileProvider(BaseMVTProvider):
             lineage, data = self._lineage(), b""
         else:
             lineage, data = self._run(address, *query)
-        key = TileKey(self.layer.id, self.source.view, address.tms, address.z, address.row, address.col, lineage,
-                      self.source.fingerprint)  # fmt: skip
+        key = TileKey(
+            self.layer.id,
+            self.source.view,
+            address.tms,
+            address.z,
+            address.row,
+            address.col,
+            lineage,
+            self.source.fingerprint,
+        )
         CACHE.put(key, data)
         record(key)
         return data
@@ -96,10 +122,17 @@ class BandoTileProvider(BaseMVTProvider):
         except psycopg.errors.QueryCanceled:
             raise to_provider_error(Unavailable("the tile took too long to build; try again shortly")) from None
         except psycopg.OperationalError:
-            raise to_provider_error(Unavailable("the database connection was lost; try again shortly")) from None
+            raise to_provider_error(Unavailable()) from None
         except psycopg.Error as exc:
-            LOG.warning("tile %s/%s/%d/%d/%d failed: %s", self.layer.id, address.tms, address.z, address.row,
-                        address.col, type(exc).__name__)  # fmt: skip
+            LOG.warning(
+                "tile %s/%s/%d/%d/%d failed: %s",
+                self.layer.id,
+                address.tms,
+                address.z,
+                address.row,
+                address.col,
+                type(exc).__name__,
+            )
             raise ProviderGenericError(user_msg="the tile could not be built") from None
         except BandoError as exc:
             raise to_provider_error(exc) from None
@@ -107,13 +140,21 @@ class BandoTileProvider(BaseMVTProvider):
 
     # -- tile set metadata --------------------------------------------------------------
 
-    def get_metadata(self, dataset: str, server_url: str, layer: str | None = None, tileset: str | None = None,
-                     metadata_format: str | None = None, title: str | None = None,
-                     description: str | None = None, keywords: list[str] | None = None,
-                     **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    def get_metadata(
+        self,
+        dataset: str,
+        server_url: str,
+        layer: str | None = None,
+        tileset: str | None = None,
+        metadata_format: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        keywords: list[str] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         matrix_set(str(tileset or ""))  # unknown set → NotFound → 404
         fmt = (metadata_format or "json").lower()
-        args = (dataset, server_url.rstrip("/"), self.layer.id, tileset, title, description, keywords)
+        args = (dataset, server_url.rstrip("/"), self.layer.id, str(tileset), title, description, keywords)
         if fmt == "tilejson":
             return self.get_vendor_metadata(*args)
         if fmt == "html":
@@ -122,9 +163,13 @@ class BandoTileProvider(BaseMVTProvider):
 
     def _urls(self, server_url: str, dataset: str, tileset: str) -> dict[str, str]:
         base = f"{server_url}/collections/{dataset}/tiles/{tileset}"
-        return {"tiles": f"{base}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f=mvt", "metadata": f"{base}/metadata",
-                "xyz": f"{base}/{{z}}/{{y}}/{{x}}?f=mvt", "scheme": f"{server_url}/TileMatrixSets/{tileset}",
-                "collection": f"{server_url}/collections/{dataset}"}  # fmt: skip
+        return {
+            "tiles": f"{base}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}?f=mvt",
+            "metadata": f"{base}/metadata",
+            "xyz": f"{base}/{{z}}/{{y}}/{{x}}?f=mvt",
+            "scheme": f"{server_url}/TileMatrixSets/{tileset}",
+            "collection": f"{server_url}/collections/{dataset}",
+        }
 
     def _bbox(self) -> tuple[float, float, float, float]:
         return get_runtime().province.bbox_lonlat
@@ -136,8 +181,15 @@ class BandoTileProvider(BaseMVTProvider):
         out = []
         for z in range(low, high + 1):
             top_left, bottom_right = tms.tile(w, n, z), tms.tile(e, s, z)
-            out.append({"tileMatrix": str(z), "minTileRow": top_left.y, "maxTileRow": bottom_right.y,
-                        "minTileCol": top_left.x, "maxTileCol": bottom_right.x})  # fmt: skip
+            out.append(
+                {
+                    "tileMatrix": str(z),
+                    "minTileRow": top_left.y,
+                    "maxTileRow": bottom_right.y,
+                    "minTileCol": top_left.x,
+                    "maxTileCol": bottom_right.x,
+                }
+            )
         return out
 
     def _version(self) -> str | None:
@@ -155,9 +207,17 @@ class BandoTileProvider(BaseMVTProvider):
             props[c] = {"type": JSON_TYPES[f.type], "title": f.title.vi} | ({"format": fmt} if fmt else {})
         return {"type": "object", "properties": props}
 
-    def get_default_metadata(self, dataset: str, server_url: str, layer: str, tileset: str, title: str | None,
-                             description: str | None, keywords: list[str] | None,
-                             **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    def get_default_metadata(
+        self,
+        dataset: str,
+        server_url: str,
+        layer: str,
+        tileset: str,
+        title: str | None,
+        description: str | None,
+        keywords: list[str] | None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         scheme = next(s for s in TileMatrixSetEnum if s.value.tileMatrixSet == tileset).value
         urls = self._urls(server_url, dataset, tileset)
         low, high = self.source.zoom_range(tileset)
@@ -170,36 +230,70 @@ class BandoTileProvider(BaseMVTProvider):
             "crs": scheme.crs,
             "tileMatrixSetURI": scheme.tileMatrixSetURI,
             "tileMatrixSetLimits": self._limits(tileset),
-            "boundingBox": {"lowerLeft": [w, s], "upperRight": [e, n], "crs": CRS84},
+            "boundingBox": {"lowerLeft": [w, s], "upperRight": [e, n], "crs": CRS84_URI},
             "mediaTypes": [MVT],
             "license": self.layer.metadata.license,
-            "layers": [{
-                "id": self.layer.id, "title": self.layer.title.vi, "dataType": "vector",
-                "geometryDimension": DIMENSION.get(self.layer.geometry or "", 2),
-                "minTileMatrix": str(low), "maxTileMatrix": str(high),
-                "propertiesSchema": self._properties_schema(),
-            }],
-            "links": [
-                {"rel": "self", "type": "application/json", "title": "This tile set metadata",
-                 "href": f"{urls['metadata']}?f=json"},
-                {"rel": "alternate", "type": "application/vnd.mapbox.tile+json", "title": "TileJSON",
-                 "href": f"{urls['metadata']}?f=tilejson"},
-                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json",
-                 "title": f"{tileset} tile matrix set definition", "href": urls["scheme"]},
-                {"rel": "item", "type": MVT, "title": f"{tileset} vector tiles of {self.layer.id}",
-                 "href": urls["tiles"], "templated": True},
-                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/geodata", "type": "application/json",
-                 "title": "The collection", "href": urls["collection"]},
+            "layers": [
+                {
+                    "id": self.layer.id,
+                    "title": self.layer.title.vi,
+                    "dataType": "vector",
+                    "geometryDimension": DIMENSION.get(self.layer.geometry or "", 2),
+                    "minTileMatrix": str(low),
+                    "maxTileMatrix": str(high),
+                    "propertiesSchema": self._properties_schema(),
+                }
             ],
-        }  # fmt: skip
+            "links": [
+                {
+                    "rel": "self",
+                    "type": "application/json",
+                    "title": "This tile set metadata",
+                    "href": f"{urls['metadata']}?f=json",
+                },
+                {
+                    "rel": "alternate",
+                    "type": "application/vnd.mapbox.tile+json",
+                    "title": "TileJSON",
+                    "href": f"{urls['metadata']}?f=tilejson",
+                },
+                {
+                    "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                    "type": "application/json",
+                    "title": f"{tileset} tile matrix set definition",
+                    "href": urls["scheme"],
+                },
+                {
+                    "rel": "item",
+                    "type": MVT,
+                    "title": f"{tileset} vector tiles of {self.layer.id}",
+                    "href": urls["tiles"],
+                    "templated": True,
+                },
+                {
+                    "rel": "http://www.opengis.net/def/rel/ogc/1.0/geodata",
+                    "type": "application/json",
+                    "title": "The collection",
+                    "href": urls["collection"],
+                },
+            ],
+        }
         version = self._version()
         if version:
             out["version"] = version
         return out
 
-    def get_vendor_metadata(self, dataset: str, server_url: str, layer: str, tileset: str, title: str | None,
-                            description: str | None, keywords: list[str] | None,
-                            **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    def get_vendor_metadata(
+        self,
+        dataset: str,
+        server_url: str,
+        layer: str,
+        tileset: str,
+        title: str | None,
+        description: str | None,
+        keywords: list[str] | None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """TileJSON 3.0 (for WorldCRS84Quad too, with its CRS named: TileJSON itself assumes Web Mercator)."""
         low, high = self.source.zoom_range(tileset)
         w, s, e, n = self._bbox()
@@ -215,25 +309,42 @@ class BandoTileProvider(BaseMVTProvider):
             "bounds": [w, s, e, n],
             "center": [round((w + e) / 2, 6), round((s + n) / 2, 6), low],
             "attribution": self.layer.metadata.contact.organisation,
-            "vector_layers": [{"id": self.layer.id, "description": self.layer.title.vi, "minzoom": low,
-                               "maxzoom": high, "fields": fields}],
-        }  # fmt: skip
+            "vector_layers": [
+                {
+                    "id": self.layer.id,
+                    "description": self.layer.title.vi,
+                    "minzoom": low,
+                    "maxzoom": high,
+                    "fields": fields,
+                }
+            ],
+        }
         if tileset != "WebMercatorQuad":
-            out["crs"] = CRS84
+            out["crs"] = CRS84_URI
         version = self._version()
         if version:
             out["version"] = version
         return out
 
-    def get_html_metadata(self, dataset: str, server_url: str, layer: str, tileset: str, title: str | None,
-                          description: str | None, keywords: list[str] | None,
-                          **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    def get_html_metadata(
+        self,
+        dataset: str,
+        server_url: str,
+        layer: str,
+        tileset: str,
+        title: str | None,
+        description: str | None,
+        keywords: list[str] | None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         urls = self._urls(server_url, dataset, tileset)
         low, high = self.source.zoom_range(tileset)
         return {
-            "id": dataset, "title": title or self.layer.title.vi, "tileset": tileset,
-            "collections_path": urls["tiles"], "json_url": f"{urls['metadata']}?f=json",
+            "id": dataset,
+            "title": title or self.layer.title.vi,
+            "tileset": tileset,
+            "collections_path": urls["tiles"],
+            "json_url": f"{urls['metadata']}?f=json",
             "tilejson_url": f"{urls['metadata']}?f=tilejson",
             "metadata": {"minzoom": low, "maxzoom": high, "properties": ", ".join(self.source.columns)},
-        }  # fmt: skip
-
+        }

@@ -12,6 +12,7 @@ pieces tile the plane exactly and a million of them cost seconds, not minutes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,7 +89,7 @@ class Pieces:
 
 
 def _band_bounds(
-    rng: np.random.Generator, height: float, is_village: "callable", min_tail: float = 14.0
+    rng: np.random.Generator, height: float, is_village: Callable[[float], bool], min_tail: float = 14.0
 ) -> tuple[list[tuple[float, float]], list[str]]:
     """Band boundaries (metres along the left and right sides) and band kinds.
 
@@ -123,7 +124,7 @@ def _band_bounds(
 
 
 def _cuts(
-    rng: np.random.Generator, width: float, kind: str, inside: "callable"
+    rng: np.random.Generator, width: float, kind: str, inside: Callable[[float], bool]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Column cuts (0..1) on the lower and upper line of a band, and each column's kind.
 
@@ -135,7 +136,8 @@ def _cuts(
     if kind == ALLEY:
         ts = np.arange(0.0, width, 10.0)
         flags = np.array([bool(inside(t + 5.0)) for t in ts])
-        cuts, kinds = [0.0], []
+        cuts: list[float] = [0.0]
+        kinds: list[str] = []
         start = 0
         for k in range(1, len(ts) + 1):
             if k == len(ts) or flags[k] != flags[start]:
@@ -155,17 +157,17 @@ def _cuts(
         village = kind == LOT and bool(inside(total + 5.0))
         is_wide = village and rng.random() < 0.07
         if village:
-            w, k = (rng.uniform(25, 45), WIDE) if is_wide else (rng.uniform(7, 14), LOT)
+            w, piece = (rng.uniform(25, 45), WIDE) if is_wide else (rng.uniform(7, 14), LOT)
             min_w = 7.0
         else:
-            w, k, min_w = rng.uniform(25, 50), FIELD, 25.0
+            w, piece, min_w = rng.uniform(25, 50), FIELD, 25.0
         if total + w + min_w > width:
             rest = width - total
             widths.append(rest)
-            kinds.append(WIDE if k == LOT and rest > 28 else k)
+            kinds.append(WIDE if piece == LOT and rest > 28 else piece)
             break
         widths.append(w)
-        kinds.append(k)
+        kinds.append(piece)
         total += w
     cum = np.concatenate([[0.0], np.cumsum(widths)]) / width
     cum[-1] = 1.0
@@ -179,7 +181,7 @@ def _cuts(
 def subdivide_block(
     rng: np.random.Generator,
     corners: np.ndarray,
-    is_village_pt: "callable",
+    is_village_pt: Callable[[float, float], bool],
     field_code: str,
     out: Pieces,
     want_lines: bool,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import numpy as np
 import shapely
 from pyproj import Transformer
@@ -25,6 +26,10 @@ from bando.crs import transformer as bando_transformer
 
 from .province import CommuneSpec, ProvinceSpec
 from .rng import stream
+
+# Parcels per km² that the default mix produces; measured on this generator and
+# used to size communes for a requested parcel count (see geometry.commune_side).
+PARCEL_DENSITY = 1150.0
 
 SHEET_SIZE = 1000.0  # 1:2000 cadastral sheet footprint, 1 km x 1 km (Thông tư 25/2014/TT-BTNMT)
 
@@ -150,8 +155,6 @@ def commune_side(parcels_per_commune: float) -> float:
     PARCEL_DENSITY was measured on the generator itself (parcels per km² for the
     default mix of villages, fields, roads and canals).
     """
-    from .parcels import PARCEL_DENSITY
-
     side_km = math.sqrt(max(parcels_per_commune, 50.0) / PARCEL_DENSITY)
     return round(side_km * 1000.0 / 10.0) * 10.0
 

@@ -11,6 +11,7 @@ points with surveyor's X (northing) / Y (easting) columns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import shapely
@@ -37,7 +38,7 @@ def _append(cols: dict[str, list], **values) -> None:
         cols.setdefault(k, []).append(v)
 
 
-def _pick(rng: np.random.Generator, options: tuple, weights: tuple) -> object:
+def _pick(rng: np.random.Generator, options: tuple, weights: tuple) -> Any:
     p = np.asarray(weights, float)
     return options[int(rng.choice(len(options), p=p / p.sum()))]
 
@@ -235,7 +236,7 @@ def build_network(seed: int, layout: Layout, communes: list[CommuneParcels]) -> 
     return net
 
 
-def network_frames(seed: int, net: Network, epsg: int) -> dict[str, object]:
+def network_frames(seed: int, net: Network, epsg: int) -> dict[str, Any]:
     """GeoDataFrames (in EPSG:`epsg`) plus the point-asset CSV rows."""
     out = {}
     for name, cols in (("roads", net.roads), ("pipes", net.pipes), ("drains", net.drains), ("power", net.power)):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import shapely
@@ -25,10 +26,8 @@ from .blocks import ALLEY, FIELD, LOT, ROAD, WIDE, Pieces, cross, make_lines, su
 from .geometry import SHEET_SIZE, CommuneCell, Layout, to_delivery
 from .names import people
 from .rng import stream
+from .writers import frame
 
-# Parcels per km² that the default mix produces; measured on this generator and
-# used to size communes for a requested parcel count (see geometry.commune_side).
-PARCEL_DENSITY = 1150.0
 TARGET_PER_COMMUNE = 1700  # communes added beyond the real ones hold about this many parcels
 MIN_PARCEL_AREA = 25.0  # smaller clipping crumbs are merged into a neighbour
 
@@ -83,7 +82,7 @@ class CommuneParcels:
 
     code: str
     geoms: np.ndarray
-    columns: dict[str, np.ndarray | list]
+    columns: dict[str, Any]
     villages: list[Village]
     network: list[tuple[str, float, shapely.Geometry]] = field(default_factory=list)  # (kind, width, line)
     facilities: list[tuple[str, float, float]] = field(default_factory=list)  # (code, x, y)
@@ -443,8 +442,6 @@ def parcels_frame(batch: list[CommuneParcels], epsg: int, out_epsg: int | None =
     delivery's own TM-3 zone) reprojects them with bando's pinned transformer
     (`geometry.to_delivery`).
     """
-    from .writers import frame
-
     geoms = np.concatenate([cp.geoms for cp in batch]) if batch else np.zeros(0, dtype=object)
     if out_epsg is not None:
         geoms, epsg = to_delivery(geoms, epsg, out_epsg, grid), out_epsg

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import shapely
 
@@ -167,7 +168,7 @@ def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> Path
     if prov.plan_v2 is not None:
         plans.append((prov.plan_v2, "land_use_plan_v2.gpkg"))
     gp = f"{pre}construction_plan_1_2000.gpkg"
-    entries: list[tuple[str, dict[str, object]]] = [
+    entries: list[tuple[str, dict[str, Any]]] = [
         (
             "communes",
             {"source": f"{pre}communes.gpkg", "source_layer": "ranh_gioi_xa", "crs": crs, "encoding": "utf-8"},

@@ -141,11 +141,11 @@ def plan_v1(seed: int, layout: Layout, communes: list[CommuneParcels]) -> list[Z
         zones: list[Zone] = []
         taken = shapely.Polygon()
 
-        def add(code: str, geom: shapely.Geometry) -> None:
+        def add(code: str, geom: shapely.Geometry, poly=poly, zones=zones, commune=cp.code) -> None:
             nonlocal taken
             g = shapely.difference(shapely.intersection(geom, poly, grid_size=0.01), taken, grid_size=0.01)
             for p in _parts(g, 0.5):
-                zones.append(Zone("", cp.code, code, p))
+                zones.append(Zone("", commune, code, p))
             taken = shapely.union(taken, g, grid_size=0.01)
 
         for t in layout.trunks:

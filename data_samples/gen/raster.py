@@ -35,7 +35,7 @@ def _blur(a: np.ndarray, r: int) -> np.ndarray:
             c = np.cumsum(pad, axis=axis)
             a = (
                 np.take(c, range(2 * r + 1, c.shape[axis]), axis=axis)
-                - np.take(c, range(0, c.shape[axis] - 2 * r - 1), axis=axis)
+                - np.take(c, range(c.shape[axis] - 2 * r - 1), axis=axis)
             ) / (2 * r + 1)
     return a
 

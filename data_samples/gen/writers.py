@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+
+from .geometry import reproject
 
 SHAPEFILE_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
@@ -57,7 +60,9 @@ def write_shapefile(gdf: gpd.GeoDataFrame, path: Path, *, encoding: str = "UTF-8
         path.with_suffix(".prj").unlink(missing_ok=True)
 
 
-def write_legacy_shapefile(gdf: gpd.GeoDataFrame, path: Path, legacy: str, *, prj: bool = True) -> None:
+def write_legacy_shapefile(
+    gdf: gpd.GeoDataFrame, path: Path, legacy: Literal["tcvn3", "vni"], *, prj: bool = True
+) -> None:
     """A Shapefile whose text is in TCVN3 or VNI bytes, with no .cpg (none can name them).
 
     Each text value is encoded with bando.encodings.encode_legacy, the bytes are
@@ -99,8 +104,6 @@ def to_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     Not ``gdf.to_crs(4326)``: that takes PROJ's automatic choice, which in the south is
     EPSG:5194, about 0.8 m away from the official transformation.
     """
-    from .geometry import reproject
-
     epsg = gdf.crs.to_epsg()
     if epsg == 4326:
         return gdf
@@ -121,7 +124,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
     return n
 
 
-def frame(columns: dict[str, Sequence[object]], geoms, epsg: int | str) -> gpd.GeoDataFrame:
+def frame(columns: Mapping[str, Any], geoms: Any, epsg: int | str) -> gpd.GeoDataFrame:
     """A GeoDataFrame with columns in the given order and a `geometry` column."""
     crs = epsg if isinstance(epsg, str) else f"EPSG:{epsg}"
     return gpd.GeoDataFrame(pd.DataFrame(columns), geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs)

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from api_config import auth
-from api_config.auth import BearerAuth, configured_tokens
+from bando.api_config import auth
+from bando.api_config.auth import BearerAuth, configured_tokens
 from bando.settings import Settings
 
 TOKENS = [b"first-token-0123456789abcdef", b"second-token-0123456789abcd", b"third-token-0123456789abcdef"]
@@ -24,7 +24,7 @@ def test_every_token_is_compared_with_compare_digest_without_early_exit(monkeypa
         return original(a, b)
 
     monkeypatch.setattr(auth.hmac, "compare_digest", spy)
-    guard = BearerAuth(app=None, tokens=TOKENS)  # type: ignore[arg-type]
+    guard = BearerAuth(app=None, tokens=TOKENS)
     assert guard._valid(TOKENS[0]) is True
     assert len(calls) == len(TOKENS)  # the match on the first token did not stop the loop
     calls.clear()
@@ -32,7 +32,7 @@ def test_every_token_is_compared_with_compare_digest_without_early_exit(monkeypa
 
 
 def test_a_near_miss_takes_as_long_as_a_far_miss() -> None:
-    guard = BearerAuth(app=None, tokens=TOKENS)  # type: ignore[arg-type]
+    guard = BearerAuth(app=None, tokens=TOKENS)
     near = TOKENS[1][:-1] + b"X"  # all but the last byte right
     far = b"Y" * len(TOKENS[1])
 
@@ -49,7 +49,7 @@ def test_a_near_miss_takes_as_long_as_a_far_miss() -> None:
     assert abs(near_ns - far_ns) / far_ns < 0.25, (near_ns, far_ns)
 
 
-def test_short_tokens_are_ignored_and_the_file_is_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_short_tokens_are_ignored_and_the_file_is_read(tmp_path) -> None:
     path = tmp_path / "tokens"
     path.write_text("from-a-file-0123456789\nshort\n")
     settings = Settings(internal_tokens="from-env-0123456789abc,tiny", internal_tokens_file=path, province="33")

@@ -49,8 +49,13 @@ def geotiff(response: httpx.Response) -> tuple[dict, np.ndarray]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("image/tiff")
     with MemoryFile(response.content) as mem, mem.open() as ds:
-        return {"crs": ds.crs, "bounds": ds.bounds, "transform": ds.transform, "nodata": ds.nodata,
-                "units": ds.units}, ds.read(1)  # fmt: skip
+        return {
+            "crs": ds.crs,
+            "bounds": ds.bounds,
+            "transform": ds.transform,
+            "nodata": ds.nodata,
+            "units": ds.units,
+        }, ds.read(1)
 
 
 def fetch(server: str, **params: object) -> httpx.Response:
@@ -112,8 +117,14 @@ def test_subset_on_the_storage_axes(server: str, cog: dict) -> None:
 def test_bbox_crs_epsg_4326_is_latitude_first(server: str, cog: dict) -> None:
     (lon0, lat0, lon1, lat1), _ = middle_bbox_crs84(cog)
     _, by_crs84 = geotiff(fetch(server, f="GTiff", bbox=f"{lon0},{lat0},{lon1},{lat1}"))
-    _, by_4326 = geotiff(fetch(server, f="GTiff", bbox=f"{lat0},{lon0},{lat1},{lon1}",
-                               **{"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"}))  # fmt: skip
+    _, by_4326 = geotiff(
+        fetch(
+            server,
+            f="GTiff",
+            bbox=f"{lat0},{lon0},{lat1},{lon1}",
+            **{"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"},
+        )
+    )
     assert np.array_equal(by_crs84, by_4326)
 
 
@@ -158,11 +169,17 @@ def test_collection_id_like_a_path_is_404(server: str) -> None:
 def test_provider_for_an_unknown_layer_refuses_to_build(database: str) -> None:
     from pygeoapi.provider.base import ProviderItemNotFoundError
 
-    from api_config.providers.coverage import BandoCoverageProvider
+    from bando.api_config.providers.coverage import BandoCoverageProvider
 
     with pytest.raises(ProviderItemNotFoundError):
-        BandoCoverageProvider({"name": "c", "type": "coverage", "data": {"layer": "../../etc/passwd"},
-                               "format": {"name": "GTiff", "mimetype": "image/tiff"}})  # fmt: skip
+        BandoCoverageProvider(
+            {
+                "name": "c",
+                "type": "coverage",
+                "data": {"layer": "../../etc/passwd"},
+                "format": {"name": "GTiff", "mimetype": "image/tiff"},
+            }
+        )
 
 
 def test_collection_description_shows_the_grid(server: str, cog: dict) -> None:
@@ -181,9 +198,9 @@ def scratch_api(database: str, loaded: list, tmp_path_factory: pytest.TempPathFa
     """The public OGC API over layers/ plus: flood_depth limited to 1000 pixels, and two more rasters."""
     from starlette.testclient import TestClient
 
-    from api_config import config as config_mod
-    from api_config.ogc import make_api, ogc_app
-    from api_config.runtime import get_runtime, reset_runtime
+    from bando.api_config import config as config_mod
+    from bando.api_config.pygeoapi_seam import make_api, ogc_app
+    from bando.api_config.runtime import get_runtime, reset_runtime
     from bando.settings import get_settings, reset_settings
 
     folder = tmp_path_factory.mktemp("layers")
@@ -214,7 +231,7 @@ def scratch_api(database: str, loaded: list, tmp_path_factory: pytest.TempPathFa
         reset_settings()
 
 
-def test_oversized_request_is_400_naming_the_limit(scratch_api, cog: dict) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_request_is_400_naming_the_limit(scratch_api, cog: dict) -> None:
     for params in ({"f": "GTiff"}, {"f": "json"}):
         response = scratch_api.get("/collections/flood_depth/coverage", params=params)
         assert response.status_code == 400, response.text
@@ -225,7 +242,7 @@ def test_oversized_request_is_400_naming_the_limit(scratch_api, cog: dict) -> No
     assert small.status_code == 200, small.text
 
 
-def test_unpublished_raster_is_404_with_a_clear_message(scratch_api) -> None:  # type: ignore[no-untyped-def]
+def test_unpublished_raster_is_404_with_a_clear_message(scratch_api) -> None:
     response = scratch_api.get("/collections/flood_future/coverage", params={"f": "GTiff"})
     assert response.status_code == 404, response.text
     assert "not been published" in response.json()["description"]
@@ -233,12 +250,17 @@ def test_unpublished_raster_is_404_with_a_clear_message(scratch_api) -> None:  #
     assert described.status_code == 200, described.text  # the collection is still described
 
 
-def test_registered_file_that_cannot_be_read_is_503_without_the_path(scratch_api, database: str) -> None:  # type: ignore[no-untyped-def]
+def test_registered_file_that_cannot_be_read_is_503_without_the_path(scratch_api, database: str) -> None:
     with psycopg.connect(database, autocommit=True) as conn:
-        lineage = conn.execute("insert into bando.lineage (layer, source_path, outcome) values"
-                               " ('flood_lost', 'test', 'published') returning id").fetchone()[0]  # fmt: skip
-        conn.execute("insert into bando.rasters (layer, path, srid, width, height, bounds, lineage_id)"
-                     " values ('flood_lost', '/etc/passwd', 9209, 10, 10, '{0,0,10,10}', %s)", (lineage,))  # fmt: skip
+        lineage = conn.execute(
+            "insert into bando.lineage (layer, source_path, outcome) values"
+            " ('flood_lost', 'test', 'published') returning id"
+        ).fetchone()[0]
+        conn.execute(
+            "insert into bando.rasters (layer, path, srid, width, height, bounds, lineage_id)"
+            " values ('flood_lost', '/etc/passwd', 9209, 10, 10, '{0,0,10,10}', %s)",
+            (lineage,),
+        )
         try:
             response = scratch_api.get("/collections/flood_lost/coverage", params={"f": "GTiff"})
             described = scratch_api.get("/collections/flood_lost", params={"f": "json"})

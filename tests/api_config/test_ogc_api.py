@@ -11,7 +11,7 @@ import psycopg
 import pyogrio
 import pytest
 
-from layers.catalogue import load as load_catalogue
+from bando.layers.catalogue import load as load_catalogue
 from tests.conftest import INTERNAL_TOKEN
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -26,12 +26,20 @@ def get(server: str, path: str, **params: object) -> httpx.Response:
 
 def test_conformance_lists_what_is_implemented(server: str) -> None:
     classes = get(server, "/conformance").json()["conformsTo"]
-    for needed in ("ogcapi-features-1/1.0/conf/core", "ogcapi-features-1/1.0/conf/geojson",
-                   "ogcapi-features-1/1.0/conf/oas30", "ogcapi-features-2/1.0/conf/crs",
-                   "ogcapi-features-3/1.0/conf/filter", "cql2/1.0/conf/cql2-text", "cql2/1.0/conf/cql2-json",
-                   "ogcapi-tiles-1/1.0/conf/core", "ogcapi-tiles-1/1.0/conf/mvt",
-                   "ogcapi-coverages-1/1.0/conf/core", "ogcapi-records-1/1.0/conf/core",
-                   "ogcapi-processes-1/1.0/conf/core"):  # fmt: skip
+    for needed in (
+        "ogcapi-features-1/1.0/conf/core",
+        "ogcapi-features-1/1.0/conf/geojson",
+        "ogcapi-features-1/1.0/conf/oas30",
+        "ogcapi-features-2/1.0/conf/crs",
+        "ogcapi-features-3/1.0/conf/filter",
+        "cql2/1.0/conf/cql2-text",
+        "cql2/1.0/conf/cql2-json",
+        "ogcapi-tiles-1/1.0/conf/core",
+        "ogcapi-tiles-1/1.0/conf/mvt",
+        "ogcapi-coverages-1/1.0/conf/core",
+        "ogcapi-records-1/1.0/conf/core",
+        "ogcapi-processes-1/1.0/conf/core",
+    ):
         assert any(c.endswith(needed) for c in classes), needed
     assert not any("create-replace-delete" in c for c in classes)
 
@@ -71,7 +79,8 @@ def test_bbox_in_tm3_and_in_crs84_select_the_same_parcels(server: str, database:
     with psycopg.connect(database) as conn:
         x0, y0, x1, y1 = conn.execute(
             "select st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e) from (select st_expand(st_centroid(geom), 150) e"
-            " from data.parcels where \"maXa\" <> '12345' order by fid limit 1 offset 100) t").fetchone()  # fmt: skip
+            " from data.parcels where \"maXa\" <> '12345' order by fid limit 1 offset 100) t"
+        ).fetchone()
         expected = conn.execute(
             "select count(*) from data.parcels where geom && st_makeenvelope(%s, %s, %s, %s, 9209)", (x0, y0, x1, y1)
         ).fetchone()[0]
@@ -82,8 +91,15 @@ def test_bbox_in_tm3_and_in_crs84_select_the_same_parcels(server: str, database:
 def test_cql2_text_filter_sortby_properties_and_paging(server: str, database: str) -> None:
     with psycopg.connect(database) as conn:
         luc = conn.execute("""select count(*) from data.parcels where "loaiDat" = 'LUC'""").fetchone()[0]
-    page = get(server, "/collections/parcels/items", filter="loaiDat='LUC' AND dienTich > 0", limit=5,
-               sortby="-dienTich", properties="loaiDat,dienTich", skipGeometry="true").json()  # fmt: skip
+    page = get(
+        server,
+        "/collections/parcels/items",
+        filter="loaiDat='LUC' AND dienTich > 0",
+        limit=5,
+        sortby="-dienTich",
+        properties="loaiDat,dienTich",
+        skipGeometry="true",
+    ).json()
     assert page["numberMatched"] == luc
     areas = [f["properties"]["dienTich"] for f in page["features"]]
     assert areas == sorted(areas, reverse=True)
@@ -95,30 +111,49 @@ def test_cql2_text_filter_sortby_properties_and_paging(server: str, database: st
 
 
 def test_cql2_json_filter_by_post(server: str) -> None:
-    body = {"op": "and", "args": [{"op": "=", "args": [{"property": "loaiDat"}, "ONT"]},
-                                  {"op": "s_intersects", "args": [{"property": "geometry"},
-                                   {"type": "Polygon", "coordinates": [[[105.9, 20.8], [106.1, 20.8], [106.1, 21.0],
-                                                                        [105.9, 21.0], [105.9, 20.8]]]}]}]}  # fmt: skip
-    response = httpx.post(f"{server}/ogc/collections/parcels/items?limit=3", content=json.dumps(body),
-                          headers={"Content-Type": "application/query-cql-json"}, timeout=60)  # fmt: skip
+    body = {
+        "op": "and",
+        "args": [
+            {"op": "=", "args": [{"property": "loaiDat"}, "ONT"]},
+            {
+                "op": "s_intersects",
+                "args": [
+                    {"property": "geometry"},
+                    {
+                        "type": "Polygon",
+                        "coordinates": [[[105.9, 20.8], [106.1, 20.8], [106.1, 21.0], [105.9, 21.0], [105.9, 20.8]]],
+                    },
+                ],
+            },
+        ],
+    }
+    response = httpx.post(
+        f"{server}/ogc/collections/parcels/items?limit=3",
+        content=json.dumps(body),
+        headers={"Content-Type": "application/query-cql-json"},
+        timeout=60,
+    )
     assert response.status_code == 200, response.text
     features = response.json()["features"]
     assert features and all(f["properties"]["loaiDat"] == "ONT" for f in features)
 
 
-@pytest.mark.parametrize("query", [
-    {"filter": "loaiDat='LUC'; drop table data.parcels"},
-    {"filter": "\"loaiDat\\\" = 'x' or 1=1 --\" = 'a'"},
-    {"filter": "tenChu = 'Nguyễn Văn An'"},
-    {"sortby": "tenChu"},
-    {"properties": "tenChu"},
-    {"bbox": "1,2,3"},
-    {"bbox": "nan,nan,nan,nan"},
-    {"crs": "EPSG:999999"},
-    {"limit": "-1"},
-    {"offset": "-5"},
-    {"datetime": "not-a-date"},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"filter": "loaiDat='LUC'; drop table data.parcels"},
+        {"filter": "\"loaiDat\\\" = 'x' or 1=1 --\" = 'a'"},
+        {"filter": "tenChu = 'Nguyễn Văn An'"},
+        {"sortby": "tenChu"},
+        {"properties": "tenChu"},
+        {"bbox": "1,2,3"},
+        {"bbox": "nan,nan,nan,nan"},
+        {"crs": "EPSG:999999"},
+        {"limit": "-1"},
+        {"offset": "-5"},
+        {"datetime": "not-a-date"},
+    ],
+)
 def test_bad_queries_are_4xx_with_a_short_message(server: str, query: dict) -> None:
     response = get(server, "/collections/parcels/items", **query)
     assert 400 <= response.status_code < 500, (query, response.status_code, response.text[:300])
@@ -142,15 +177,25 @@ def test_versioned_plan_answers_by_date(server: str) -> None:
 
 def _owner_names(database: str) -> list[str]:
     with psycopg.connect(database) as conn:
-        return [r[0] for r in conn.execute(
-            """select distinct "tenChu" from data.parcels where "tenChu" not like 'UBND%' limit 50""")]  # fmt: skip
+        return [
+            r[0]
+            for r in conn.execute(
+                """select distinct "tenChu" from data.parcels where "tenChu" not like 'UBND%' limit 50"""
+            )
+        ]
 
 
 def test_no_restricted_field_or_owner_name_in_any_public_response(server: str, database: str) -> None:
     owners = _owner_names(database)
     assert owners
-    paths = ["/", "/openapi?f=json", "/conformance", "/collections", "/collections/catalogue/items?limit=100",
-             "/processes"]  # fmt: skip
+    paths = [
+        "/",
+        "/openapi?f=json",
+        "/conformance",
+        "/collections",
+        "/collections/catalogue/items?limit=100",
+        "/processes",
+    ]
     for layer in load_catalogue():
         paths += [f"/collections/{layer.id}", f"/collections/{layer.id}/queryables", f"/collections/{layer.id}/schema"]
         if layer.kind != "raster":
@@ -183,8 +228,9 @@ def test_owslib_reads_features_records_and_processes(server: str) -> None:
 
 
 def test_gdal_oapif_reads_a_layer_in_wgs84_and_in_tm3(server: str, database: str) -> None:
-    info = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{server}/ogc", "communes"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    info = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{server}/ogc", "communes"], capture_output=True, text=True, timeout=120
+    )
     assert info.returncode == 0, info.stderr
     assert "Feature Count: 3" in info.stdout and "WGS 84" in info.stdout
     tm3 = pyogrio.read_dataframe(f"OAPIF:{server}/ogc", layer="communes", CRS="EPSG:9209")

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import shapely
 
-from layers.catalogue import load as load_catalogue
+from bando.layers.catalogue import load as load_catalogue
 
 PATH = "/ogc/processes/planning-report/execution"
 PARCEL_KEY = ("maXa", "soHieuToBanDo", "soThuTuThua")
@@ -63,7 +63,7 @@ def keys_of(doc: Any) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def db(database: str, loaded: list):  # type: ignore[no-untyped-def]
+def db(database: str, loaded: list):
     with psycopg.connect(database, autocommit=True) as conn:
         yield conn
 
@@ -81,8 +81,9 @@ def plotted_parcel(db: psycopg.Connection) -> tuple:
 # -- what the report says ------------------------------------------------------------
 
 
-def test_known_parcel_reports_planned_use_indicators_and_versions(server: str, db: psycopg.Connection,
-                                                                  plotted_parcel: tuple) -> None:  # fmt: skip
+def test_known_parcel_reports_planned_use_indicators_and_versions(
+    server: str, db: psycopg.Connection, plotted_parcel: tuple
+) -> None:
     doc = report(server, key_of(plotted_parcel[:3]))
     assert doc["lang"] == "vi" and doc["subject"]["kind"] == "parcel"
     parcel = doc["parcel"]
@@ -98,8 +99,9 @@ def test_known_parcel_reports_planned_use_indicators_and_versions(server: str, d
     assert sum(z["areaM2"] for z in planned["zones"]) == pytest.approx(plotted_parcel[3], rel=0.005)
     for zone in planned["zones"]:
         assert zone["landUseName"] and zone["zone"]["loaiDatQH"] and zone["version"]
-    in_force = db.execute("select version_id, decision from bando.layer_versions"
-                          " where layer = 'land_use_plan' and valid_to is null").fetchone()  # fmt: skip
+    in_force = db.execute(
+        "select version_id, decision from bando.layer_versions where layer = 'land_use_plan' and valid_to is null"
+    ).fetchone()
     assert {z["version"] for z in planned["zones"]} == {in_force[0]}
     assert [(v["versionId"], v["decision"]) for v in planned["versions"]] == [tuple(in_force)]
     assert all(v["decisionDate"] and v["authority"] and v["inForce"] for v in planned["versions"])
@@ -120,14 +122,18 @@ def test_known_parcel_reports_planned_use_indicators_and_versions(server: str, d
 
 def _red_strips(db: psycopg.Connection) -> shapely.Geometry:
     """The road reserves as data_samples/README.md draws them: the polygon between paired edges."""
-    edges = {r[0]: shapely.from_wkb(r[1]) for r in db.execute(
-        'select "maDoiTuong", st_asbinary(geom) from data.red_lines where valid_to is null')}  # fmt: skip
+    edges = {
+        r[0]: shapely.from_wkb(r[1])
+        for r in db.execute('select "maDoiTuong", st_asbinary(geom) from data.red_lines where valid_to is null')
+    }
     strips = []
     for name, left in edges.items():
         right = edges.get(name[:-2] + "-P") if name.endswith("-T") else None
         if right is not None:
-            strips += [shapely.Polygon(list(a.coords) + list(b.coords)[::-1])
-                       for a, b in zip(shapely.get_parts(left), shapely.get_parts(right))]  # fmt: skip
+            strips += [
+                shapely.Polygon(list(a.coords) + list(b.coords)[::-1])
+                for a, b in zip(shapely.get_parts(left), shapely.get_parts(right))
+            ]
     assert strips, "the samples' red lines come in -T/-P pairs"
     return shapely.union_all(strips)
 
@@ -152,20 +158,24 @@ def test_parcel_cut_by_red_line_reports_taken_area_and_geometry(server: str, db:
     lon, lat = shape.representative_point().coords[0]
     assert 104 < lon < 108 and 8 < lat < 24  # CRS84: longitude first
     # and a parcel far from every red line has none
-    far = db.execute('select p."maXa", p."soHieuToBanDo", p."soThuTuThua" from data.parcels p where not exists'
-                     " (select 1 from data.red_lines r where st_dwithin(p.geom, r.geom, 300)) limit 1").fetchone()  # fmt: skip
+    far = db.execute(
+        'select p."maXa", p."soHieuToBanDo", p."soThuTuThua" from data.parcels p where not exists'
+        " (select 1 from data.red_lines r where st_dwithin(p.geom, r.geom, 300)) limit 1"
+    ).fetchone()
     none = report(server, key_of(far))["redLines"]
     assert none["areaM2"] == 0 and none["geometry"] is None and none["roads"] == []
 
 
 @pytest.mark.parametrize("crs", ["http://www.opengis.net/def/crs/OGC/1.3/CRS84", "EPSG:4326", "tm3"])
-def test_point_inside_parcel_reports_that_parcel(server: str, db: psycopg.Connection, plotted_parcel: tuple,
-                                                  crs: str) -> None:  # fmt: skip
+def test_point_inside_parcel_reports_that_parcel(
+    server: str, db: psycopg.Connection, plotted_parcel: tuple, crs: str
+) -> None:
     row = db.execute(
         "select st_x(g), st_y(g), st_x(t), st_y(t), st_srid(p.geom) from data.parcels p,"
         " lateral (select st_pointonsurface(p.geom) as g) s, lateral (select st_transform(g, 4326) as t) w"
-        ' where (p."maXa", p."soHieuToBanDo", p."soThuTuThua") = (%s, %s, %s)', plotted_parcel[:3]
-    ).fetchone()  # fmt: skip
+        ' where (p."maXa", p."soHieuToBanDo", p."soThuTuThua") = (%s, %s, %s)',
+        plotted_parcel[:3],
+    ).fetchone()
     point, name = ([row[0], row[1]], f"EPSG:{row[4]}") if crs == "tm3" else ([row[2], row[3]], crs)
     doc = report(server, {"point": point, "crs": name})
     assert tuple(doc["parcel"][k] for k in PARCEL_KEY) == plotted_parcel[:3]
@@ -173,8 +183,10 @@ def test_point_inside_parcel_reports_that_parcel(server: str, db: psycopg.Connec
 
 
 def test_plan_version_switch_changes_planned_use(server: str, db: psycopg.Connection) -> None:
-    versions = db.execute("select version_id, decision, valid_to is null from bando.layer_versions"
-                          " where layer = 'land_use_plan' order by valid_from").fetchall()  # fmt: skip
+    versions = db.execute(
+        "select version_id, decision, valid_to is null from bando.layer_versions"
+        " where layer = 'land_use_plan' order by valid_from"
+    ).fetchall()
     assert len(versions) >= 2, "the samples carry the approved plan and an adjustment"
     (old, old_decision, _), (new, new_decision, in_force) = versions[0], versions[-1]
     assert in_force
@@ -182,8 +194,9 @@ def test_plan_version_switch_changes_planned_use(server: str, db: psycopg.Connec
         'select p."maXa", p."soHieuToBanDo", p."soThuTuThua", a."loaiDatQH", b."loaiDatQH" from data.parcels p'
         " join data.land_use_plan a on a.version_id = %s and st_contains(a.geom, p.geom)"
         " join data.land_use_plan b on b.version_id = %s and st_contains(b.geom, p.geom)"
-        ' where a."loaiDatQH" <> b."loaiDatQH" order by p.fid limit 1', (old, new)
-    ).fetchone()  # fmt: skip
+        ' where a."loaiDatQH" <> b."loaiDatQH" order by p.fid limit 1',
+        (old, new),
+    ).fetchone()
     assert row, "the adjustment changes the planned use of some parcels"
     now = report(server, key_of(row[:3]))["plannedLandUse"]
     before = report(server, key_of(row[:3]) | {"version": old})["plannedLandUse"]
@@ -198,8 +211,9 @@ def test_area_report_covers_the_drawn_polygon(server: str, db: psycopg.Connectio
     ring, area = db.execute(
         "select st_asgeojson(st_transform(b, 4326), 9)::json, st_area(b) from data.parcels p,"
         " lateral (select st_buffer(st_centroid(p.geom), 40, 2) as b) o"  # an octagon around the parcel
-        ' where (p."maXa", p."soHieuToBanDo", p."soThuTuThua") = (%s, %s, %s)', plotted_parcel[:3]
-    ).fetchone()  # fmt: skip
+        ' where (p."maXa", p."soHieuToBanDo", p."soThuTuThua") = (%s, %s, %s)',
+        plotted_parcel[:3],
+    ).fetchone()
     doc = report(server, {"polygon": ring, "lang": "en"})
     assert doc["subject"]["kind"] == "area" and doc["parcel"] is None
     assert doc["subject"]["areaM2"] == pytest.approx(area, abs=0.05)  # there and back through CRS84
@@ -214,8 +228,9 @@ def test_report_carries_no_personal_data(server: str, db: psycopg.Connection, pl
     assert {"tenChu", "soDinhDanh", "diaChi"} <= private
     owner = db.execute(
         'select "tenChu", "soDinhDanh", "diaChi" from data.parcels'
-        ' where ("maXa", "soHieuToBanDo", "soThuTuThua") = (%s, %s, %s)', plotted_parcel[:3]
-    ).fetchone()  # fmt: skip
+        ' where ("maXa", "soHieuToBanDo", "soThuTuThua") = (%s, %s, %s)',
+        plotted_parcel[:3],
+    ).fetchone()
     docs = [report(server, key_of(plotted_parcel[:3])), report(server, key_of(plotted_parcel[:3]) | {"lang": "en"})]
     for doc in docs:
         assert not keys_of(doc) & private
@@ -226,8 +241,11 @@ def test_report_carries_no_personal_data(server: str, db: psycopg.Connection, pl
 
 # -- refusals ------------------------------------------------------------------------
 
+
 def _circle(n: int) -> list[list[float]]:
-    ring = [[106 + 0.001 * math.cos(2 * math.pi * i / n), 20.9 + 0.001 * math.sin(2 * math.pi * i / n)] for i in range(n)]
+    ring = [
+        [106 + 0.001 * math.cos(2 * math.pi * i / n), 20.9 + 0.001 * math.sin(2 * math.pi * i / n)] for i in range(n)
+    ]
     return ring + [ring[0]]
 
 
@@ -257,12 +275,20 @@ BAD = {
     "polygon not geojson": {"polygon": "POLYGON((0 0, 1 0, 1 1, 0 0))"},
     "polygon wrong type": {"polygon": {"type": "Point", "coordinates": [106.0, 20.9]}},
     "polygon unclosed": {"polygon": {"type": "Polygon", "coordinates": [_RING[:-1]]}},
-    "polygon bow-tie": {"polygon": {"type": "Polygon", "coordinates": [[[106, 20.9], [106.001, 20.901],
-                                                                        [106.001, 20.9], [106, 20.901], [106, 20.9]]]}},
-    "polygon too large": {"polygon": {"type": "Polygon", "coordinates": [[[105.9, 20.8], [106.2, 20.8], [106.2, 21.0],
-                                                                          [105.9, 21.0], [105.9, 20.8]]]}},
+    "polygon bow-tie": {
+        "polygon": {
+            "type": "Polygon",
+            "coordinates": [[[106, 20.9], [106.001, 20.901], [106.001, 20.9], [106, 20.901], [106, 20.9]]],
+        }
+    },
+    "polygon too large": {
+        "polygon": {
+            "type": "Polygon",
+            "coordinates": [[[105.9, 20.8], [106.2, 20.8], [106.2, 21.0], [105.9, 21.0], [105.9, 20.8]]],
+        }
+    },
     "polygon 5k vertices": {"polygon": {"type": "Polygon", "coordinates": [_circle(5_000)]}},
-}  # fmt: skip
+}
 
 
 def _assert_clean_refusal(status: int, doc: Any) -> str:
@@ -289,8 +315,11 @@ def test_polygon_of_100k_vertices_is_refused(server: str) -> None:
 
 
 def test_nan_and_non_json_bodies_are_refused(server: str) -> None:
-    for raw in (b'{"inputs": {"point": [NaN, 20.9]}}', b'{"inputs": {"maXa": "1", "soHieuToBanDo": Infinity}}',
-                b"not json"):  # fmt: skip
+    for raw in (
+        b'{"inputs": {"point": [NaN, 20.9]}}',
+        b'{"inputs": {"maXa": "1", "soHieuToBanDo": Infinity}}',
+        b"not json",
+    ):
         status, doc = post(server, None, raw=raw)
         _assert_clean_refusal(status, doc)
 
@@ -341,5 +370,7 @@ def test_p95_over_200_random_parcels(server: str, db: psycopg.Connection) -> Non
         conn.close()
     times.sort()
     p50, p95 = times[len(times) // 2], times[math.ceil(0.95 * len(times)) - 1]
-    print(f"\nplanning-report over HTTP, {len(times)} random parcels: p50 {p50 * 1e3:.1f} ms, "
-          f"p95 {p95 * 1e3:.1f} ms, max {times[-1] * 1e3:.1f} ms")
+    print(
+        f"\nplanning-report over HTTP, {len(times)} random parcels: p50 {p50 * 1e3:.1f} ms, "
+        f"p95 {p95 * 1e3:.1f} ms, max {times[-1] * 1e3:.1f} ms"
+    )

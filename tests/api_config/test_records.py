@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from layers import catalogue as catalogue_mod
+from bando.layers import catalogue as catalogue_mod
 from tests.conftest import INTERNAL_TOKEN
 
 CATALOGUE = catalogue_mod.load()
@@ -99,7 +99,7 @@ def test_record_geometry_is_the_published_extent_in_crs84(records: dict[str, dic
     with psycopg.connect(database) as conn:
         x0, y0, x1, y1 = conn.execute(
             "select st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e) from (select st_extent(geom) e from data.parcels) x"
-        ).fetchone()  # fmt: skip
+        ).fetchone()
     lon0, lat0, lon1, lat1 = transformer(9209, 4326).transform_bounds(x0, y0, x1, y1)
     ring = records["parcels"]["geometry"]["coordinates"][0]
     (rx0, ry0), (rx1, ry1) = ring[0], ring[2]
@@ -109,11 +109,12 @@ def test_record_geometry_is_the_published_extent_in_crs84(records: dict[str, dic
 
 
 def test_unpublished_layer_gets_the_province_bbox(database: str) -> None:
-    from api_config.providers.records import BandoRecordProvider
-    from api_config.runtime import get_runtime
+    from bando.api_config.providers.records import BandoRecordProvider
+    from bando.api_config.runtime import get_runtime
 
-    provider = BandoRecordProvider({"name": "records", "type": "record",
-                                    "data": {"view": "public", "base_url": "http://example/ogc"}})  # fmt: skip
+    provider = BandoRecordProvider(
+        {"name": "records", "type": "record", "data": {"view": "public", "base_url": "http://example/ogc"}}
+    )
     record = provider.record(CATALOGUE.get("parcels"), None)
     x0, y0, x1, y1 = get_runtime().province.bbox_lonlat
     assert record["geometry"]["coordinates"][0] == [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
@@ -165,8 +166,11 @@ def test_public_records_never_name_a_restricted_field(server: str) -> None:
 
 
 def test_internal_records_list_every_field_and_flag_personal_ones(server: str) -> None:
-    response = httpx.get(f"{server}/internal/ogc/collections/catalogue/items/parcels",
-                         headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"}, timeout=30)  # fmt: skip
+    response = httpx.get(
+        f"{server}/internal/ogc/collections/catalogue/items/parcels",
+        headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"},
+        timeout=30,
+    )
     assert response.status_code == 200, response.text
     fields = {f["name"]: f for f in response.json()["properties"]["fields"]}
     assert fields.keys() == {f.name for f in CATALOGUE.get("parcels").fields}

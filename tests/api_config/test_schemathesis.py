@@ -59,8 +59,10 @@ FEATURES = "https://schemas.opengis.net/ogcapi/features/part1/1.0/openapi/ogcapi
 TILES = "https://schemas.opengis.net/ogcapi/tiles/part1/1.0/openapi/ogcapi-tiles-1.yaml"
 PROCESSES = "https://schemas.opengis.net/ogcapi/processes/part1/1.0/openapi"
 RECORDS = "https://raw.githubusercontent.com/opengeospatial/ogcapi-records/master/core/openapi/parameters"
-COVERAGES = ("https://raw.githubusercontent.com/opengeospatial/ogcapi-coverages/refs/heads/master/standard/openapi/"
-             "ogcapi-coverages-1.yaml")
+COVERAGES = (
+    "https://raw.githubusercontent.com/opengeospatial/ogcapi-coverages/refs/heads/master/standard/openapi/"
+    "ogcapi-coverages-1.yaml"
+)
 CQL2 = "https://schemas.opengis.net/cql2/1.0/cql2.json"
 
 
@@ -76,32 +78,65 @@ def _path_param(name: str, schema: dict[str, Any], example: Any = None) -> dict[
 
 
 def _query_array(name: str, items: dict[str, Any], **schema: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "style": "form", "explode": False,
-            "schema": {"type": "array", "items": items, **schema}}  # fmt: skip
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "schema": {"type": "array", "items": items, **schema},
+    }
 
 
 # CQL2-JSON (OGC 21-065, cql2.json) is a draft 2019-09 schema built on $dynamicRef, which OpenAPI
 # 3.0 generators cannot follow; this is its grammar two levels deep, in OpenAPI 3.0 terms.
 _PROPERTY = {"type": "object", "required": ["property"], "properties": {"property": {"type": "string"}}}
-_GEOMETRY = {"type": "object", "required": ["type", "coordinates"], "properties": {
-    "type": {"type": "string", "enum": ["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
-                                        "MultiPolygon"]},
-    "coordinates": {"type": "array", "items": {}}}}  # fmt: skip
-_BBOX = {"type": "object", "required": ["bbox"], "properties": {
-    "bbox": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}}}  # fmt: skip
-_INSTANT = {"oneOf": [
-    {"type": "object", "required": ["date"], "properties": {"date": {"type": "string"}}},
-    {"type": "object", "required": ["timestamp"], "properties": {"timestamp": {"type": "string"}}}]}  # fmt: skip
-_INTERVAL = {"type": "object", "required": ["interval"], "properties": {
-    "interval": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}}}}  # fmt: skip
-_SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, _PROPERTY, _INSTANT,
-                     {"type": "object", "required": ["casei"], "properties": {"casei": {"type": "string"}}},
-                     {"type": "object", "required": ["accenti"], "properties": {"accenti": {"type": "string"}}}]}
+_GEOMETRY = {
+    "type": "object",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "enum": ["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"],
+        },
+        "coordinates": {"type": "array", "items": {}},
+    },
+}
+_BBOX = {
+    "type": "object",
+    "required": ["bbox"],
+    "properties": {"bbox": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+}
+_INSTANT = {
+    "oneOf": [
+        {"type": "object", "required": ["date"], "properties": {"date": {"type": "string"}}},
+        {"type": "object", "required": ["timestamp"], "properties": {"timestamp": {"type": "string"}}},
+    ]
+}
+_INTERVAL = {
+    "type": "object",
+    "required": ["interval"],
+    "properties": {"interval": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "string"}}},
+}
+_SCALAR = {
+    "oneOf": [
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "boolean"},
+        _PROPERTY,
+        _INSTANT,
+        {"type": "object", "required": ["casei"], "properties": {"casei": {"type": "string"}}},
+        {"type": "object", "required": ["accenti"], "properties": {"accenti": {"type": "string"}}},
+    ]
+}
 
 
 def _op(names: list[str], args: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": ["op", "args"],
-            "properties": {"op": {"type": "string", "enum": names}, "args": args}}  # fmt: skip
+    return {
+        "type": "object",
+        "required": ["op", "args"],
+        "properties": {"op": {"type": "string", "enum": names}, "args": args},
+    }
 
 
 def _pair(item: dict[str, Any]) -> dict[str, Any]:
@@ -111,69 +146,118 @@ def _pair(item: dict[str, Any]) -> dict[str, Any]:
 _PREDICATES = [
     _op(["=", "<>", "<", ">", "<=", ">="], _pair(_SCALAR)),
     _op(["like"], _pair({"oneOf": [{"type": "string"}, _PROPERTY]})),
-    _op(["between"], {"type": "array", "minItems": 3, "maxItems": 3,
-                      "items": {"oneOf": [{"type": "number"}, _PROPERTY]}}),
+    _op(
+        ["between"],
+        {"type": "array", "minItems": 3, "maxItems": 3, "items": {"oneOf": [{"type": "number"}, _PROPERTY]}},
+    ),
     _op(["in"], _pair({"oneOf": [_SCALAR, {"type": "array", "items": _SCALAR}]})),
     _op(["isNull"], {"oneOf": [_SCALAR, {"type": "array", "maxItems": 1, "items": _SCALAR}]}),
-    _op(["s_contains", "s_crosses", "s_disjoint", "s_equals", "s_intersects", "s_overlaps", "s_touches", "s_within"],
-        _pair({"oneOf": [_PROPERTY, _GEOMETRY, _BBOX]})),
-    _op(["t_after", "t_before", "t_contains", "t_disjoint", "t_during", "t_equals", "t_finishedBy", "t_finishes",
-         "t_intersects", "t_meets", "t_metBy", "t_overlappedBy", "t_overlaps", "t_startedBy", "t_starts"],
-        _pair({"oneOf": [_PROPERTY, _INSTANT, _INTERVAL]})),
+    _op(
+        ["s_contains", "s_crosses", "s_disjoint", "s_equals", "s_intersects", "s_overlaps", "s_touches", "s_within"],
+        _pair({"oneOf": [_PROPERTY, _GEOMETRY, _BBOX]}),
+    ),
+    _op(
+        [
+            "t_after",
+            "t_before",
+            "t_contains",
+            "t_disjoint",
+            "t_during",
+            "t_equals",
+            "t_finishedBy",
+            "t_finishes",
+            "t_intersects",
+            "t_meets",
+            "t_metBy",
+            "t_overlappedBy",
+            "t_overlaps",
+            "t_startedBy",
+            "t_starts",
+        ],
+        _pair({"oneOf": [_PROPERTY, _INSTANT, _INTERVAL]}),
+    ),
     _op(["a_containedBy", "a_contains", "a_equals", "a_overlaps"], _pair({"oneOf": [_PROPERTY, {"type": "array"}]})),
     {"type": "boolean"},
-]  # fmt: skip
-_CQL2_EXPRESSION = {"oneOf": [
-    *_PREDICATES,
-    _op(["and", "or"], {"type": "array", "minItems": 2, "maxItems": 3, "items": {"oneOf": _PREDICATES}}),
-    _op(["not"], {"type": "array", "minItems": 1, "maxItems": 1, "items": {"oneOf": _PREDICATES}}),
-]}  # fmt: skip
+]
+_CQL2_EXPRESSION = {
+    "oneOf": [
+        *_PREDICATES,
+        _op(["and", "or"], {"type": "array", "minItems": 2, "maxItems": 3, "items": {"oneOf": _PREDICATES}}),
+        _op(["not"], {"type": "array", "minItems": 1, "maxItems": 1, "items": {"oneOf": _PREDICATES}}),
+    ]
+}
 
 
 def _execute_schema(process: dict[str, Any]) -> dict[str, Any]:
     """OGC API - Processes 1.0 ``execute.yaml`` with ``inputs`` typed by the process description."""
     inputs = {name: spec.get("schema", {}) for name, spec in process.get("inputs", {}).items()}
-    return {"type": "object", "properties": {
-        "inputs": {"type": "object", "properties": inputs},
-        "outputs": {"type": "object", "additionalProperties": {"type": "object"}},
-        "response": {"type": "string", "enum": ["raw", "document"]},
-        "subscriber": {"type": "object",
-                       "properties": {"successUri": {"type": "string", "format": "uri"}}}}}  # fmt: skip
+    return {
+        "type": "object",
+        "properties": {
+            "inputs": {"type": "object", "properties": inputs},
+            "outputs": {"type": "object", "additionalProperties": {"type": "object"}},
+            "response": {"type": "string", "enum": ["raw", "document"]},
+            "subscriber": {"type": "object", "properties": {"successUri": {"type": "string", "format": "uri"}}},
+        },
+    }
 
 
 def offline_definitions(tile_matrix_sets: list[str]) -> dict[str, Any]:
     """The definition, per absolute reference, the offline document uses instead."""
     return {
         f"{FEATURES}#/components/parameters/datetime": {
-            "name": "datetime", "in": "query", "required": False, "style": "form", "explode": False,
-            "schema": {"type": "string"}, "example": "2018-02-12T00:00:00Z/.."},
+            "name": "datetime",
+            "in": "query",
+            "required": False,
+            "style": "form",
+            "explode": False,
+            "schema": {"type": "string"},
+            "example": "2018-02-12T00:00:00Z/..",
+        },
         f"{FEATURES}#/components/parameters/featureId": _path_param("featureId", {"type": "string"}),
-        **{f"{FEATURES}#/components/responses/{name}": _response(name)
-           for name in ("Collection", "Feature", "Features", "InvalidParameter", "LandingPage", "NotFound",
-                        "ServerError")},
+        **{
+            f"{FEATURES}#/components/responses/{name}": _response(name)
+            for name in (
+                "Collection",
+                "Feature",
+                "Features",
+                "InvalidParameter",
+                "LandingPage",
+                "NotFound",
+                "ServerError",
+            )
+        },
         f"{TILES}#/components/parameters/tileMatrixSetId": _path_param(
-            "tileMatrixSetId", {"type": "string", "enum": tile_matrix_sets}),
+            "tileMatrixSetId", {"type": "string", "enum": tile_matrix_sets}
+        ),
         f"{TILES}#/components/parameters/tileMatrix": _path_param("tileMatrix", {"type": "string"}, "5"),
         f"{TILES}#/components/parameters/tileRow": _path_param("tileRow", {"type": "integer", "minimum": 0}, 10),
         f"{TILES}#/components/parameters/tileCol": _path_param("tileCol", {"type": "integer", "minimum": 0}, 15),
-        f"{TILES}#/components/schemas/link": {"type": "object", "required": ["href"],
-                                              "properties": {"href": {"type": "string"}}},
-        f"{RECORDS}/sortby.yaml": _query_array("sortby", {"type": "string", "pattern": "[+|-]?[A-Za-z_].*"},
-                                               minItems=1),
+        f"{TILES}#/components/schemas/link": {
+            "type": "object",
+            "required": ["href"],
+            "properties": {"href": {"type": "string"}},
+        },
+        f"{RECORDS}/sortby.yaml": _query_array(
+            "sortby", {"type": "string", "pattern": "[+|-]?[A-Za-z_].*"}, minItems=1
+        ),
         f"{RECORDS}/q.yaml": _query_array("q", {"type": "string"}),
         f"{COVERAGES}#/components/parameters/subset": _query_array("subset", {"type": "string"}),
         f"{PROCESSES}/responses/ExecuteAsync.yaml": _response("ExecuteAsync"),
         f"{PROCESSES}/responses/NotFound.yaml": _response("NotFound"),
         f"{PROCESSES}/responses/ProcessList.yaml": _response("ProcessList"),
         f"{PROCESSES}/responses/ServerError.yaml": _response("ServerError"),
-        f"{PROCESSES}/schemas/exception.yaml": {"type": "object", "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"}, "detail": {"type": "string"}}},
+        f"{PROCESSES}/schemas/exception.yaml": {
+            "type": "object",
+            "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "detail": {"type": "string"}},
+        },
         CQL2: _CQL2_EXPRESSION,
-    }  # fmt: skip
+    }
 
 
-def offline_document(doc: dict[str, Any], definitions: dict[str, Any],
-                     processes: dict[str, dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def offline_document(
+    doc: dict[str, Any], definitions: dict[str, Any], processes: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """The document with every absolute ``$ref`` replaced by its definition (see above)."""
     doc = copy.deepcopy(doc)
     unknown: set[str] = set()
@@ -210,10 +294,14 @@ def public_document(server: str) -> dict[str, Any]:
 def ogc_schema(server: str, public_document: dict[str, Any]) -> schemathesis.BaseSchema:
     tms = httpx.get(f"{server}/ogc/TileMatrixSets", params={"f": "json"}, timeout=30).json()
     tms_ids = sorted(t["id"] for t in tms["tileMatrixSets"])
-    process_ids = [path.split("/")[2] for path in public_document["paths"]
-                   if path.startswith("/processes/") and path.endswith("/execution")]  # fmt: skip
-    processes = {pid: httpx.get(f"{server}/ogc/processes/{pid}", params={"f": "json"}, timeout=30).json()
-                 for pid in process_ids}  # fmt: skip
+    process_ids = [
+        path.split("/")[2]
+        for path in public_document["paths"]
+        if path.startswith("/processes/") and path.endswith("/execution")
+    ]
+    processes = {
+        pid: httpx.get(f"{server}/ogc/processes/{pid}", params={"f": "json"}, timeout=30).json() for pid in process_ids
+    }
     doc = offline_document(public_document, offline_definitions(tms_ids), processes)
     schema = schemathesis.openapi.from_dict(doc)
     schema.config.update(base_url=f"{server}/ogc", request_timeout=REQUEST_TIMEOUT)
@@ -230,12 +318,21 @@ def _fuzz(operation: schemathesis.APIOperation, session: requests.Session) -> tu
     """One operation's property-based test: the calls made, the slowest call's seconds, the failures."""
     calls, slowest = 0, 0.0
     failures: dict[str, str] = {}
-    strategy = st.one_of(*operation.get_strategies_from_examples(), operation.as_strategy(GenerationMode.POSITIVE),
-                         operation.as_strategy(GenerationMode.NEGATIVE))  # fmt: skip
+    strategy = st.one_of(
+        *operation.get_strategies_from_examples(),
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    )
 
-    @hypothesis.settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
-                         print_blob=False)  # fmt: skip
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
     @hypothesis.given(case=strategy)
     def run(case: schemathesis.Case) -> None:
         nonlocal calls, slowest
@@ -270,8 +367,10 @@ def test_no_server_error_in_any_operation_of_the_public_openapi_document(
             total, slowest = total + calls, max(slowest, op_slowest)
             if failures:
                 found[operation.label] = failures
-    print(f"\nschemathesis {schemathesis.__version__}: {len(operations) - len(EXCLUDED)} operations, {total} calls,"
-          f" slowest {slowest:.2f} s, {time.monotonic() - started:.0f} s in all")  # fmt: skip
+    print(
+        f"\nschemathesis {schemathesis.__version__}: {len(operations) - len(EXCLUDED)} operations, {total} calls,"
+        f" slowest {slowest:.2f} s, {time.monotonic() - started:.0f} s in all"
+    )
     assert total >= len(operations) * 3, "too few calls for the run to mean anything"
     assert not found, "\n\n".join(f"{label}:\n" + "\n".join(f) for label, f in found.items())
 
@@ -281,12 +380,17 @@ def test_no_server_error_in_any_operation_of_the_public_openapi_document(
 
 def test_coverage_with_an_invalid_bbox_is_400_also_as_html(server: str) -> None:
     """pygeoapi answered 500 to an invalid coverage bbox; bando turned it into 400 for JSON only."""
-    for params in ({"bbox": "3,2,1,0", "f": "html"}, {"bbox": "1,2,3", "f": "html"}, {"bbox": "1,2,3,x"},
-                   {"bbox": "3,2,1,0", "f": "json"}):  # fmt: skip
+    for params in (
+        {"bbox": "3,2,1,0", "f": "html"},
+        {"bbox": "1,2,3", "f": "html"},
+        {"bbox": "1,2,3,x"},
+        {"bbox": "3,2,1,0", "f": "json"},
+    ):
         response = httpx.get(f"{server}/ogc/collections/flood_depth/coverage", params=params, timeout=30)
         assert response.status_code == 400, (params, response.status_code, response.text[:200])
-    inside = httpx.get(f"{server}/ogc/collections/flood_depth/coverage", params={"bbox": "105.9,20.8,106.1,21.0"},
-                       timeout=60)  # fmt: skip
+    inside = httpx.get(
+        f"{server}/ogc/collections/flood_depth/coverage", params={"bbox": "105.9,20.8,106.1,21.0"}, timeout=60
+    )
     assert inside.status_code == 200
 
 
@@ -313,8 +417,12 @@ def test_catalogue_as_csv_is_400_and_layers_still_are_csv(server: str) -> None:
 def test_cql2_json_bbox_of_non_numbers_is_400(server: str, collection: str) -> None:
     """pygeofilter passes a CQL2-JSON bbox literal of objects through; psycopg could not adapt it (500)."""
     body = {"op": "not", "args": [{"op": "s_contains", "args": [{"bbox": [{}, 0, 0, 0]}, {"bbox": [0, 0, 0, 0]}]}]}
-    response = httpx.post(f"{server}/ogc/collections/{collection}/items", content=json.dumps(body),
-                          headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
+    response = httpx.post(
+        f"{server}/ogc/collections/{collection}/items",
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert response.status_code == 400, response.text[:200]
 
 
@@ -322,8 +430,9 @@ def test_cql2_json_bbox_of_non_numbers_is_400(server: str, collection: str) -> N
 def test_planning_report_with_a_subscriber_that_is_not_an_object_is_400(server: str, subscriber: Any) -> None:
     """pygeoapi indexed any non-empty subscriber as an object (500)."""
     body = {"inputs": {"maXa": "12019", "soHieuToBanDo": 3, "soThuTuThua": 120, "lang": "vi"}, "subscriber": subscriber}
-    response = httpx.post(f"{server}/ogc/processes/planning-report/execution", json=body,
-                          headers={"Prefer": "respond-sync"}, timeout=60)  # fmt: skip
+    response = httpx.post(
+        f"{server}/ogc/processes/planning-report/execution", json=body, headers={"Prefer": "respond-sync"}, timeout=60
+    )
     assert response.status_code == 400, response.text[:200]
     assert "subscriber" in response.json()["description"]
 
@@ -331,8 +440,10 @@ def test_planning_report_with_a_subscriber_that_is_not_an_object_is_400(server: 
 def test_like_with_a_pattern_that_is_not_text_is_400(server: str) -> None:
     """A LIKE pattern that is a property or a number reached str.replace in the translator (500)."""
     url = f"{server}/ogc/collections/parcels/items"
-    for body in ({"op": "not", "args": [{"op": "like", "args": ["", {"property": ""}]}]},
-                 {"op": "like", "args": [{"property": "loaiDat"}, 5]}):  # fmt: skip
+    for body in (
+        {"op": "not", "args": [{"op": "like", "args": ["", {"property": ""}]}]},
+        {"op": "like", "args": [{"property": "loaiDat"}, 5]},
+    ):
         response = httpx.post(url, content=json.dumps(body), headers={"Content-Type": "application/json"}, timeout=30)
         assert response.status_code == 400, (body, response.text[:200])
     assert httpx.get(url, params={"filter": "loaiDat LIKE loaiDat"}, timeout=30).status_code == 400
@@ -344,6 +455,10 @@ def test_cql2_json_in_over_a_number_is_400(server: str, collection: str) -> None
     """pygeofilter builds an IN node whose list is a number; counting its nodes failed (500) on a layer
     without geometry, where pygeoapi's CRS pass does not refuse it first."""
     body = {"op": "not", "args": [{"op": "in", "args": [[], 5]}]}
-    response = httpx.post(f"{server}/ogc/collections/{collection}/items", content=json.dumps(body),
-                          headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
+    response = httpx.post(
+        f"{server}/ogc/collections/{collection}/items",
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert response.status_code == 400, response.text[:200]

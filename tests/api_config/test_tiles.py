@@ -21,17 +21,17 @@ import pytest
 import yaml
 from psycopg import sql
 
-from api_config.tile_cache import TileCache, TileKey, etag_matches
-from api_config.tiles_sql import TileSource, placement, tile_columns
+from bando.api_config.tile_cache import TileCache, TileKey, etag_matches
+from bando.api_config.tiles_sql import TileSource, placement, tile_columns
 from bando.crs import transformer
 from bando.errors import BadInput, NotFound
-from layers.catalogue import load as load_catalogue
+from bando.layers.catalogue import load as load_catalogue
 from tests.conftest import INTERNAL_TOKEN, MANIFEST, cli_env
 
 CATALOGUE = {layer.id: layer for layer in load_catalogue()}
 TILED = sorted(layer_id for layer_id, layer in CATALOGUE.items() if layer.tiles and layer.geometry)
 RESTRICTED = sorted({f.name for layer in CATALOGUE.values() for f in layer.fields if not f.public})
-PARCEL_PROPS = set(CATALOGUE["parcels"].tiles.properties)  # type: ignore[union-attr]
+PARCEL_PROPS = set(CATALOGUE["parcels"].tiles.properties)
 MVT = "application/vnd.mapbox-vector-tile"
 AUTH = {"Authorization": f"Bearer {INTERNAL_TOKEN}"}
 
@@ -46,28 +46,32 @@ def _source(layer_id: str = "parcels", view: str = "public") -> TileSource:
 
 
 def test_public_tile_columns_are_the_catalogue_tile_properties_and_never_personal() -> None:
-    assert _source().columns == CATALOGUE["parcels"].tiles.properties  # type: ignore[union-attr]
+    assert _source().columns == CATALOGUE["parcels"].tiles.properties
     internal = _source(view="internal").columns
     assert set(internal) >= PARCEL_PROPS | {"tenChu"}
     for layer_id in TILED:
         assert not set(_source(layer_id).columns) & set(RESTRICTED), layer_id
 
 
-@pytest.mark.parametrize(("tms", "z", "row", "col", "error"), [
-    ("WebMercatorQuad", "13", "0", "0", NotFound),  # below the layer's minzoom
-    ("WebMercatorQuad", "23", "0", "0", NotFound),  # above its maxzoom
-    ("WebMercatorQuad", "16", "-1", "0", NotFound),
-    ("WebMercatorQuad", "16", "65536", "0", NotFound),
-    ("WorldCRS84Quad", "16", "0", "131072", NotFound),  # two columns at level 0, so 2**17 at 16
-    ("WebMercatorQuad", "16", "9" * 40, "0", NotFound),
-    ("WebMercatorQuad", "16", "1.5", "0", BadInput),
-    ("WebMercatorQuad", "16", "abc", "0", BadInput),
-    ("WebMercatorQuad", "١٦", "0", "0", BadInput),  # non-ASCII digits are not indexes
-    ("WebMercatorQuad", "16", "1; drop table data.parcels", "0", BadInput),
-    ("GoogleCRS84Quad", "16", "0", "0", NotFound),
-])  # fmt: skip
-def test_tile_indexes_are_checked_against_the_matrix_and_zoom_range(tms: str, z: str, row: str, col: str,
-                                                                    error: type) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("tms", "z", "row", "col", "error"),
+    [
+        ("WebMercatorQuad", "13", "0", "0", NotFound),  # below the layer's minzoom
+        ("WebMercatorQuad", "23", "0", "0", NotFound),  # above its maxzoom
+        ("WebMercatorQuad", "16", "-1", "0", NotFound),
+        ("WebMercatorQuad", "16", "65536", "0", NotFound),
+        ("WorldCRS84Quad", "16", "0", "131072", NotFound),  # two columns at level 0, so 2**17 at 16
+        ("WebMercatorQuad", "16", "9" * 40, "0", NotFound),
+        ("WebMercatorQuad", "16", "1.5", "0", BadInput),
+        ("WebMercatorQuad", "16", "abc", "0", BadInput),
+        ("WebMercatorQuad", "١٦", "0", "0", BadInput),  # non-ASCII digits are not indexes
+        ("WebMercatorQuad", "16", "1; drop table data.parcels", "0", BadInput),
+        ("GoogleCRS84Quad", "16", "0", "0", NotFound),
+    ],
+)
+def test_tile_indexes_are_checked_against_the_matrix_and_zoom_range(
+    tms: str, z: str, row: str, col: str, error: type
+) -> None:
     with pytest.raises(error):
         _source().address(tms, z, row, col)
 
@@ -102,14 +106,14 @@ def test_affine_stand_in_is_within_a_quarter_grid_unit_of_the_exact_transformati
     envelope, unit = _tile_envelope(tms_id, 106.0, 20.9, 14)
     where = placement(srid, 9209, envelope, unit)
     assert where.mode == "affine"
-    a, b, d, e, xoff, yoff = where.affine  # type: ignore[misc]
+    a, b, d, e, xoff, yoff = where.affine
     rng = np.random.default_rng(1)
     tx = rng.uniform(envelope[0], envelope[2], 500)
     ty = rng.uniform(envelope[1], envelope[3], 500)
     sx, sy = transformer(srid, 9209).transform(tx, ty)  # the pinned, exact transformation
     ax, ay = a * sx + b * sy + xoff, d * sx + e * sy + yoff
     assert np.hypot(ax - tx, ay - ty).max() < 0.25 * unit
-    bx0, by0, bx1, by1 = where.box  # type: ignore[misc]
+    bx0, by0, bx1, by1 = where.box
     assert bx0 <= sx.min() and sx.max() <= bx1 and by0 <= sy.min() and sy.max() <= by1
 
 
@@ -166,7 +170,8 @@ def a_point(database: str, layer_id: str) -> tuple[int, float, float]:
     where = sql.SQL("where valid_to is null") if layer.versioned else sql.SQL("")
     query = sql.SQL(
         "select fid, st_x(p), st_y(p) from (select fid, st_transform(st_pointonsurface(geom), 4326) p"
-        " from {} {} order by fid limit 1) t").format(sql.Identifier("data", layer_id), where)  # fmt: skip
+        " from {} {} order by fid limit 1) t"
+    ).format(sql.Identifier("data", layer_id), where)
     with psycopg.connect(database) as conn:
         row = conn.execute(query).fetchone()
     assert row is not None, f"{layer_id} holds no feature"
@@ -188,7 +193,7 @@ def parcel(server: str, database: str) -> dict:
                "soThuTuThua"::text, "loaiDat"] from (select *, st_transform(st_pointonsurface(geom), 4326) p,
                st_transform(st_pointn(st_exteriorring(st_geometryn(geom, 1)), 1), 4326) v
                from data.parcels where "maXa" <> '12345' order by fid limit 1 offset 40) t"""
-        ).fetchone()  # fmt: skip
+        ).fetchone()
     return {"lon": lon, "lat": lat, "vertex": (vx, vy), "key": key}
 
 
@@ -203,7 +208,8 @@ def find(features: list[dict], parcel: dict) -> dict:
 
 @pytest.mark.parametrize("z", [15, 16, 17])
 def test_tile_over_a_known_parcel_holds_it_with_exactly_the_catalogue_tile_properties(
-        server: str, parcel: dict, z: int) -> None:  # fmt: skip
+    server: str, parcel: dict, z: int
+) -> None:
     t = tile_at("WebMercatorQuad", parcel["lon"], parcel["lat"], z)
     response = httpx.get(tile_url(server, "parcels", "WebMercatorQuad", z, t.y, t.x), timeout=60)
     assert response.status_code == 200 and response.headers["content-type"] == MVT
@@ -218,14 +224,16 @@ def test_tile_over_a_known_parcel_holds_it_with_exactly_the_catalogue_tile_prope
 def test_affine_stand_in_agrees_with_st_transform_on_the_parcels(database: str, parcel: dict) -> None:
     source = _source()
     t = tile_at("WebMercatorQuad", parcel["lon"], parcel["lat"], 14)
-    text, params = source.query(source.address("WebMercatorQuad", 14, t.y, t.x))  # type: ignore[misc]
+    text, params = source.query(source.address("WebMercatorQuad", 14, t.y, t.x))
     assert "st_affine" in text and "st_transform" not in text
     unit = (params["x1"] - params["x0"]) / 4096
     with psycopg.connect(database) as conn:
         worst, n = conn.execute(
             "select max(st_hausdorffdistance(st_transform(geom, 3857), st_affine(geom, %(a)s, %(b)s, %(d)s, %(e)s,"
             " %(xoff)s, %(yoff)s))), count(*) from data.parcels"
-            " where geom && st_makeenvelope(%(sx0)s, %(sy0)s, %(sx1)s, %(sy1)s, 9209)", params).fetchone()  # fmt: skip
+            " where geom && st_makeenvelope(%(sx0)s, %(sy0)s, %(sx1)s, %(sy1)s, 9209)",
+            params,
+        ).fetchone()
     assert n > 100 and worst < 0.25 * unit
 
 
@@ -259,21 +267,22 @@ def test_no_personal_field_or_owner_data_in_any_public_tile(server: str, databas
     for layer_id in TILED:
         layer = CATALOGUE[layer_id]
         _, lon, lat = a_point(database, layer_id)
-        z = min(max(layer.tiles.minzoom, 16), layer.tiles.maxzoom)  # type: ignore[union-attr]
+        z = min(max(layer.tiles.minzoom, 16), layer.tiles.maxzoom)
         t = tile_at("WebMercatorQuad", lon, lat, z)
         response = httpx.get(tile_url(server, layer_id, "WebMercatorQuad", z, t.y, t.x), timeout=60)
         assert response.status_code == 200, (layer_id, response.status_code)
         features = decode(response.content)[layer_id]["features"]
         assert features, layer_id
         shown = {k for f in features for k in f["properties"]}
-        assert shown <= set(layer.tiles.properties or ()), (layer_id, shown)  # type: ignore[union-attr]
+        assert shown <= set(layer.tiles.properties or ()), (layer_id, shown)
         for word in (f.name for f in layer.fields if not f.public):
             assert word.encode() not in response.content, (layer_id, word)
         if layer_id == "parcels":
             with psycopg.connect(database) as conn:
                 personal = conn.execute(
                     """select "tenChu", "soDinhDanh", "diaChi" from data.parcels where fid = any(%s)""",
-                    ([f["id"] for f in features],)).fetchall()  # fmt: skip
+                    ([f["id"] for f in features],),
+                ).fetchall()
             values = {v for row in personal for v in row if v}
             assert values
             for value in values:
@@ -317,21 +326,24 @@ def test_tile_url_without_f_is_the_mvt_tile(server: str, parcel: dict) -> None:
     assert bare.status_code == 200 and bare.content == httpx.get(url, timeout=30).content
 
 
-@pytest.mark.parametrize("path", [
-    "WebMercatorQuad/13/7218/13015",  # below minzoom 14
-    "WebMercatorQuad/23/0/0",  # above maxzoom 22
-    "WorldCRS84Quad/0/0/1",
-    "WebMercatorQuad/16/-1/52061",
-    "WebMercatorQuad/16/28875/-52061",
-    "WebMercatorQuad/16/65536/0",
-    "WebMercatorQuad/16/99999999999999999999999999/0",
-    "WebMercatorQuad/16/abc/0",
-    "WebMercatorQuad/1e3/0/0",
-    "WebMercatorQuad/16/0x10/0",
-    "WebMercatorQuad/16/%20/0",
-    "WebMercatorQuad/16/0/1%3B%20select%201",
-    "NoSuchMatrixSet/16/0/0",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "WebMercatorQuad/13/7218/13015",  # below minzoom 14
+        "WebMercatorQuad/23/0/0",  # above maxzoom 22
+        "WorldCRS84Quad/0/0/1",
+        "WebMercatorQuad/16/-1/52061",
+        "WebMercatorQuad/16/28875/-52061",
+        "WebMercatorQuad/16/65536/0",
+        "WebMercatorQuad/16/99999999999999999999999999/0",
+        "WebMercatorQuad/16/abc/0",
+        "WebMercatorQuad/1e3/0/0",
+        "WebMercatorQuad/16/0x10/0",
+        "WebMercatorQuad/16/%20/0",
+        "WebMercatorQuad/16/0/1%3B%20select%201",
+        "NoSuchMatrixSet/16/0/0",
+    ],
+)
 def test_zoom_outside_limits_and_garbage_indexes_are_4xx_with_a_message(server: str, path: str) -> None:
     response = httpx.get(f"{server}/ogc/collections/parcels/tiles/{path}?f=mvt", timeout=30)
     assert 400 <= response.status_code < 500, (path, response.status_code, response.text[:200])
@@ -385,8 +397,9 @@ def _wait_for_new_etag(url: str, old: str, seconds: float = 10.0) -> httpx.Respo
         time.sleep(0.2)
 
 
-def test_republishing_the_layer_changes_the_etag_and_the_content(server: str, database: str, parcel: dict,
-                                                                 bando_bin: str, tmp_path: Path) -> None:  # fmt: skip
+def test_republishing_the_layer_changes_the_etag_and_the_content(
+    server: str, database: str, parcel: dict, bando_bin: str, tmp_path: Path
+) -> None:
     t = tile_at("WebMercatorQuad", parcel["lon"], parcel["lat"], 17)
     url = tile_url(server, "parcels", "WebMercatorQuad", 17, t.y, t.x)
     before = httpx.get(url, timeout=60)

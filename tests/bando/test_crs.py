@@ -41,10 +41,7 @@ def test_pyproj_and_postgis_agree_within_a_centimetre(database: str, region: str
     reference = epsg_6960_reference(srid)
     with psycopg.connect(database) as conn:
         for x, y in points:
-            sql = (
-                "select st_x(g), st_y(g) from "
-                "(select st_transform(st_setsrid(st_makepoint(%s, %s), %s), 4326) g) t"
-            )
+            sql = "select st_x(g), st_y(g) from (select st_transform(st_setsrid(st_makepoint(%s, %s), %s), 4326) g) t"
             in_db = conn.execute(sql, (x, y, srid)).fetchone()
             in_py = ours.transform(x, y)
             assert metres(in_db, in_py) < 0.01
@@ -70,25 +67,27 @@ def test_round_trip_back_to_tm3_is_within_millimetres() -> None:
 def test_between_vn2000_zones_no_datum_shift_is_applied() -> None:
     # The same point through WGS 84 and directly must coincide: same datum.
     direct = crs.transformer(9209, 9210).transform(552_000.0, 2_310_000.0)
-    via = crs.transformer(4326, 9210).transform(
-        *crs.transformer(9209, 4326).transform(552_000.0, 2_310_000.0)
-    )
+    via = crs.transformer(4326, 9210).transform(*crs.transformer(9209, 4326).transform(552_000.0, 2_310_000.0))
     assert math.dist(direct, via) < 0.01
 
 
 def test_spatial_ref_sys_has_every_tm3_zone(database: str) -> None:
     with psycopg.connect(database) as conn:
-        count = conn.execute(
-            "select count(*) from spatial_ref_sys where srid between 9205 and 9218"
-        ).fetchone()[0]
+        count = conn.execute("select count(*) from spatial_ref_sys where srid between 9205 and 9218").fetchone()[0]
     assert count == 14
 
 
 @pytest.mark.parametrize(
     ("province", "epsg"),
-    [("Hưng Yên", 9209), ("hung yen", 9209), ("Hồ Chí Minh", 9210), ("Đắk Lắk", 9218),
-     ("Quảng Ninh", 5899), ("Hà Nội", 5897)],
-)  # fmt: skip
+    [
+        ("Hưng Yên", 9209),
+        ("hung yen", 9209),
+        ("Hồ Chí Minh", 9210),
+        ("Đắk Lắk", 9218),
+        ("Quảng Ninh", 5899),
+        ("Hà Nội", 5897),
+    ],
+)
 def test_province_table(province: str, epsg: int) -> None:
     assert crs.tm3_for_province(province).epsg == epsg
 

@@ -18,9 +18,7 @@ from tests.conftest import cli_env
 
 
 def run(bando_bin: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [bando_bin, *args], capture_output=True, text=True, env=env or cli_env(), timeout=180
-    )
+    return subprocess.run([bando_bin, *args], capture_output=True, text=True, env=env or cli_env(), timeout=180)
 
 
 def test_up_is_idempotent_and_url_works_with_psql(database: str, bando_bin: str) -> None:
@@ -29,8 +27,10 @@ def test_up_is_idempotent_and_url_works_with_psql(database: str, bando_bin: str)
     url = run(bando_bin, "db", "url").stdout.strip()
     version = subprocess.run(
         ["psql", url, "-Atc", "select postgis_lib_version()"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert version.startswith("3.")
     status = run(bando_bin, "db", "status")
     assert status.returncode == 0 and "postgis" in status.stdout

@@ -40,14 +40,19 @@ def test_unknown_province_is_a_clear_error() -> None:
 
 
 def test_switching_province_on_a_database_is_refused(database: str, bando_bin: str) -> None:
-    result = subprocess.run([bando_bin, "db", "up"], capture_output=True, text=True,
-                            env=cli_env({"BANDO_PROVINCE": "Hồ Chí Minh"}))  # fmt: skip
+    result = subprocess.run(
+        [bando_bin, "db", "up"], capture_output=True, text=True, env=cli_env({"BANDO_PROVINCE": "Hồ Chí Minh"})
+    )
     assert result.returncode == 7
     assert "will not mix CRSs" in result.stderr and "Traceback" not in result.stderr
     assert subprocess.run([bando_bin, "db", "up"], env=cli_env(), capture_output=True).returncode == 0
 
 
 def test_no_province_configured_is_a_clear_error(bando_bin: str, tmp_path: Path) -> None:
-    result = subprocess.run([bando_bin, "db", "up"], capture_output=True, text=True,
-                            env=cli_env({"BANDO_PROVINCE": "", "BANDO_HOME": str(tmp_path / "h")}))  # fmt: skip
+    result = subprocess.run(
+        [bando_bin, "db", "up"],
+        capture_output=True,
+        text=True,
+        env=cli_env({"BANDO_PROVINCE": "", "BANDO_HOME": str(tmp_path / "h")}),
+    )
     assert result.returncode == 7 and "no province configured" in result.stderr

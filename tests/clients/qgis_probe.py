@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
         for part in ("features", "tm3", "tiles"):
             try:
                 out[part] = getattr(probe, part)()
-            except Exception:  # noqa: BLE001 — reported, and the other parts still run
+            except Exception:
                 out["errors"][part] = traceback.format_exc(limit=6)
             out.setdefault(part, {})["requests"] = probe.take_requests()
     finally:
@@ -108,8 +108,12 @@ class Probe:
         # on a large layer; without it QGIS pages through the whole collection first.
         # srsname: QGIS 3.22 ignores it (always CRS84); later QGIS picks it from the collection's
         # `crs` list, and would otherwise default to its `storageCrs` (TM-3).
-        params = {"url": self.spec["ogc"], "typename": self.spec["collection"], "srsname": srsname,
-                  "restrictToRequestBBOX": "1"}  # fmt: skip
+        params = {
+            "url": self.spec["ogc"],
+            "typename": self.spec["collection"],
+            "srsname": srsname,
+            "restrictToRequestBBOX": "1",
+        }
         return " ".join(f"{k}='{v}'" for k, v in params.items())
 
     def layer(self, srsname: str = "OGC:CRS84") -> Any:
@@ -133,11 +137,14 @@ class Probe:
             keys = [self.key_of(f) for f in layer.getFeatures(request)]
             bboxes[name] = {"bbox": bbox, "count": len(keys), "keys": sorted(keys, key=str)}
         return {
-            "uri": layer.source(), "provider": layer.providerType(), "valid": layer.isValid(),
-            "crs": layer.crs().authid(), "geometry_type": layer.wkbType(),
+            "uri": layer.source(),
+            "provider": layer.providerType(),
+            "valid": layer.isValid(),
+            "crs": layer.crs().authid(),
+            "geometry_type": layer.wkbType(),
             "fields": {f.name(): f.typeName() for f in layer.fields()},
             "bboxes": bboxes,
-        }  # fmt: skip
+        }
 
     def key_of(self, feature: Any) -> list:
         return [feature[name] for name in self.spec["key"]]
@@ -153,15 +160,23 @@ class Probe:
         way a planner's project in EPSG:9209 does — with the transformation pinned to EPSG:6960
         in the transform context (Project Properties → Transformations).
         """
-        from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsCoordinateTransformContext,
-                               QgsDatumTransform, QgsExpression, QgsFeatureRequest, QgsPointXY,
-                               QgsRectangle)  # fmt: skip
+        from qgis.core import (
+            QgsCoordinateReferenceSystem,
+            QgsCoordinateTransform,
+            QgsCoordinateTransformContext,
+            QgsDatumTransform,
+            QgsExpression,
+            QgsFeatureRequest,
+            QgsPointXY,
+            QgsRectangle,
+        )
 
         tm3 = QgsCoordinateReferenceSystem(self.spec["tm3"])
         if not tm3.isValid():
             raise RuntimeError(f"QGIS does not know {self.spec['tm3']}")
-        key_filter = " and ".join(f"{QgsExpression.quotedColumnRef(k)} = {QgsExpression.quotedValue(v)}"
-                                  for k, v in self.spec["key"].items())  # fmt: skip
+        key_filter = " and ".join(
+            f"{QgsExpression.quotedColumnRef(k)} = {QgsExpression.quotedValue(v)}" for k, v in self.spec["key"].items()
+        )
         out: dict[str, Any] = {"crs": tm3.authid(), "crs_proj": tm3.toProj()}
 
         layer = self.layer()  # CRS84, the OGC API default
@@ -215,11 +230,23 @@ class Probe:
         decodes only the attributes some renderer or labeling asks for; a labeling style whose
         expression names the catalogue's tile properties makes it decode them.
         """
-        from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsDataSourceUri,
-                               QgsGeometry, QgsMapRendererCustomPainterJob, QgsMapSettings,
-                               QgsPalLayerSettings, QgsPointXY, QgsProject, QgsRectangle,
-                               QgsVectorTileBasicLabeling, QgsVectorTileBasicLabelingStyle, QgsVectorTileLayer,
-                               QgsVectorTileRenderer, QgsWkbTypes)  # fmt: skip
+        from qgis.core import (
+            QgsCoordinateReferenceSystem,
+            QgsCoordinateTransform,
+            QgsDataSourceUri,
+            QgsGeometry,
+            QgsMapRendererCustomPainterJob,
+            QgsMapSettings,
+            QgsPalLayerSettings,
+            QgsPointXY,
+            QgsProject,
+            QgsRectangle,
+            QgsVectorTileBasicLabeling,
+            QgsVectorTileBasicLabelingStyle,
+            QgsVectorTileLayer,
+            QgsVectorTileRenderer,
+            QgsWkbTypes,
+        )
         from qgis.PyQt.QtCore import QSize
         from qgis.PyQt.QtGui import QColor, QImage, QPainter
 
@@ -236,7 +263,7 @@ class Probe:
         decoded: dict[tuple, list] = {}
         fields = list(self.spec["key"]) + list(spec.get("fields", []))
 
-        class Collect(QgsVectorTileRenderer):  # type: ignore[misc]
+        class Collect(QgsVectorTileRenderer):
             def type(self) -> str:
                 return "bando-probe"
 
@@ -318,23 +345,39 @@ class Probe:
             size = int(size * 2 ** (zoom - max(zooms)))
         tiles = []
         for (z, col, row), features in sorted(decoded.items()):
-            tiles.append({"z": z, "x": col, "y": row, "count": len(features),
-                          "keys": sorted(([a.get(k) for k in self.spec["key"]] for a, _ in features), key=str),
-                          "attribute_names": sorted({n for a, _ in features for n in a})})  # fmt: skip
+            tiles.append(
+                {
+                    "z": z,
+                    "x": col,
+                    "y": row,
+                    "count": len(features),
+                    "keys": sorted(([a.get(k) for k in self.spec["key"]] for a, _ in features), key=str),
+                    "attribute_names": sorted({n for a, _ in features for n in a}),
+                }
+            )
         parcel = None
         want = [self.spec["key"][k] for k in self.spec["key"]]
         for (z, col, row), features in decoded.items():
             for attributes, geometry in features:
                 if [attributes.get(k) for k in self.spec["key"]] == want:
-                    parcel = {"tile": [z, col, row], "attributes": attributes,
-                              "contains_point": geometry.contains(QgsGeometry.fromPointXY(point)),
-                              "wkt_3857": geometry.asWkt(3)}  # fmt: skip
+                    parcel = {
+                        "tile": [z, col, row],
+                        "attributes": attributes,
+                        "contains_point": geometry.contains(QgsGeometry.fromPointXY(point)),
+                        "wkt_3857": geometry.asWkt(3),
+                    }
         return {
-            "uri": source, "valid": layer.isValid(), "crs": layer.crs().authid(),
-            "source_zoom": [layer.sourceMinZoom(), layer.sourceMaxZoom()], "requested_tile": [zoom, x, y],
-            "output_size": size, "scale": settings.scale(), "render_errors": errors,
-            "tiles": tiles, "parcel": parcel,
-        }  # fmt: skip
+            "uri": source,
+            "valid": layer.isValid(),
+            "crs": layer.crs().authid(),
+            "source_zoom": [layer.sourceMinZoom(), layer.sourceMaxZoom()],
+            "requested_tile": [zoom, x, y],
+            "output_size": size,
+            "scale": settings.scale(),
+            "render_errors": errors,
+            "tiles": tiles,
+            "parcel": parcel,
+        }
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -346,8 +389,12 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     size = 2 * WEB_MERCATOR_HALF / 2**z
-    return (-WEB_MERCATOR_HALF + x * size, WEB_MERCATOR_HALF - (y + 1) * size,
-            -WEB_MERCATOR_HALF + (x + 1) * size, WEB_MERCATOR_HALF - y * size)  # fmt: skip
+    return (
+        -WEB_MERCATOR_HALF + x * size,
+        WEB_MERCATOR_HALF - (y + 1) * size,
+        -WEB_MERCATOR_HALF + (x + 1) * size,
+        WEB_MERCATOR_HALF - y * size,
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import morecantile
 import psycopg
 import pytest
 
-from api_config.tiles_sql import BUFFER, EXTENT
-from layers.catalogue import load as load_catalogue
+from bando.api_config.tiles_sql import BUFFER, EXTENT
+from bando.layers.catalogue import load as load_catalogue
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's; the shell's `python3` may be a pyenv shim or the venv
 PROBE = Path(__file__).with_name("qgis_probe.py")
@@ -36,7 +36,7 @@ PARCELS = next(layer for layer in load_catalogue() if layer.id == "parcels")
 KEY = list(PARCELS.key)  # maXa, soHieuToBanDo, soThuTuThua
 PUBLIC = [f.name for f in PARCELS.public_fields]
 RESTRICTED = {f.name for f in PARCELS.fields if not f.public}
-TILE_PROPERTIES = list(PARCELS.tiles.properties)  # type: ignore[union-attr]
+TILE_PROPERTIES = list(PARCELS.tiles.properties)
 TM3 = "EPSG:9209"
 ZOOM = 16
 HALF = (0.0012, 0.0010)  # bbox half-size in degrees: about 125 m × 110 m
@@ -50,8 +50,14 @@ def _qgis_env(home: Path) -> dict[str, str]:
     runtime = home / "runtime"
     runtime.mkdir(mode=0o700, exist_ok=True)
     local = "127.0.0.1,localhost"
-    return env | {"HOME": str(home), "QGIS_CUSTOM_CONFIG_PATH": str(home / "qgis-profile"),
-                  "XDG_RUNTIME_DIR": str(runtime), "QT_QPA_PLATFORM": "offscreen", "NO_PROXY": local, "no_proxy": local}
+    return env | {
+        "HOME": str(home),
+        "QGIS_CUSTOM_CONFIG_PATH": str(home / "qgis-profile"),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "QT_QPA_PLATFORM": "offscreen",
+        "NO_PROXY": local,
+        "no_proxy": local,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -65,20 +71,31 @@ def qgis_home() -> Iterator[Path]:
 def qgis(qgis_home: Path) -> str:
     """The QGIS version under Debian's Python; skips only where QGIS cannot be installed."""
     if not os.access(SYSTEM_PYTHON, os.X_OK):
-        pytest.skip(f"QGIS cannot be installed here: no Debian system Python at {SYSTEM_PYTHON} "
-                    "(python3-qgis is a Debian package built for it)")  # fmt: skip
-    check = subprocess.run([SYSTEM_PYTHON, "-c", "from qgis.core import Qgis; print(Qgis.version())"],
-                           capture_output=True, text=True, env=_qgis_env(qgis_home), timeout=120)  # fmt: skip
+        pytest.skip(
+            f"QGIS cannot be installed here: no Debian system Python at {SYSTEM_PYTHON} "
+            "(python3-qgis is a Debian package built for it)"
+        )
+    check = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "from qgis.core import Qgis; print(Qgis.version())"],
+        capture_output=True,
+        text=True,
+        env=_qgis_env(qgis_home),
+        timeout=120,
+    )
     if check.returncode == 0:
         return check.stdout.strip().splitlines()[-1]
     installable = os.geteuid() == 0 and any(os.access(f"{d}/apt-get", os.X_OK) for d in ("/usr/bin", "/bin"))
     if not installable:
         why = check.stderr.strip().splitlines()[-1] if check.stderr.strip() else f"exit {check.returncode}"
-        pytest.skip(f"QGIS cannot be installed here: `import qgis` fails under {SYSTEM_PYTHON} ({why}) and "
-                    "this is not a root shell with apt-get, so scripts/install-system-deps cannot add it")  # fmt: skip
-    pytest.fail(f"QGIS is missing but installable: `import qgis` fails under {SYSTEM_PYTHON}. Run "
-                "`scripts/install-system-deps --test` (make setup), which installs python3-qgis and "
-                f"qgis-providers.\n{check.stderr[-1500:]}")  # fmt: skip
+        pytest.skip(
+            f"QGIS cannot be installed here: `import qgis` fails under {SYSTEM_PYTHON} ({why}) and "
+            "this is not a root shell with apt-get, so scripts/install-system-deps cannot add it"
+        )
+    pytest.fail(
+        f"QGIS is missing but installable: `import qgis` fails under {SYSTEM_PYTHON}. Run "
+        "`scripts/install-system-deps --test` (make setup), which installs python3-qgis and "
+        f"qgis-providers.\n{check.stderr[-1500:]}"
+    )
 
 
 KEYS_SQL = ", ".join(f'"{k}"' for k in KEY)
@@ -93,7 +110,8 @@ def _meeting(conn: psycopg.Connection, bbox: tuple[float, ...], pad: float = 0.0
     rows = conn.execute(
         f"""select {KEYS_SQL} from (select *, st_transform(geom, 4326) g from data.parcels) t
             where st_xmax(g) >= %s and st_ymax(g) >= %s and st_xmin(g) <= %s and st_ymin(g) <= %s""",
-        (x0 - pad, y0 - pad, x1 + pad, y1 + pad)).fetchall()  # fmt: skip
+        (x0 - pad, y0 - pad, x1 + pad, y1 + pad),
+    ).fetchall()
     return {tuple(r) for r in rows}
 
 
@@ -108,7 +126,8 @@ def _served(conn: psycopg.Connection, bbox: tuple[float, ...], pad_m: float = 0.
                               st_transform(st_setsrid(st_point(%s, %s), 4326), 9209) b)
             select {KEYS_SQL} from data.parcels, c
             where geom && st_expand(st_makeenvelope(st_x(a), st_y(a), st_x(b), st_y(b), 9209), %s)""",
-        (*bbox, pad_m)).fetchall()  # fmt: skip
+        (*bbox, pad_m),
+    ).fetchall()
     return {tuple(r) for r in rows}
 
 
@@ -122,8 +141,9 @@ def _bboxes(conn: psycopg.Connection, half: tuple[float, float]) -> Iterator[Fou
             f"""select {KEYS_SQL}, st_x(p), st_y(p), st_x(c), st_y(c)
                  from (select *, st_transform(st_pointonsurface(geom), 4326) p,
                              st_transform(st_centroid(geom), 4326) c
-                      from data.parcels where "maXa" <> '12345' order by fid limit 1 offset %s) t""", (offset,),
-        ).fetchone()  # fmt: skip
+                      from data.parcels where "maXa" <> '12345' order by fid limit 1 offset %s) t""",
+            (offset,),
+        ).fetchone()
         if row is None:
             return
         cx, cy = row[-2], row[-1]
@@ -142,26 +162,43 @@ def case(server: str, database: str) -> dict:
         assert bbox, "no bbox around the sample parcels is clear of parcels along its edges"
         parcel = {"key": dict(zip(KEY, row[:3], strict=True)), "point": [row[3], row[4]]}
         # a larger bbox, where the server's two-corner box misses parcels that meet the bbox (by > 0.5 m)
-        corner, corner_keys, _ = next((f for f in _bboxes(conn, HALF_CORNER) if f[1] - _served(conn, f[0], 0.5)),
-                                      (None,) * 3)  # fmt: skip
+        corner, corner_keys, _ = next(
+            (f for f in _bboxes(conn, HALF_CORNER) if f[1] - _served(conn, f[0], 0.5)), (None,) * 3
+        )
         assert corner, "no bbox among the samples shows the two-corner bbox transformation's gap"
         where = " and ".join(f'"{k}" = %s' for k in KEY)
         values = list(parcel["key"].values())
         rings = conn.execute(
             f"""select array_agg(array[st_x((d).geom), st_y((d).geom)] order by (d).path)
                 from (select st_dumppoints(geom) d from data.parcels where {where}) t
-                group by (d).path[1], (d).path[2] order by (d).path[1], (d).path[2]""", values).fetchall()  # fmt: skip
+                group by (d).path[1], (d).path[2] order by (d).path[1], (d).path[2]""",
+            values,
+        ).fetchall()
         land_use = conn.execute(f'select "loaiDat" from data.parcels where {where}', values).fetchone()[0]
     tile = morecantile.tms.get("WebMercatorQuad").tile(*parcel["point"], ZOOM)
     spec = {
-        "ogc": f"{server}/ogc", "collection": "parcels", "bboxes": {"main": bbox, "corner": corner},
-        "key": parcel["key"], "point": parcel["point"], "tm3": TM3,
-        "tiles": {"template": f"{server}/ogc/collections/parcels/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?f=mvt",
-                  "zmin": PARCELS.tiles.minzoom, "zmax": PARCELS.tiles.maxzoom,  # type: ignore[union-attr]
-                  "zoom": ZOOM, "layer": "parcels", "fields": [p for p in TILE_PROPERTIES if p not in KEY]},
-    }  # fmt: skip
-    return {"spec": spec, "keys": {"main": keys, "corner": corner_keys}, "rings": [r[0] for r in rings],
-            "land_use": land_use, "tile": tile}  # fmt: skip
+        "ogc": f"{server}/ogc",
+        "collection": "parcels",
+        "bboxes": {"main": bbox, "corner": corner},
+        "key": parcel["key"],
+        "point": parcel["point"],
+        "tm3": TM3,
+        "tiles": {
+            "template": f"{server}/ogc/collections/parcels/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?f=mvt",
+            "zmin": PARCELS.tiles.minzoom,
+            "zmax": PARCELS.tiles.maxzoom,
+            "zoom": ZOOM,
+            "layer": "parcels",
+            "fields": [p for p in TILE_PROPERTIES if p not in KEY],
+        },
+    }
+    return {
+        "spec": spec,
+        "keys": {"main": keys, "corner": corner_keys},
+        "rings": [r[0] for r in rings],
+        "land_use": land_use,
+        "tile": tile,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +206,14 @@ def probe(qgis: str, case: dict, qgis_home: Path) -> dict:
     """Run headless QGIS once over the whole case; each test reads its part of the answer."""
     spec_file = qgis_home / "spec.json"
     spec_file.write_text(json.dumps(case["spec"]), encoding="utf-8")
-    done = subprocess.run([SYSTEM_PYTHON, str(PROBE), str(spec_file)], capture_output=True, text=True,
-                          env=_qgis_env(qgis_home), timeout=300, cwd=qgis_home)  # fmt: skip
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(PROBE), str(spec_file)],
+        capture_output=True,
+        text=True,
+        env=_qgis_env(qgis_home),
+        timeout=300,
+        cwd=qgis_home,
+    )
     said = f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     assert done.returncode == 0, f"qgis_probe.py exited {done.returncode}\n{said}"
     try:
@@ -222,8 +265,12 @@ def test_a_parcel_in_vn2000_tm3_has_the_database_coordinates(probe: dict, case: 
         assert tm3["route"] == "server" and tm3["layer_crs_with_srsname"] == TM3
     got, want = tm3["rings"], case["rings"]
     assert [len(r) for r in got] == [len(r) for r in want]
-    worst = max(abs(a - b) for g, w in zip(got, want, strict=True) for p, q in zip(g, w, strict=True)
-                for a, b in zip(p, q, strict=True))  # fmt: skip
+    worst = max(
+        abs(a - b)
+        for g, w in zip(got, want, strict=True)
+        for p, q in zip(g, w, strict=True)
+        for a, b in zip(p, q, strict=True)
+    )
     assert worst < 0.01, f"QGIS's TM-3 vertices are {worst:.4f} m from the database's"
     assert 400_000 < got[0][0][0] < 700_000 and 1_000_000 < got[0][0][1] < 2_700_000  # metres, TM-3 false easting
 
@@ -238,14 +285,16 @@ def _tile_sets(database: str, tile: morecantile.Tile) -> tuple[set, set]:
             rows = conn.execute(
                 f"""select {KEYS_SQL} from data.parcels where st_intersects(geom, st_transform(st_segmentize(
                     st_makeenvelope(%s, %s, %s, %s, 3857), 50), 9209))""",
-                (bounds.left - pad, bounds.bottom - pad, bounds.right + pad, bounds.top + pad)).fetchall()  # fmt: skip
+                (bounds.left - pad, bounds.bottom - pad, bounds.right + pad, bounds.top + pad),
+            ).fetchall()
         return {tuple(r) for r in rows}
 
     return meets(-2.0), meets(size * BUFFER / EXTENT + 2.0)
 
 
-def test_vector_tiles_decode_in_qgis_with_the_database_parcels(probe: dict, case: dict, server: str,
-                                                               database: str) -> None:  # fmt: skip
+def test_vector_tiles_decode_in_qgis_with_the_database_parcels(
+    probe: dict, case: dict, server: str, database: str
+) -> None:
     tiles = _part(probe, "tiles")
     t = case["tile"]
     assert tiles["valid"] and tiles["crs"] == "EPSG:3857" and tiles["source_zoom"] == [14, 22]
@@ -275,7 +324,14 @@ def test_vector_tiles_decode_in_qgis_with_the_database_parcels(probe: dict, case
             f"""select st_hausdorffdistance(st_intersection(st_transform(geom, 3857),
                        st_makeenvelope(%s, %s, %s, %s, 3857)), st_geomfromtext(%s, 3857))
                 from data.parcels where {where}""",
-            (tb.left - pad, tb.bottom - pad, tb.right + pad, tb.top + pad, parcel["wkt_3857"],
-             *case["spec"]["key"].values())).fetchone()[0]  # fmt: skip
+            (
+                tb.left - pad,
+                tb.bottom - pad,
+                tb.right + pad,
+                tb.top + pad,
+                parcel["wkt_3857"],
+                *case["spec"]["key"].values(),
+            ),
+        ).fetchone()[0]
     # Below maxzoom a tile is snapped to ~1 px of a 512 px tile (1.2 m at z16), then to 1/4096 of the tile.
     assert off < 1.5, f"the decoded parcel is {off:.2f} m (Hausdorff) from the database's"

@@ -17,9 +17,9 @@ import pytest
 import shapely
 import yaml
 
+from bando.data_samples.gen.snapshot import read_tree
+from bando.data_samples.generate import DEFAULT_PARCELS, DEFAULT_SEED, generate
 from bando.encodings import decode_bytes
-from data_samples.gen.snapshot import read_tree
-from data_samples.generate import DEFAULT_PARCELS, DEFAULT_SEED, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "data_samples"

@@ -15,8 +15,8 @@ import pyogrio
 import pytest
 import shapely
 
-from data_samples.gen.snapshot import read_tree
-from data_samples.generate import ALL_DATASETS, generate
+from bando.data_samples.gen.snapshot import read_tree
+from bando.data_samples.generate import ALL_DATASETS, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = 900

@@ -25,10 +25,10 @@ import yaml
 from pyproj import Transformer
 
 from bando.crs import tm3_for_province, transformer
+from bando.data_samples.gen.province import PROVINCES
+from bando.data_samples.gen.snapshot import read_tree
+from bando.data_samples.generate import DEFAULT_SEED, generate
 from bando.province import resolve
-from data_samples.gen.province import PROVINCES
-from data_samples.gen.snapshot import read_tree
-from data_samples.generate import DEFAULT_SEED, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "data_samples"
@@ -129,7 +129,7 @@ def test_sizes() -> None:
 
 
 def test_manifest() -> None:
-    from pipelines.manifest import Manifest
+    from bando.pipelines.manifest import Manifest
 
     path = TN / "manifest.yml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -340,8 +340,16 @@ def test_committed_files_match_default_seed(tmp_path: Path) -> None:
 
 def test_cli(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, str(SAMPLES / "generate.py"), "--province", "tay_ninh", "--out", str(tmp_path),
-         "--datasets", "parcels,communes"],  # fmt: skip
+        [
+            sys.executable,
+            str(SAMPLES / "generate.py"),
+            "--province",
+            "tay_ninh",
+            "--out",
+            str(tmp_path),
+            "--datasets",
+            "parcels,communes",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

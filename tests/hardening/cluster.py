@@ -41,7 +41,9 @@ class PrivateCluster:
         self.env |= {"BANDO_HOME": str(self.home), "BANDO_PROVINCE": "33", "BANDO_DB_DURABLE": "false"}
         self._url: str | None = None
 
-    def bando(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def bando(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run([BANDO, *args], env=env or self.env, capture_output=True, text=True, timeout=timeout)
 
     def up(self) -> None:
@@ -74,9 +76,13 @@ class PrivateCluster:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = (self.home / f"server-{port}.log").open("wb")
-        proc = subprocess.Popen([BANDO, "serve", "--port", str(port), "--workers", str(workers)],
-                                env=self.env | {"BANDO_BASE_URL": url}, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [BANDO, "serve", "--port", str(port), "--workers", str(workers)],
+            env=self.env | {"BANDO_BASE_URL": url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             wait_ready(url, proc, log.name)
             yield url, proc
@@ -90,10 +96,9 @@ def wait_ready(url: str, proc: subprocess.Popen, log: str, timeout: float = 90.0
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"bando serve exited with {proc.returncode}; see {log}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/ogc/conformance", timeout=2) as r:
-                if r.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/ogc/conformance", timeout=2) as r:
+            if r.status == 200:
+                return
         time.sleep(0.3)
     stop(proc)
     raise RuntimeError(f"bando serve did not answer within {timeout:.0f} s; see {log}")

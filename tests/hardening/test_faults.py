@@ -45,11 +45,16 @@ def cluster() -> Iterator[PrivateCluster]:
     try:
         c.up()
         manifest = yaml.safe_load((ROOT / "data_samples" / "manifest.yml").read_text(encoding="utf-8"))
-        deliveries = [d | {"source": str((ROOT / "data_samples" / d["source"]).resolve())}
-                      for d in manifest["deliveries"] if d["layer"] in SUBSET]  # fmt: skip
+        deliveries = [
+            d | {"source": str((ROOT / "data_samples" / d["source"]).resolve())}
+            for d in manifest["deliveries"]
+            if d["layer"] in SUBSET
+        ]
         subset = c.home / "subset.yml"
-        subset.write_text(yaml.safe_dump({"province": manifest["province"], "deliveries": deliveries},
-                                         allow_unicode=True), encoding="utf-8")  # fmt: skip
+        subset.write_text(
+            yaml.safe_dump({"province": manifest["province"], "deliveries": deliveries}, allow_unicode=True),
+            encoding="utf-8",
+        )
         proc = c.bando("load-all", str(subset))
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         yield c
@@ -67,8 +72,10 @@ def served(cluster: PrivateCluster) -> Iterator[tuple[str, subprocess.Popen]]:
 def grids(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two different deliveries of the same commune, so every load changes the layer."""
     folder = tmp_path_factory.mktemp("grids")
-    return (parcel_grid(folder / "a.gpkg", KILL_PARCELS, size=10.0),
-            parcel_grid(folder / "b.gpkg", KILL_PARCELS, size=12.0))  # fmt: skip
+    return (
+        parcel_grid(folder / "a.gpkg", KILL_PARCELS, size=10.0),
+        parcel_grid(folder / "b.gpkg", KILL_PARCELS, size=12.0),
+    )
 
 
 # -- PostgreSQL restarted under load ------------------------------------------------------
@@ -100,14 +107,19 @@ class Hammer:
         self.base, self.parcels = base, parcels
         self.answers: list[Answer] = []
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(kind, SEED + i), daemon=True)
-                        for i, kind in enumerate(("items", "tiles", "reports") * per_kind)]  # fmt: skip
+        self.threads = [
+            threading.Thread(target=self._run, args=(kind, SEED + i), daemon=True)
+            for i, kind in enumerate(("items", "tiles", "reports") * per_kind)
+        ]
 
     def _request(self, client: httpx.Client, kind: str, rng: random.Random) -> httpx.Response:
         maxa, sheet, num, lon, lat = rng.choice(self.parcels)
         if kind == "items":
             d = 0.001
-            return client.get("/ogc/collections/parcels/items", params={"bbox": f"{lon - d},{lat - d},{lon + d},{lat + d}", "limit": 50})
+            return client.get(
+                "/ogc/collections/parcels/items",
+                params={"bbox": f"{lon - d},{lat - d},{lon + d},{lat + d}", "limit": 50},
+            )
         if kind == "tiles":  # spread over many tiles, so most are not in the tile cache
             z = rng.choice((15, 16, 17))
             x, y = _tile(lon + rng.uniform(-0.01, 0.01), lat + rng.uniform(-0.01, 0.01), z)
@@ -122,7 +134,9 @@ class Hammer:
                 started = time.monotonic()
                 try:
                     r = self._request(client, kind, rng)
-                    answer = Answer(kind, started, time.monotonic(), r.status_code, "" if r.status_code == 200 else r.text[:500])
+                    answer = Answer(
+                        kind, started, time.monotonic(), r.status_code, "" if r.status_code == 200 else r.text[:500]
+                    )
                 except httpx.HTTPError as exc:
                     answer = Answer(kind, started, time.monotonic(), -1, repr(exc))
                 self.answers.append(answer)
@@ -139,13 +153,15 @@ class Hammer:
 
 
 def test_postgres_restart_under_load_fails_fast_with_503_and_recovers_without_restarting_bando(
-        cluster: PrivateCluster, served: tuple[str, subprocess.Popen]) -> None:  # fmt: skip
+    cluster: PrivateCluster, served: tuple[str, subprocess.Popen]
+) -> None:
     base, proc = served
     with cluster.connect() as conn:
         parcels = conn.execute(
             'select "maXa", "soHieuToBanDo", "soThuTuThua", st_x(p), st_y(p) from (select *,'
             " st_transform(st_pointonsurface(geom), 4326) p from data.parcels where \"maXa\" <> '12345'"
-            " order by fid limit 400) s").fetchall()  # fmt: skip
+            " order by fid limit 400) s"
+        ).fetchall()
     # the same code path as `bando db down` / `bando db up` (pg_ctl as the postgres user), in-process
     pg = Cluster(cluster.home, find_bindir(), durable=False)
     with Hammer(base, parcels) as hammer:
@@ -168,7 +184,9 @@ def test_postgres_restart_under_load_fails_fast_with_503_and_recovers_without_re
     leaking = [a for a in answers if any(leak in a.body.lower() for leak in LEAKS)]
     assert not leaking, f"error bodies leak internals: {leaking[0].body[:300]}"
     slow = sorted((a for a in answers if a.seconds > 4.5), key=lambda a: -a.seconds)
-    assert not slow, f"{len(slow)} requests took more than 4.5 s, e.g. {[(a.kind, round(a.seconds, 1), a.status) for a in slow[:5]]}"
+    assert not slow, (
+        f"{len(slow)} requests took more than 4.5 s, e.g. {[(a.kind, round(a.seconds, 1), a.status) for a in slow[:5]]}"
+    )
 
     during = [a for a in answers if a.started >= down and a.ended <= back_from]
     for kind in ("items", "tiles", "reports"):
@@ -183,7 +201,10 @@ def test_postgres_restart_under_load_fails_fast_with_503_and_recovers_without_re
     for kind in ("items", "tiles", "reports"):
         mine = [a for a in recovered if a.kind == kind]
         assert len(mine) >= 3, (kind, len(mine))
-        assert all(a.status == 200 for a in mine), (kind, [(a.status, a.body[:100]) for a in mine if a.status != 200][:3])
+        assert all(a.status == 200 for a in mine), (
+            kind,
+            [(a.status, a.body[:100]) for a in mine if a.status != 200][:3],
+        )
     with httpx.Client(base_url=base, timeout=20) as client:
         assert client.get("/ogc/collections/parcels/items?limit=1").status_code == 200
 
@@ -192,15 +213,21 @@ def test_postgres_restart_under_load_fails_fast_with_503_and_recovers_without_re
 
 
 def _load(cluster: PrivateCluster, src: Path) -> subprocess.Popen:
-    return subprocess.Popen([BANDO, "load", "parcels", str(src), "--force"], env=cluster.env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.Popen(
+        [BANDO, "load", "parcels", str(src), "--force"],
+        env=cluster.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _quiet(conn: psycopg.Connection) -> None:
     """Wait until a killed load's backends are gone: statements rolled back, load lock released."""
     deadline = time.monotonic() + 60
-    busy = ("select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
-            " and backend_type = 'client backend' and state <> 'idle'")  # fmt: skip
+    busy = (
+        "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"
+        " and backend_type = 'client backend' and state <> 'idle'"
+    )
     locked = "select count(*) from pg_locks where locktype = 'advisory'"
     while time.monotonic() < deadline:
         if conn.execute(busy).fetchone()[0] == 0 and conn.execute(locked).fetchone()[0] == 0:
@@ -210,7 +237,8 @@ def _quiet(conn: psycopg.Connection) -> None:
 
 
 def test_loads_killed_at_random_moments_leave_the_published_layer_unchanged(
-        cluster: PrivateCluster, grids: tuple[Path, Path]) -> None:  # fmt: skip
+    cluster: PrivateCluster, grids: tuple[Path, Path]
+) -> None:
     rng = random.Random(SEED)
     durations = []
     for src in grids:  # publish both once: the faster run estimates a load's life
@@ -242,8 +270,9 @@ def test_loads_killed_at_random_moments_leave_the_published_layer_unchanged(
             code = proc.wait()
             ran = time.monotonic() - started
             _quiet(conn)
-            new = conn.execute("select id, outcome from bando.lineage where layer = 'parcels' and id > %s order by id",
-                               (last_id,)).fetchall()  # fmt: skip
+            new = conn.execute(
+                "select id, outcome from bando.lineage where layer = 'parcels' and id > %s order by id", (last_id,)
+            ).fetchall()
             last_id = max([last_id, *(r[0] for r in new)])
             after = layer_fingerprint(conn)
             where = f"attempt {attempt} (seed {SEED}): killed {delay:.2f} s into a load of ~{estimate:.1f} s"
@@ -264,13 +293,17 @@ def test_loads_killed_at_random_moments_leave_the_published_layer_unchanged(
         assert staging_tables(conn) == []
         rows = conn.execute("select id, outcome, message from bando.lineage where id = any(%s)", (killed,)).fetchall()
         done = conn.execute("select id, outcome from bando.lineage where id = any(%s)", (finished,)).fetchall()
-        still = conn.execute("select count(*) from bando.lineage where layer = 'parcels' and outcome = 'running'").fetchone()[0]
+        still = conn.execute(
+            "select count(*) from bando.lineage where layer = 'parcels' and outcome = 'running'"
+        ).fetchone()[0]
     assert len(kills) == KILL_TRIALS, f"only {len(kills)} loads were killed; {len(finished)} finished before their kill"
     assert still == 0
     assert all(outcome == "failed" and "interrupted" in message for _, outcome, message in rows), rows
     assert all(outcome == "published" for _, outcome in done), done  # finished, or killed after the commit
-    print(f"{len(kills)} kills over a ~{estimate:.1f} s load ({len(rows)} had opened a lineage row); "
-          f"{len(finished)} loads finished before their kill")
+    print(
+        f"{len(kills)} kills over a ~{estimate:.1f} s load ({len(rows)} had opened a lineage row); "
+        f"{len(finished)} loads finished before their kill"
+    )
 
 
 # -- a data folder that cannot be written, a full disk ----------------------------------------
@@ -325,7 +358,8 @@ def _assert_clean_refusal(proc: subprocess.CompletedProcess[str], *words: str) -
 
 @pytest.mark.parametrize("kind", ["read-only", "full", "not-a-folder"])
 def test_a_reports_folder_that_cannot_be_written_refuses_the_load_before_anything_is_published(
-        cluster: PrivateCluster, tmp_path: Path, kind: str) -> None:  # fmt: skip
+    cluster: PrivateCluster, tmp_path: Path, kind: str
+) -> None:
     src = parcel_grid(tmp_path / "delivery.gpkg", 60, commune="54321", origin=(566_000, 2_312_000))
     with cluster.connect() as conn:
         before = layer_fingerprint(conn)
@@ -337,8 +371,9 @@ def test_a_reports_folder_that_cannot_be_written_refuses_the_load_before_anythin
     _assert_clean_refusal(proc, "reports", "nothing was loaded")
 
 
-def test_a_database_disk_that_fills_up_during_a_load_fails_it_cleanly(cluster: PrivateCluster,
-                                                                     grids: tuple[Path, Path]) -> None:  # fmt: skip
+def test_a_database_disk_that_fills_up_during_a_load_fails_it_cleanly(
+    cluster: PrivateCluster, grids: tuple[Path, Path]
+) -> None:
     """The staging table lives on a 2 MB tablespace: COPY hits 'No space left on device'."""
     tiny = cluster.home / "tiny-tablespace"
     tiny.mkdir()

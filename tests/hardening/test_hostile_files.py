@@ -33,12 +33,22 @@ def _png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 4, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" + b"\xff\0\0" * 4)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" + b"\xff\0\0" * 4))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _geojson(path: Path, properties: dict, coordinates: object = SQUARE) -> Path:
-    doc = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::9209"}},
-           "features": [{"type": "Feature", "properties": properties, "geometry": {"type": "Polygon", "coordinates": coordinates}}]}  # fmt: skip
+    doc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::9209"}},
+        "features": [
+            {"type": "Feature", "properties": properties, "geometry": {"type": "Polygon", "coordinates": coordinates}}
+        ],
+    }
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
 
@@ -99,8 +109,12 @@ def huge_attribute_geojson(d: Path) -> Path:
 def deeply_nested_geojson(d: Path) -> Path:
     path = d / "nested.geojson"
     nested = "[" * 10_000 + "]" * 10_000
-    text = json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": PROPS,
-                                                                  "geometry": {"type": "Polygon", "coordinates": "X"}}]})  # fmt: skip
+    text = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": PROPS, "geometry": {"type": "Polygon", "coordinates": "X"}}],
+        }
+    )
     path.write_text(text.replace('"X"', nested), encoding="utf-8")
     return path
 
@@ -136,18 +150,26 @@ CASES: dict[str, Callable[[Path], Path]] = {
 
 def _latest(url: str) -> tuple[str, str] | None:
     with psycopg.connect(url) as conn:
-        return conn.execute("select outcome, message from bando.lineage where layer = 'parcels' order by id desc limit 1").fetchone()
+        return conn.execute(
+            "select outcome, message from bando.lineage where layer = 'parcels' order by id desc limit 1"
+        ).fetchone()
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_hostile_file_is_refused_clearly_and_publishes_nothing(name: str, loaded: list, database: str,
-                                                              bando_bin: str, tmp_path: Path) -> None:  # fmt: skip
+def test_hostile_file_is_refused_clearly_and_publishes_nothing(
+    name: str, loaded: list, database: str, bando_bin: str, tmp_path: Path
+) -> None:
     source = CASES[name](tmp_path)
     with psycopg.connect(database, autocommit=True) as conn:
         before = layer_fingerprint(conn)
     last = _latest(database)
-    proc = subprocess.run([bando_bin, "load", "parcels", str(source), "--force"], env=cli_env(),
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [bando_bin, "load", "parcels", str(source), "--force"],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     shutil.rmtree(tmp_path, ignore_errors=True)  # 250 MB of hostile files need not outlive the case
     text = proc.stdout + proc.stderr
     assert proc.returncode in (2, 4), (proc.returncode, text[-2000:])

@@ -18,8 +18,21 @@ import pytest
 from tests.hardening.hostile import Case, all_cases, send
 
 CASES = all_cases()
-LEAKS = ("traceback", "psycopg", "sqlstate", "syntax error", "relation ", 'file "', "/work/", "site-packages",
-         ".py\"", "root:x:0:0", "statement:", "select ", "postgres")  # fmt: skip
+LEAKS = (
+    "traceback",
+    "psycopg",
+    "sqlstate",
+    "syntax error",
+    "relation ",
+    'file "',
+    "/work/",
+    "site-packages",
+    '.py"',
+    "root:x:0:0",
+    "statement:",
+    "select ",
+    "postgres",
+)
 MAX_ERROR_BODY = 1_000
 
 
@@ -43,9 +56,30 @@ def test_hostile_request_gets_a_short_client_error(server: str, case: Case) -> N
 def test_the_corpus_covers_every_public_parameter() -> None:
     """A guard against the corpus quietly losing a parameter when it is edited."""
     text = " ".join(c.path for c in CASES)
-    for name in ("bbox=", "bbox-crs=", "crs=", "datetime=", "filter=", "filter-lang=", "filter-crs=", "sortby=",
-                 "properties=", "limit=", "offset=", "skipGeometry=", "f=", "lang=", "subset=", "q=",
-                 "/items/", "/tiles/", "/TileMatrixSets/", "/coverage", "/processes/", "/jobs/"):  # fmt: skip
+    for name in (
+        "bbox=",
+        "bbox-crs=",
+        "crs=",
+        "datetime=",
+        "filter=",
+        "filter-lang=",
+        "filter-crs=",
+        "sortby=",
+        "properties=",
+        "limit=",
+        "offset=",
+        "skipGeometry=",
+        "f=",
+        "lang=",
+        "subset=",
+        "q=",
+        "/items/",
+        "/tiles/",
+        "/TileMatrixSets/",
+        "/coverage",
+        "/processes/",
+        "/jobs/",
+    ):
         assert name in text, name
     assert sum(c.method == "POST" and "planning-report" in c.path for c in CASES) >= 40
     assert {c.expect for c in CASES} == {"4xx", "413", "not-5xx"}
@@ -57,8 +91,11 @@ def test_the_published_data_survived_the_corpus(server: str, database: str) -> N
         states = conn.execute("select layer, row_count from bando.layer_state where row_count is not null").fetchall()
         tables = {r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'data'")}
         assert "parcels" in tables
-        counts = {layer: conn.execute(f'select count(*) from data."{layer}"').fetchone()[0]
-                  for layer, _ in states if layer in tables}  # fmt: skip
+        counts = {
+            layer: conn.execute(f'select count(*) from data."{layer}"').fetchone()[0]
+            for layer, _ in states
+            if layer in tables
+        }
     assert all(counts[layer] == n for layer, n in states if layer in counts), (states, counts)
     page = httpx.get(f"{server}/ogc/collections/parcels/items", params={"limit": 1}, timeout=20)
     assert page.status_code == 200 and json.loads(page.text)["features"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bando.errors import CatalogueError
-from layers import catalogue
+from bando.layers import catalogue
 
 LAYERS_DIR = catalogue.LAYERS_DIR
 
@@ -50,7 +50,7 @@ def _read_code_table(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(text.splitlines()))
 
 
-def _land_use_fields(layer):  # type: ignore[no-untyped-def]
+def _land_use_fields(layer):
     return [f for f in layer.fields if f.domain is not None and f.domain.codes == "land_use"]
 
 
@@ -153,9 +153,9 @@ def test_planning_layers_follow_thong_tu_16(cat: catalogue.Catalogue) -> None:
         assert layer.versioned, f"{layer_id}: plans are versioned"
     assert cat.get("land_use_plan").versioned
     plots = cat.get("planning_plots")
-    assert plots.field("matDoXayDung").domain.max == 100  # type: ignore[union-attr]
+    assert plots.field("matDoXayDung").domain.max == 100
     assert plots.field("tangCaoMax").type == "integer"
-    assert plots.field("heSoSuDungDat").domain.min == 0  # type: ignore[union-attr]
+    assert plots.field("heSoSuDungDat").domain.min == 0
 
 
 def test_short_dbf_names_map_to_canonical_fields(cat: catalogue.Catalogue) -> None:
@@ -188,7 +188,7 @@ def test_live_points_and_readings(cat: catalogue.Catalogue) -> None:
     assert readings.rules.extent == "none"
     assert readings.alert is not None
     assert readings.alert.thresholds == {"pm25": 50.0, "muc_nuoc": 2.5}
-    kinds = set(cat.get("env_sensors").field("loai").domain.values)  # type: ignore[union-attr]
+    kinds = set(cat.get("env_sensors").field("loai").domain.values)
     assert set(readings.alert.thresholds) == kinds
     flood = cat.get("flood_depth")
     assert flood.kind == "raster" and flood.fields == () and flood.geometry is None
@@ -230,9 +230,7 @@ def test_unknown_field_type(tmp_path: Path, pipes: str) -> None:
 
 
 def test_missing_layer_title(tmp_path: Path, pipes: str) -> None:
-    broken = _replace_once(
-        pipes, "title: {vi: Đường ống cấp nước, en: Water supply pipes}\n", ""
-    )
+    broken = _replace_once(pipes, "title: {vi: Đường ống cấp nước, en: Water supply pipes}\n", "")
     message = _load_broken(tmp_path, "water_pipes.yml", broken)
     assert message.startswith("water_pipes.yml: title:")
     assert "required" in message.lower()
@@ -250,7 +248,7 @@ def test_invalid_yaml_syntax(tmp_path: Path, pipes: str) -> None:
     line = next(i for i, s in enumerate(broken.splitlines(), 1) if s.startswith("key: [maOng"))
     assert "not valid YAML" in message
     assert re.search(r"line (\d+)", message), message
-    reported = int(re.search(r"line (\d+)", message).group(1))  # type: ignore[union-attr]
+    reported = int(re.search(r"line (\d+)", message).group(1))
     assert line <= reported <= line + 2, f"reported line {reported}, broken line {line}"
 
 

@@ -52,7 +52,7 @@ LOCAL_HOSTS = "127.0.0.1,localhost,::1"
 #: OGC names (CRSs, conformance classes): identifiers compared as text, never fetched
 OGC_IDENTIFIERS = ("http://www.opengis.net/def/", "http://www.opengis.net/spec/")
 
-GUARD = r'''
+GUARD = r"""
 import ipaddress as _bando_ip
 import sys as _bando_sys
 
@@ -79,7 +79,7 @@ def _bando_audit(event, args):
 
 
 _bando_sys.addaudithook(_bando_audit)
-'''
+"""
 REPORT = "import json as _bando_json\nprint(_bando_json.dumps(_bando_blocked))"
 
 
@@ -142,11 +142,16 @@ def jupyter_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("jupyter")
     spec = home / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "bando notebook tests",
-        "language": "python",
-    }), encoding="utf-8")  # fmt: skip
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "bando notebook tests",
+                "language": "python",
+            }
+        ),
+        encoding="utf-8",
+    )
     return home
 
 
@@ -162,7 +167,9 @@ def _jupyter_dirs(home: Path) -> dict[str, str]:
 
 
 def kernel_env(server: str, proxy: RecordingProxy, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")}
+    env = {
+        k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")
+    }
     env.update(_jupyter_dirs(home))
     for name in ("http_proxy", "https_proxy", "all_proxy"):
         env[name] = env[name.upper()] = proxy.url
@@ -186,8 +193,14 @@ def run_notebook(nb: nbformat.NotebookNode, name: str, env: dict[str, str], home
     """Execute `nb` (guard first, report last) in a fresh kernel; return the blocked attempts it recorded."""
     nb.cells.insert(0, nbformat.v4.new_code_cell(GUARD))
     nb.cells.append(nbformat.v4.new_code_cell(REPORT))
-    client = NotebookClient(nb, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S, record_timing=True,
-                            shutdown_kernel="immediate", resources={"metadata": {"path": str(workdir)}})  # fmt: skip
+    client = NotebookClient(
+        nb,
+        kernel_name=KERNEL,
+        timeout=CELL_TIMEOUT_S,
+        record_timing=True,
+        shutdown_kernel="immediate",
+        resources={"metadata": {"path": str(workdir)}},
+    )
     try:
         client.execute(env=env)
     except CellExecutionError as exc:
@@ -201,9 +214,13 @@ def run_notebook(nb: nbformat.NotebookNode, name: str, env: dict[str, str], home
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_against_the_server_and_nowhere_else(
-    path: Path, server: str, proxy: RecordingProxy, jupyter_home: Path, tmp_path: Path,
+    path: Path,
+    server: str,
+    proxy: RecordingProxy,
+    jupyter_home: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     for key, value in _jupyter_dirs(jupyter_home).items():  # connection files go to the private home too
         monkeypatch.setenv(key, value)
     nb = nbformat.read(path, as_version=4)
@@ -219,24 +236,30 @@ def test_notebook_runs_against_the_server_and_nowhere_else(
 
 
 def test_the_guard_catches_python_and_gdal_requests_to_other_hosts(
-    server: str, proxy: RecordingProxy, jupyter_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+    server: str,
+    proxy: RecordingProxy,
+    jupyter_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The offline check itself: a request elsewhere, swallowed by the notebook, is still caught."""
     for key, value in _jupyter_dirs(jupyter_home).items():
         monkeypatch.setenv(key, value)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import os, socket, httpx, pyogrio\n"
-        "assert httpx.get(os.environ['BANDO_URL'] + '/ogc/conformance?f=json').status_code == 200\n"
-        "for attempt in (lambda: httpx.get('http://example.invalid/httpx', timeout=5),\n"
-        "                lambda: pyogrio.list_layers('OAPIF:http://example.invalid/gdal'),\n"
-        "                lambda: socket.getaddrinfo('example.invalid', 80),\n"
-        "                lambda: socket.create_connection(('192.0.2.1', 80), timeout=1)):\n"
-        "    try:\n"
-        "        attempt()\n"
-        "    except Exception:\n"
-        "        pass\n"
-    )]  # fmt: skip
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import os, socket, httpx, pyogrio\n"
+            "assert httpx.get(os.environ['BANDO_URL'] + '/ogc/conformance?f=json').status_code == 200\n"
+            "for attempt in (lambda: httpx.get('http://example.invalid/httpx', timeout=5),\n"
+            "                lambda: pyogrio.list_layers('OAPIF:http://example.invalid/gdal'),\n"
+            "                lambda: socket.getaddrinfo('example.invalid', 80),\n"
+            "                lambda: socket.create_connection(('192.0.2.1', 80), timeout=1)):\n"
+            "    try:\n"
+            "        attempt()\n"
+            "    except Exception:\n"
+            "        pass\n"
+        )
+    ]
     before = len(proxy.requests)
     blocked = run_notebook(nb, "guard", kernel_env(server, proxy, jupyter_home), jupyter_home, tmp_path)
     proxied = " ".join(proxy.requests[before:])
@@ -284,8 +307,9 @@ def test_notebook_is_an_outside_client_of_bando_url_only(path: Path) -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_headings_are_vietnamese_with_english(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
-                if line.startswith("#")]  # fmt: skip
+    headings = [
+        line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("#")
+    ]
     assert headings and headings[0].startswith("# "), f"{path.name} starts with a title"
     missing = [h for h in headings if "(" not in h]
     assert not missing, f"{path.name}: give these headings their English in parentheses: {missing}"

@@ -11,8 +11,16 @@ import shapely
 X0, Y0 = 560_000.0, 2_310_000.0  # inside Hưng Yên, EPSG:9209
 
 
-def parcel_grid(path: Path, n: int, *, size: float = 20.0, commune: str = "12345", layer: str = "thua_dat",
-                origin: tuple[float, float] = (X0, Y0), **overrides: list) -> Path:  # fmt: skip
+def parcel_grid(
+    path: Path,
+    n: int,
+    *,
+    size: float = 20.0,
+    commune: str = "12345",
+    layer: str = "thua_dat",
+    origin: tuple[float, float] = (X0, Y0),
+    **overrides: list,
+) -> Path:
     """n square parcels on a grid, valid and non-overlapping, written as a GeoPackage."""
     cols = int(np.ceil(np.sqrt(n)))
     i = np.arange(n)

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from layers import catalogue
+from bando.layers import catalogue
 from tests.conftest import ROOT, cli_env
 
 
@@ -23,9 +23,11 @@ def test_broken_yaml_gives_one_line_naming_file_and_field(bando_bin: str, tmp_pa
     broken = tmp_path / "parcels.yml"
     broken.write_text(broken.read_text().replace("type: integer", "type: number", 1))
     result = subprocess.run(
-        [bando_bin, "layers"], capture_output=True, text=True,
+        [bando_bin, "layers"],
+        capture_output=True,
+        text=True,
         env=cli_env({"BANDO_LAYERS_DIR": str(tmp_path), "COLUMNS": "300"}),
-    )  # fmt: skip
+    )
     assert result.returncode == 6
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

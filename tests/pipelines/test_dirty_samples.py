@@ -14,12 +14,12 @@ import psycopg
 import pytest
 import yaml
 
+from bando.layers.catalogue import load as load_catalogue
+from bando.pipelines.load import LoadOptions, run_load
+from bando.pipelines.normalise import Normaliser
+from bando.pipelines.sources import SourceSpec, batches, open_source
+from bando.pipelines.text import TextDecoder
 from bando.province import configured
-from layers.catalogue import load as load_catalogue
-from pipelines.load import LoadOptions, run_load
-from pipelines.normalise import Normaliser
-from pipelines.sources import SourceSpec, batches, open_source
-from pipelines.text import TextDecoder
 from tests.conftest import ROOT
 
 SAMPLES = ROOT / "data_samples" / "hung_yen"

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pipelines.load import LoadOptions, run_load
+from bando.pipelines.load import LoadOptions, run_load
 from tests.conftest import cli_env
 from tests.pipelines.synthetic import parcel_grid
 
@@ -45,16 +45,24 @@ def test_counts_reconcile_and_second_load_is_a_noop(database: str, tmp_path: Pat
     assert first.rows_read == first.rows_loaded + first.rows_rejected == n
     assert first.rows_rejected == 1
     with psycopg.connect(database) as conn:
-        rules = dict(conn.execute(
-            "select rule, count(*) from bando.rejects where lineage_id = %s group by rule", (first.lineage_id,)).fetchall())  # fmt: skip
+        rules = dict(
+            conn.execute(
+                "select rule, count(*) from bando.rejects where lineage_id = %s group by rule", (first.lineage_id,)
+            ).fetchall()
+        )
         mapped = conn.execute('select "loaiDat" from data.parcels where "soThuTuThua" = 5').fetchone()[0]
     assert rules == {"domain.unknown_code": 1, "domain.legacy_code": 1}
     assert mapped == "HNK"
     second = run_load("parcels", src)
     assert second.outcome == "noop"
     with psycopg.connect(database) as conn:
-        outcomes = [r[0] for r in conn.execute(
-            "select outcome from bando.lineage where layer = 'parcels' and id >= %s order by id", (first.lineage_id,))]  # fmt: skip
+        outcomes = [
+            r[0]
+            for r in conn.execute(
+                "select outcome from bando.lineage where layer = 'parcels' and id >= %s order by id",
+                (first.lineage_id,),
+            )
+        ]
     assert outcomes == ["published", "noop"]
     with psycopg.connect(database) as conn:
         kept = conn.execute("""select count(*) from data.parcels where "maXa" = '12345'""").fetchone()[0]
@@ -95,16 +103,23 @@ def big_delivery(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _start_load(bando_bin: str, src: Path) -> subprocess.Popen:
-    return subprocess.Popen([bando_bin, "load", "parcels", str(src), "--force"], env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.Popen(
+        [bando_bin, "load", "parcels", str(src), "--force"],
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def test_killed_during_copy_leaves_published_layer_unchanged(database: str, bando_bin: str, tmp_path: Path,
-                                                             big_delivery: Path) -> None:  # fmt: skip
+def test_killed_during_copy_leaves_published_layer_unchanged(
+    database: str, bando_bin: str, tmp_path: Path, big_delivery: Path
+) -> None:
     run_load("parcels", parcel_grid(tmp_path / "base.gpkg", 200), LoadOptions(force=True))
     before = layer_fingerprint(database)
     proc = _start_load(bando_bin, big_delivery)
-    copying = _wait_for(database, "select count(*) from pg_stat_activity where query ilike 'copy \"staging\".%' and state = 'active'")
+    copying = _wait_for(
+        database, "select count(*) from pg_stat_activity where query ilike 'copy \"staging\".%' and state = 'active'"
+    )
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert copying, "the load never reached its COPY"
@@ -114,13 +129,16 @@ def test_killed_during_copy_leaves_published_layer_unchanged(database: str, band
     rerun = run_load("parcels", big_delivery, LoadOptions(force=True))
     assert rerun.outcome == "published" and rerun.rows_loaded == 150_000
     with psycopg.connect(database) as conn:
-        killed = conn.execute("select outcome, message from bando.lineage where layer = 'parcels' and id < %s"
-                              " order by id desc limit 1", (rerun.lineage_id,)).fetchone()  # fmt: skip
+        killed = conn.execute(
+            "select outcome, message from bando.lineage where layer = 'parcels' and id < %s order by id desc limit 1",
+            (rerun.lineage_id,),
+        ).fetchone()
     assert killed[0] == "failed" and "interrupted" in killed[1]
 
 
-def test_killed_during_publish_leaves_published_layer_unchanged(database: str, bando_bin: str, tmp_path: Path,
-                                                                big_delivery: Path) -> None:  # fmt: skip
+def test_killed_during_publish_leaves_published_layer_unchanged(
+    database: str, bando_bin: str, tmp_path: Path, big_delivery: Path
+) -> None:
     run_load("parcels", parcel_grid(tmp_path / "base.gpkg", 250), LoadOptions(force=True))
     before = layer_fingerprint(database)
     with psycopg.connect(database) as reader:
@@ -128,7 +146,11 @@ def test_killed_during_publish_leaves_published_layer_unchanged(database: str, b
         # reaches its swap and waits there for the exclusive lock — then it is killed.
         reader.execute("select count(*) from data.parcels")
         proc = _start_load(bando_bin, big_delivery)
-        waiting = _wait_for(database, "select count(*) from pg_stat_activity where query ilike 'lock table%' and wait_event_type = 'Lock'", 120)
+        waiting = _wait_for(
+            database,
+            "select count(*) from pg_stat_activity where query ilike 'lock table%' and wait_event_type = 'Lock'",
+            120,
+        )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert waiting, "the load never reached its publish step"
@@ -140,13 +162,21 @@ def test_killed_during_publish_leaves_published_layer_unchanged(database: str, b
 
 def test_cli_exit_codes_and_json_report(bando_bin: str, tmp_path: Path, database: str) -> None:
     src = parcel_grid(tmp_path / "cli.gpkg", 50)
-    ok = subprocess.run([bando_bin, "load", "parcels", str(src), "--force"], env=cli_env(), capture_output=True, text=True)
+    ok = subprocess.run(
+        [bando_bin, "load", "parcels", str(src), "--force"], env=cli_env(), capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     report = Path(ok.stdout.split("report: ")[1].split()[0])
     data = json.loads(report.read_text())
     assert data["rows_read"] == 50 and data["outcome"] == "published"
-    missing = subprocess.run([bando_bin, "load", "parcels", str(tmp_path / "nope.gpkg")], env=cli_env(), capture_output=True, text=True)
-    assert missing.returncode == 4 and "does not exist" in missing.stdout and "Traceback" not in missing.stdout + missing.stderr
+    missing = subprocess.run(
+        [bando_bin, "load", "parcels", str(tmp_path / "nope.gpkg")], env=cli_env(), capture_output=True, text=True
+    )
+    assert (
+        missing.returncode == 4
+        and "does not exist" in missing.stdout
+        and "Traceback" not in missing.stdout + missing.stderr
+    )
     unknown = subprocess.run([bando_bin, "load", "nolayer", str(src)], env=cli_env(), capture_output=True, text=True)
     assert unknown.returncode == 3 and "no layer 'nolayer'" in unknown.stderr
 
@@ -156,12 +186,18 @@ def test_a_delivery_replaces_only_its_own_communes(database: str, tmp_path: Path
     b = parcel_grid(tmp_path / "b.gpkg", 80, commune="22222", origin=(566_000, 2_310_000))
     for src in (a, b):
         assert run_load("parcels", src, LoadOptions(force=True)).outcome == "published"
-    again = run_load("parcels", parcel_grid(tmp_path / "a2.gpkg", 60, commune="11111", origin=(565_000, 2_310_000)),
-                     LoadOptions(force=True))  # fmt: skip
+    again = run_load(
+        "parcels",
+        parcel_grid(tmp_path / "a2.gpkg", 60, commune="11111", origin=(565_000, 2_310_000)),
+        LoadOptions(force=True),
+    )
     assert "kept" in again.message
     with psycopg.connect(database) as conn:
-        counts = dict(conn.execute(
-            """select "maXa", count(*) from data.parcels where "maXa" in ('11111', '22222') group by 1""").fetchall())  # fmt: skip
+        counts = dict(
+            conn.execute(
+                """select "maXa", count(*) from data.parcels where "maXa" in ('11111', '22222') group by 1"""
+            ).fetchall()
+        )
     assert counts == {"11111": 60, "22222": 80}
 
 
@@ -170,8 +206,11 @@ def test_geometry_repair_is_recorded_where_the_layer_allows_it(database: str, tm
     from shapely.geometry import Polygon
 
     bow = Polygon([(560000, 2300000), (560100, 2300100), (560100, 2300000), (560000, 2300100)])
-    gdf = gpd.GeoDataFrame({"maXa": ["12345"], "loaiDat": ["LUC"], "dienTich": [5000.0], "namKiemKe": [2024]},
-                           geometry=[bow], crs="EPSG:9209")  # fmt: skip
+    gdf = gpd.GeoDataFrame(
+        {"maXa": ["12345"], "loaiDat": ["LUC"], "dienTich": [5000.0], "namKiemKe": [2024]},
+        geometry=[bow],
+        crs="EPSG:9209",
+    )
     gdf.to_file(tmp_path / "status.gpkg", layer="hien_trang", driver="GPKG")
     result = run_load("land_use_status", tmp_path / "status.gpkg", LoadOptions(dry_run=True))
     assert result.outcome == "dry-run" and result.rows_repaired == 1 and result.rows_rejected == 0

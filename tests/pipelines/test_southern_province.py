@@ -35,13 +35,15 @@ def tay_ninh(bando_bin: str) -> Iterator[dict]:
     try:
         up = subprocess.run([bando_bin, "db", "up"], env=env, capture_output=True, text=True, timeout=300)
         assert up.returncode == 0, up.stderr
-        load = subprocess.run([bando_bin, "load-all", str(MANIFEST)], env=env, capture_output=True, text=True,
-                              timeout=600)  # fmt: skip
+        load = subprocess.run(
+            [bando_bin, "load-all", str(MANIFEST)], env=env, capture_output=True, text=True, timeout=600
+        )
         assert load.returncode == 0, load.stdout[-3000:] + load.stderr
         url = subprocess.run([bando_bin, "db", "url"], env=env, capture_output=True, text=True).stdout.strip()
         port = _free_port()
-        server = subprocess.Popen([bando_bin, "serve", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        server = subprocess.Popen(
+            [bando_bin, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
             try:
@@ -57,7 +59,7 @@ def tay_ninh(bando_bin: str) -> Iterator[dict]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _official(srid: int):  # type: ignore[no-untyped-def]
+def _official(srid: int):
     """EPSG:6960 straight from PROJ's database — independent of bando's own CRS code."""
     group = TransformerGroup(f"EPSG:{srid}", "EPSG:4326", always_xy=True)
     return next(t for t in group.transformers if "VN-2000 to WGS 84 (2)" in t.description)
@@ -76,8 +78,9 @@ def test_crs84_from_the_api_matches_the_official_transformation(tay_ninh: dict, 
     with httpx.Client(timeout=60) as client:
         for _, row in source.iterrows():
             key = f"maXa='{row['maXa']}' AND soHieuToBanDo={row['soHieuToBanDo']} AND soThuTuThua={row['soThuTuThua']}"
-            features = client.get(f"{tay_ninh['server']}/ogc/collections/parcels/items",
-                                  params={"filter": key}).json()["features"]  # fmt: skip
+            features = client.get(f"{tay_ninh['server']}/ogc/collections/parcels/items", params={"filter": key}).json()[
+                "features"
+            ]
             assert len(features) == 1, key
             served = features[0]["geometry"]["coordinates"][0][0]
             polygon = row.geometry.geoms[0] if row.geometry.geom_type == "MultiPolygon" else row.geometry
@@ -88,8 +91,12 @@ def test_crs84_from_the_api_matches_the_official_transformation(tay_ninh: dict, 
 
 def test_both_meridians_load_into_one_layer_and_the_border_lines_up(tay_ninh: dict) -> None:
     with psycopg.connect(tay_ninh["url"]) as conn:
-        crss = {r[0] for r in conn.execute(
-            "select source_crs from bando.lineage where layer = 'parcels' and outcome = 'published'")}  # fmt: skip
+        crss = {
+            r[0]
+            for r in conn.execute(
+                "select source_crs from bando.lineage where layer = 'parcels' and outcome = 'published'"
+            )
+        }
         assert {"EPSG:9209", "EPSG:9210"} <= crss
         srid = conn.execute("select srid from bando.layer_state where layer = 'parcels'").fetchone()[0]
         assert srid == 9209  # stored in the zone of the part that kept the name
@@ -107,7 +114,7 @@ def test_both_meridians_load_into_one_layer_and_the_border_lines_up(tay_ninh: di
                 select st_distance(p.geom, st_boundary(s.north)) from sides s,
                        st_dumppoints(st_boundary(s.south)) p where st_dwithin(p.geom, st_boundary(s.north), 0.5))
             select (select max(d) from near), (select st_area(st_intersection(north, south)) from sides)
-        """).fetchone()  # fmt: skip
+        """).fetchone()
     assert gap is not None and gap < 0.01
     assert overlap < 0.01
 

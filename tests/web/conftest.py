@@ -22,8 +22,16 @@ import pytest
 from tests.conftest import ROOT
 
 CHROMIUM = os.environ.get("BANDO_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 LOCAL_SCHEMES = ("data", "blob", "about")
 
@@ -37,8 +45,10 @@ def web(server: str) -> str:
     except urllib.error.HTTPError as exc:
         status = exc.code
     if status != 200:
-        pytest.fail(f"the server does not serve the web pages (/site-config.json: {status}): `bando serve` "
-                    "could not import the `web` package — is 'web*' in pyproject's packages?")  # fmt: skip
+        pytest.fail(
+            f"the server does not serve the web pages (/site-config.json: {status}): `bando serve` "
+            "could not import the `web` package — is 'web*' in pyproject's packages?"
+        )
     with urllib.request.urlopen(f"{server}/", timeout=10) as r:
         page = r.read().decode("utf-8")
     if 'id="bando-config"' not in page:
@@ -55,8 +65,10 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package "
-                    "(or set BANDO_TEST_CHROMIUM to a Chromium binary)")  # fmt: skip
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package "
+            "(or set BANDO_TEST_CHROMIUM to a Chromium binary)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -85,16 +97,16 @@ class NetworkLog:
 
 
 @pytest.fixture
-def page_factory(browser, web: str):  # type: ignore[no-untyped-def]
+def page_factory(browser, web: str):
     """new(viewport=…) → (page, NetworkLog); checks after the test that nothing left the server."""
     origin = f"{urlsplit(web).scheme}://{urlsplit(web).netloc}"
     opened: list[tuple[object, NetworkLog]] = []
 
-    def new(viewport: dict | None = None, **context_options):  # type: ignore[no-untyped-def]
+    def new(viewport: dict | None = None, **context_options):
         context = browser.new_context(viewport=viewport or {"width": 1280, "height": 860}, **context_options)
         log = NetworkLog(origin)
 
-        def guard(route):  # type: ignore[no-untyped-def]
+        def guard(route):
             url = route.request.url
             parts = urlsplit(url)
             if parts.scheme in LOCAL_SCHEMES or f"{parts.scheme}://{parts.netloc}" == origin:
@@ -106,8 +118,12 @@ def page_factory(browser, web: str):  # type: ignore[no-untyped-def]
         page = context.new_page()
         page.on("request", lambda r: log.urls.append(r.url))
         page.on("pageerror", lambda e: log.errors.append(str(e)))
-        page.on("console", lambda m: log.errors.append(m.text)
-                if m.type == "error" and "Failed to load resource" not in m.text else None)  # fmt: skip
+        page.on(
+            "console",
+            lambda m: (
+                log.errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
+            ),
+        )
         opened.append((context, log))
         return page, log
 

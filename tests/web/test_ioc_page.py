@@ -9,26 +9,28 @@ import urllib.request
 import psycopg
 import pytest
 
-from layers.catalogue import cached
+from bando.layers.catalogue import cached
 
 READY = "body[data-ready='true']"
 
 
 def count_items(web: str, collection: str) -> int:
-    with urllib.request.urlopen(f"{web}/ogc/collections/{collection}/items?f=json&limit=1&skipGeometry=true",
-                                timeout=10) as r:  # fmt: skip
+    with urllib.request.urlopen(
+        f"{web}/ogc/collections/{collection}/items?f=json&limit=1&skipGeometry=true", timeout=10
+    ) as r:
         return json.load(r)["numberMatched"]
 
 
 @pytest.fixture
-def newer_reading(database: str, loaded: list):  # type: ignore[no-untyped-def]
+def newer_reading(database: str, loaded: list):
     """Insert a reading newer than any other, above its sensor's threshold; removed afterwards."""
     alert = cached().get("sensor_readings").alert
     with psycopg.connect(database, autocommit=True) as conn:
         latest = conn.execute(
             'select distinct on (s."maCamBien") s."maCamBien", s.loai, r."giaTri" from data.env_sensors s'
             ' left join data.sensor_readings r on r."maCamBien" = s."maCamBien"'
-            ' order by s."maCamBien", r."thoiGian" desc nulls last').fetchall()  # fmt: skip
+            ' order by s."maCamBien", r."thoiGian" desc nulls last'
+        ).fetchall()
         calm = [(s, k) for s, k, v in latest if k in alert.thresholds and (v is None or v <= alert.thresholds[k])]
         assert calm, "every sample sensor is already in alert"
         sensor, kind = calm[0]
@@ -36,15 +38,22 @@ def newer_reading(database: str, loaded: list):  # type: ignore[no-untyped-def]
         fid = conn.execute(
             'insert into data.sensor_readings (fid, "maCamBien", "thoiGian", "giaTri", loai)'
             " select coalesce(max(fid), 0) + 1, %s, greatest(now(), max(\"thoiGian\") + interval '1 hour'), %s, %s"
-            " from data.sensor_readings returning fid", (sensor, value, kind)).fetchone()[0]  # fmt: skip
+            " from data.sensor_readings returning fid",
+            (sensor, value, kind),
+        ).fetchone()[0]
         try:
             yield sensor, kind, value
         finally:
             conn.execute("delete from data.sensor_readings where fid = %s", (fid,))
 
 
-def test_ioc_shows_live_points_and_updates_a_reading(page_factory, web: str, database: str, artifacts,  # type: ignore[no-untyped-def]
-                                                      request) -> None:  # fmt: skip
+def test_ioc_shows_live_points_and_updates_a_reading(
+    page_factory,
+    web: str,
+    database: str,
+    artifacts,
+    request,
+) -> None:
     page, log = page_factory()
     page.goto(f"{web}/ioc?refresh=1")
     page.wait_for_selector(READY, timeout=30_000)
@@ -68,13 +77,16 @@ def test_ioc_shows_live_points_and_updates_a_reading(page_factory, web: str, dat
     assert page.locator(f"path.live-env_sensors.alert[data-key='{sensor}']").count() == 1
     assert re.search(r"\d+ điểm vượt ngưỡng", page.inner_text("#alert-summary"))
     assert page.locator("[data-layer='env_sensors'] li").first.get_attribute("data-key") in {
-        k for k in page.locator("[data-layer='env_sensors'] li.alert").evaluate_all("els => els.map(e => e.dataset.key)")
+        k
+        for k in page.locator("[data-layer='env_sensors'] li.alert").evaluate_all("els => els.map(e => e.dataset.key)")
     }, "alerts are listed first"
     page.screenshot(path=str(artifacts / "ioc-alert.png"))
 
     # every layer has its switch; a tiled layer and a live layer go off and on
     config = json.loads(page.inner_text("#bando-config"))
-    switches = set(page.locator("#layer-list input[type=checkbox]").evaluate_all("els => els.map(e => e.dataset.layer)"))
+    switches = set(
+        page.locator("#layer-list input[type=checkbox]").evaluate_all("els => els.map(e => e.dataset.layer)")
+    )
     assert {entry["id"] for entry in config["layers"]} <= switches
     roads = page.locator("#layer-list input[data-layer='roads']")
     roads.uncheck()

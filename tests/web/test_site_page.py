@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from layers.catalogue import cached
+from bando.layers.catalogue import cached
 
 READY = "body[data-ready='true']"
 REPORT = "#report:not([hidden]) #report-title"
@@ -23,15 +23,18 @@ def vi_number(value: float, digits: int = 1) -> str:
 
 
 def report(web: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    req = urllib.request.Request(f"{web}/ogc/processes/planning-report/execution",
-                                 data=json.dumps({"inputs": inputs}).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        f"{web}/ogc/processes/planning-report/execution",
+        data=json.dumps({"inputs": inputs}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.load(r)
 
 
 @pytest.fixture(scope="module")
-def db(database: str, loaded: list):  # type: ignore[no-untyped-def]
+def db(database: str, loaded: list):
     with psycopg.connect(database, autocommit=True) as conn:
         yield conn
 
@@ -42,7 +45,8 @@ def red_line_parcel(db: psycopg.Connection, web: str) -> tuple[tuple, dict[str, 
     rows = db.execute(
         'select distinct p."maXa", p."soHieuToBanDo", p."soThuTuThua" from data.parcels p'
         " join data.red_lines r on st_dwithin(p.geom, r.geom, 2) where r.valid_to is null"
-        ' order by 1, 2, 3 limit 40').fetchall()  # fmt: skip
+        " order by 1, 2, 3 limit 40"
+    ).fetchall()
     for key in rows:
         doc = report(web, {"maXa": key[0], "soHieuToBanDo": key[1], "soThuTuThua": key[2]})
         if 5 < (doc["redLines"]["percent"] or 0) < 95 and doc["plannedLandUse"]["zones"]:
@@ -59,7 +63,8 @@ def adjusted_parcel(db: psycopg.Connection) -> tuple[tuple, str, str, str, str]:
         " from data.parcels p"
         " join data.land_use_plan n on n.valid_to is null and st_contains(n.geom, p.geom)"
         " join data.land_use_plan o on o.valid_to is not null and st_contains(o.geom, p.geom)"
-        f' where o."{field}" <> n."{field}" order by st_area(p.geom) desc limit 1').fetchone()  # fmt: skip
+        f' where o."{field}" <> n."{field}" order by st_area(p.geom) desc limit 1'
+    ).fetchone()
     assert row, "the samples' plan adjustment changes no parcel's planned use"
     return row[:3], row[3], row[4], row[5], row[6]
 
@@ -70,38 +75,46 @@ def clickable_parcel(db: psycopg.Connection) -> tuple:
     return db.execute(
         'select "maXa", "soHieuToBanDo", "soThuTuThua" from data.parcels'
         " where st_contains(geom, st_centroid(st_envelope(geom))) and st_area(geom) > 800"
-        ' order by "maXa", "soHieuToBanDo", "soThuTuThua" limit 1').fetchone()  # fmt: skip
+        ' order by "maXa", "soHieuToBanDo", "soThuTuThua" limit 1'
+    ).fetchone()
 
 
-def open_site(page_factory, web: str, query: str = "", **options):  # type: ignore[no-untyped-def]
+def open_site(page_factory, web: str, query: str = "", **options):
     page, log = page_factory(**options)
     page.goto(f"{web}/{query}")
     page.wait_for_selector(READY, timeout=30_000)
     return page, log
 
 
-def settle(page) -> None:  # type: ignore[no-untyped-def]
+def settle(page) -> None:
     """Wait until the map is still and its tiles are drawn (before a screenshot)."""
     page.wait_for_timeout(300)  # let a fit or zoom animation start
     page.wait_for_selector("body[data-map-idle='true']", timeout=15_000)
     page.wait_for_timeout(150)
 
 
-def search(page, key: tuple) -> None:  # type: ignore[no-untyped-def]
+def search(page, key: tuple) -> None:
     page.select_option("#xa", key[0])
     page.fill("#to", str(key[1]))
     page.fill("#thua", str(key[2]))
     page.click("#form-parcel button[type=submit]")
 
 
-def test_parcel_search_shows_planned_use_and_red_line_area(page_factory, web: str, red_line_parcel,  # type: ignore[no-untyped-def]
-                                                           db: psycopg.Connection, artifacts) -> None:  # fmt: skip
+def test_parcel_search_shows_planned_use_and_red_line_area(
+    page_factory,
+    web: str,
+    red_line_parcel,
+    db: psycopg.Connection,
+    artifacts,
+) -> None:
     key, doc = red_line_parcel
     field = cached().get("land_use_plan").style.by
     largest = db.execute(
         f'select z."{field}" from data.land_use_plan z join data.parcels p on st_intersects(z.geom, p.geom)'
         ' where z.valid_to is null and p."maXa" = %s and p."soHieuToBanDo" = %s and p."soThuTuThua" = %s'
-        " order by st_area(st_intersection(z.geom, p.geom)) desc limit 1", key).fetchone()[0]  # fmt: skip
+        " order by st_area(st_intersection(z.geom, p.geom)) desc limit 1",
+        key,
+    ).fetchone()[0]
     page, log = open_site(page_factory, web)
     search(page, key)
     page.wait_for_selector(REPORT)
@@ -123,7 +136,7 @@ def test_parcel_search_shows_planned_use_and_red_line_area(page_factory, web: st
     assert any("/tiles/WebMercatorQuad/" in u for u in log.urls), "no vector tile was requested"
 
 
-def test_click_on_the_map_reports_the_parcel_there(page_factory, web: str, clickable_parcel, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_click_on_the_map_reports_the_parcel_there(page_factory, web: str, clickable_parcel, artifacts) -> None:
     key = clickable_parcel
     page, _ = open_site(page_factory, web, f"?xa={key[0]}&to={key[1]}&thua={key[2]}")  # a permalink
     page.wait_for_selector(REPORT)
@@ -139,7 +152,7 @@ def test_click_on_the_map_reports_the_parcel_there(page_factory, web: str, click
     page.screenshot(path=str(artifacts / "site-click.png"))
 
 
-def test_plan_version_switch_shows_the_changed_zone(page_factory, web: str, adjusted_parcel, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_plan_version_switch_shows_the_changed_zone(page_factory, web: str, adjusted_parcel, artifacts) -> None:
     key, old_version, old_use, new_version, new_use = adjusted_parcel
     page, _ = open_site(page_factory, web, f"?xa={key[0]}&to={key[1]}&thua={key[2]}")
     page.wait_for_selector(REPORT)
@@ -158,7 +171,7 @@ def test_plan_version_switch_shows_the_changed_zone(page_factory, web: str, adju
     page.screenshot(path=str(artifacts / "site-plan-version.png"))
 
 
-def test_language_switch_persists_and_not_found_is_said_in_both(page_factory, web: str) -> None:  # type: ignore[no-untyped-def]
+def test_language_switch_persists_and_not_found_is_said_in_both(page_factory, web: str) -> None:
     page, _ = open_site(page_factory, web)
     assert page.get_attribute("html", "lang") == "vi"
     page.click("#form-parcel button[type=submit]")  # empty form: per-field messages, nothing sent
@@ -181,11 +194,18 @@ def test_language_switch_persists_and_not_found_is_said_in_both(page_factory, we
     assert page.inner_text("#search-title") == "Tra cứu thửa đất"
 
 
-def test_coordinates_in_vn2000_find_the_parcel(page_factory, web: str, clickable_parcel,  # type: ignore[no-untyped-def]
-                                               db: psycopg.Connection) -> None:  # fmt: skip
+def test_coordinates_in_vn2000_find_the_parcel(
+    page_factory,
+    web: str,
+    clickable_parcel,
+    db: psycopg.Connection,
+) -> None:
     key = clickable_parcel
-    e, n = db.execute('select st_x(c), st_y(c) from (select st_pointonsurface(geom) c from data.parcels'
-                      ' where "maXa" = %s and "soHieuToBanDo" = %s and "soThuTuThua" = %s) x', key).fetchone()  # fmt: skip
+    e, n = db.execute(
+        "select st_x(c), st_y(c) from (select st_pointonsurface(geom) c from data.parcels"
+        ' where "maXa" = %s and "soHieuToBanDo" = %s and "soThuTuThua" = %s) x',
+        key,
+    ).fetchone()
     page, _ = open_site(page_factory, web)
     page.click("#coords-box summary")
     page.select_option("#crs", "tm3")
@@ -201,7 +221,7 @@ def test_coordinates_in_vn2000_find_the_parcel(page_factory, web: str, clickable
     assert "x=" in page.url and "y=" in page.url
 
 
-def test_print_view_is_one_a4_page_with_the_map(page_factory, web: str, red_line_parcel, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_print_view_is_one_a4_page_with_the_map(page_factory, web: str, red_line_parcel, artifacts) -> None:
     key, _ = red_line_parcel
     page, _ = open_site(page_factory, web, f"?xa={key[0]}&to={key[1]}&thua={key[2]}")
     page.wait_for_selector(REPORT)
@@ -218,10 +238,16 @@ def test_print_view_is_one_a4_page_with_the_map(page_factory, web: str, red_line
     assert page.locator("#map").is_visible() and page.locator("#report").is_visible()
 
 
-def test_phone_layout_and_keyboard_access(page_factory, web: str, red_line_parcel, artifacts) -> None:  # type: ignore[no-untyped-def]
+def test_phone_layout_and_keyboard_access(page_factory, web: str, red_line_parcel, artifacts) -> None:
     key, _ = red_line_parcel
-    page, _ = open_site(page_factory, web, f"?xa={key[0]}&to={key[1]}&thua={key[2]}",
-                        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)  # fmt: skip
+    page, _ = open_site(
+        page_factory,
+        web,
+        f"?xa={key[0]}&to={key[1]}&thua={key[2]}",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+    )
     page.wait_for_selector(REPORT)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390, "the page scrolls sideways on a phone"
     settle(page)

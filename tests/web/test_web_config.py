@@ -7,22 +7,22 @@ import json
 import pytest
 
 from bando.codes import land_use_codes
+from bando.layers.catalogue import cached
 from bando.province import resolve
-from layers.catalogue import cached
-from web import site_config
+from bando.web import site_config
 
 
 @pytest.fixture(scope="module")
-def catalogue():  # type: ignore[no-untyped-def]
+def catalogue():
     return cached()
 
 
 @pytest.fixture(scope="module", params=["site", "ioc"])
-def config(request, catalogue) -> dict:  # type: ignore[no-untyped-def]
+def config(request, catalogue) -> dict:
     return site_config.build(catalogue, resolve("33"), "", request.param)
 
 
-def test_layer_titles_tiles_and_styles_come_from_the_catalogue(config: dict, catalogue) -> None:  # type: ignore[no-untyped-def]
+def test_layer_titles_tiles_and_styles_come_from_the_catalogue(config: dict, catalogue) -> None:
     assert config["layers"]
     for entry in config["layers"]:
         layer = catalogue.get(entry["id"])
@@ -42,7 +42,7 @@ def test_legend_is_the_land_use_code_table(config: dict) -> None:
     assert {c["code"]: c["name"]["vi"] for c in config["landUse"]} == {k: v.name_vi for k, v in codes.items()}
 
 
-def test_no_personal_or_non_public_field_is_named(config: dict, catalogue) -> None:  # type: ignore[no-untyped-def]
+def test_no_personal_or_non_public_field_is_named(config: dict, catalogue) -> None:
     hidden = {f.name for layer in catalogue for f in layer.fields if not f.public or f.personal}
     assert hidden, "the catalogue has personal fields (parcels' owners): this test must see them"
     text = json.dumps(config, ensure_ascii=False)
@@ -56,7 +56,7 @@ def test_no_personal_or_non_public_field_is_named(config: dict, catalogue) -> No
             assert set(entry["tiles"]["properties"]) <= public
 
 
-def test_roles_and_alert_thresholds_are_found_from_the_catalogue(catalogue) -> None:  # type: ignore[no-untyped-def]
+def test_roles_and_alert_thresholds_are_found_from_the_catalogue(catalogue) -> None:
     ioc = site_config.build(catalogue, resolve("33"), "", "ioc")
     site = site_config.build(catalogue, resolve("33"), "", "site")
     assert site["parcelLayer"] == "parcels" and site["planLayer"] == "land_use_plan"
@@ -81,4 +81,6 @@ def test_province_extent_and_tm3_zone(config: dict) -> None:
 
 def test_basemap_is_optional_and_only_its_origin_is_allowed() -> None:
     assert site_config.basemap("") is None
-    assert site_config.basemap("https://tiles.example.gov.vn/{z}/{x}/{y}.png")["origin"] == "https://tiles.example.gov.vn"
+    assert (
+        site_config.basemap("https://tiles.example.gov.vn/{z}/{x}/{y}.png")["origin"] == "https://tiles.example.gov.vn"
+    )

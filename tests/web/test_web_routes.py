@@ -12,7 +12,7 @@ with warnings.catch_warnings():  # starlette's notice about its httpx-based clie
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-import web.app as web_app
+import bando.web.app as web_app
 from bando.settings import Settings
 
 PAGES = ("/", "/ioc")
@@ -24,7 +24,7 @@ def client() -> TestClient:
     return TestClient(app)
 
 
-def _assert_secure(response) -> None:  # type: ignore[no-untyped-def]
+def _assert_secure(response) -> None:
     csp = response.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp and "style-src 'self'" in csp
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp and "*" not in csp
@@ -52,7 +52,7 @@ def test_pages_have_no_inline_script_or_style_and_embed_the_config(client: TestC
     assert island and "<" not in island.group(1)
 
 
-def test_pages_say_how_to_install_a_missing_front_end(client: TestClient, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_pages_say_how_to_install_a_missing_front_end(client: TestClient, monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(web_app, "VENDOR_STAMP", tmp_path / "missing")
     for path in PAGES:
         response = client.get(path)

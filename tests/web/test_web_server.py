@@ -43,8 +43,17 @@ def test_path_traversal_out_of_static_folders_is_404(web: str, path: str) -> Non
     assert b"root:" not in body and b"web_routes" not in body and b"[project]" not in body
 
 
-@pytest.mark.parametrize("path", ["/", "/ioc", "/site-config.json", "/static/js/site.js", "/vendor/leaflet/leaflet.js",
-                                  "/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/ioc",
+        "/site-config.json",
+        "/static/js/site.js",
+        "/vendor/leaflet/leaflet.js",
+        "/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+    ],
+)
 def test_web_responses_carry_security_headers(web: str, path: str) -> None:
     status, headers, _ = raw_get(web, path)
     assert status == 200, path

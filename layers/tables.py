@@ -1,17 +1,23 @@
 """Table definitions derived from the catalogue: one place knows a layer's columns.
 
 Published layers live in schema ``data``; a load builds ``staging.<layer>_<lineage>``
-inside its own transaction and swaps it in (see :mod:`pipelines.publish`).
+inside its own transaction and swaps it in (see :mod:`bando.pipelines.publish`).
 """
 
 from __future__ import annotations
 
 from psycopg import sql
 
-from layers.model import Layer
+from bando.layers.model import Layer
 
-PG_TYPES = {"text": "text", "integer": "bigint", "real": "double precision",
-            "date": "date", "datetime": "timestamptz", "boolean": "boolean"}  # fmt: skip
+PG_TYPES = {
+    "text": "text",
+    "integer": "bigint",
+    "real": "double precision",
+    "date": "date",
+    "datetime": "timestamptz",
+    "boolean": "boolean",
+}
 VERSION_COLUMNS = ("version_id", "valid_from", "valid_to")
 
 
@@ -30,11 +36,8 @@ def copy_columns(layer: Layer) -> list[str]:
 
 
 def create_table(layer: Layer, schema: str, name: str, srid: int | None) -> sql.Composed:
-    defs = [sql.SQL("fid bigint not null")]
-    defs += [
-        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(PG_TYPES[f.type]))
-        for f in layer.fields
-    ]
+    defs: list[sql.Composable] = [sql.SQL("fid bigint not null")]
+    defs += [sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(PG_TYPES[f.type])) for f in layer.fields]
     if layer.versioned:
         defs += [sql.SQL("version_id text not null"), sql.SQL("valid_from date"), sql.SQL("valid_to date")]
     if layer.geometry:

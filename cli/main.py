@@ -20,9 +20,9 @@ from rich.table import Table
 
 from bando import db
 from bando.errors import BadInput, BandoError
+from bando.pipelines.publish import Version
+from bando.pipelines.report import LoadResult
 from bando.settings import get_settings
-from pipelines.publish import Version
-from pipelines.report import LoadResult
 
 app = typer.Typer(
     name="bando",
@@ -80,7 +80,7 @@ def db_url() -> None:
 @app.command("layers")
 def layers_cmd() -> None:
     """List the layers of the catalogue (layers/*.yml)."""
-    from layers import catalogue
+    from bando.layers import catalogue
 
     cat = catalogue.load(get_settings().layers_dir)
     table = Table(title=f"{len(cat)} layers — catalogue version {cat.version}")
@@ -88,20 +88,35 @@ def layers_cmd() -> None:
         table.add_column(col)
     for layer in cat:
         table.add_row(
-            layer.id, layer.theme, layer.kind, layer.geometry or "—", layer.storage_crs,
-            str(len(layer.fields)), layer.title.vi,
-        )  # fmt: skip
+            layer.id,
+            layer.theme,
+            layer.kind,
+            layer.geometry or "—",
+            layer.storage_crs,
+            str(len(layer.fields)),
+            layer.title.vi,
+        )
     out.print(table)
 
 
-def _version(version_id: str | None, decision: str | None, decision_date: str | None,
-             authority: str | None, valid_from: str | None) -> Version | None:  # fmt: skip
+def _version(
+    version_id: str | None,
+    decision: str | None,
+    decision_date: str | None,
+    authority: str | None,
+    valid_from: str | None,
+) -> Version | None:
     if version_id is None:
         if any((decision, decision_date, authority, valid_from)):
             raise BadInput("--decision, --decision-date, --authority and --valid-from need --version-id")
         return None
-    return Version(version_id, decision, _date(decision_date, "--decision-date"), authority,
-                   _date(valid_from or decision_date, "--valid-from"))  # fmt: skip
+    return Version(
+        version_id,
+        decision,
+        _date(decision_date, "--decision-date"),
+        authority,
+        _date(valid_from or decision_date, "--valid-from"),
+    )
 
 
 def _date(value: str | None, option: str) -> date | None:
@@ -138,18 +153,27 @@ def print_result(result: LoadResult) -> None:
         out.print(f"  report: {result.report_path}  (lineage #{result.lineage_id})", highlight=False)
 
 
-def _progress_bar():  # type: ignore[no-untyped-def]
+def _progress_bar():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    return Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)  # fmt: skip
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 @app.command("load")
 def load_cmd(
     layer: Annotated[str, typer.Argument(help="catalogue layer id (see `bando layers`)")],
     source: Annotated[Path, typer.Argument(help="file to load: .shp .gpkg .geojson .gdb .csv .tif")],
-    crs: Annotated[str | None, typer.Option(help="declared CRS, e.g. the province's VN-2000 TM-3 EPSG code (else the file's)")] = None,
+    crs: Annotated[
+        str | None, typer.Option(help="declared CRS, e.g. the province's VN-2000 TM-3 EPSG code (else the file's)")
+    ] = None,
     encoding: Annotated[str, typer.Option(help="auto|utf-8|tcvn3|vni|cp1258")] = "auto",
     source_layer: Annotated[str | None, typer.Option(help="layer inside a GeoPackage/.gdb")] = None,
     x_column: Annotated[str | None, typer.Option(help="CSV column holding X (easting / longitude)")] = None,
@@ -163,11 +187,18 @@ def load_cmd(
     valid_from: Annotated[str | None, typer.Option(help="date the version applies from")] = None,
 ) -> None:
     """Load one delivery into a layer: validate, publish atomically, record lineage."""
-    from pipelines.load import LoadOptions, run_load
+    from bando.pipelines.load import LoadOptions, run_load
 
-    opts = LoadOptions(crs=crs, encoding=encoding, source_layer=source_layer, x_column=x_column,
-                       y_column=y_column, dry_run=dry_run, force=force,
-                       version=_version(version_id, decision, decision_date, authority, valid_from))  # fmt: skip
+    opts = LoadOptions(
+        crs=crs,
+        encoding=encoding,
+        source_layer=source_layer,
+        x_column=x_column,
+        y_column=y_column,
+        dry_run=dry_run,
+        force=force,
+        version=_version(version_id, decision, decision_date, authority, valid_from),
+    )
     with _progress_bar() as bar:
         task = bar.add_task(f"loading {layer}", total=None)
         result = run_load(layer, source, opts, progress=lambda n, total: bar.update(task, completed=n, total=total))
@@ -183,14 +214,16 @@ def load_all_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate everything; publish nothing")] = False,
 ) -> None:
     """Load every delivery a manifest lists, in order; exit 4 if any was refused."""
-    from pipelines.manifest import run_manifest
+    from bando.pipelines.manifest import run_manifest
 
     results = run_manifest(manifest, force=force, dry_run=dry_run, on_result=print_result)
     table = Table(title=f"{manifest}: {len(results)} deliveries")
     for col in ("layer", "outcome", "read", "loaded", "rejected", "s"):
         table.add_column(col)
     for r in results:
-        table.add_row(r.layer, r.outcome, str(r.rows_read), str(r.rows_loaded), str(r.rows_rejected), f"{r.duration_s:.1f}")
+        table.add_row(
+            r.layer, r.outcome, str(r.rows_read), str(r.rows_loaded), str(r.rows_rejected), f"{r.duration_s:.1f}"
+        )
     out.print(table)
     if any(r.outcome in ("refused", "failed") for r in results):
         raise typer.Exit(4)
@@ -202,11 +235,24 @@ def lineage_cmd(
     limit: Annotated[int, typer.Option(help="how many loads to show")] = 20,
 ) -> None:
     """Show the loads of a layer, newest first."""
-    from pipelines.history import lineage_rows
+    from bando.pipelines.history import lineage_rows
 
     rows = lineage_rows(layer, limit)
     table = Table(title=f"lineage of {layer}")
-    for col in ("#", "when", "outcome", "read", "loaded", "rejected", "repaired", "CRS", "encoding", "version", "source", "message"):
+    for col in (
+        "#",
+        "when",
+        "outcome",
+        "read",
+        "loaded",
+        "rejected",
+        "repaired",
+        "CRS",
+        "encoding",
+        "version",
+        "source",
+        "message",
+    ):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(*[("" if v is None else str(v)) for v in r])
@@ -221,7 +267,7 @@ def rejects_cmd(
     limit: Annotated[int, typer.Option(help="rows to show")] = 50,
 ) -> None:
     """Show rejected rows and warnings of a load, with rule codes and reasons."""
-    from pipelines.history import reject_rows
+    from bando.pipelines.history import reject_rows
 
     lineage_id, rows = reject_rows(layer, lineage, rule, limit)
     table = Table(title=f"findings of {layer} load #{lineage_id}")
@@ -238,9 +284,9 @@ def api_config_cmd(
     out_dir: Annotated[Path, typer.Option(help="where to write the files")] = Path("api_config/generated"),
 ) -> None:
     """Write the pygeoapi configurations and OpenAPI documents derived from the catalogue."""
-    from api_config.app import build_configs
-    from api_config.config import write
-    from api_config.ogc import make_api
+    from bando.api_config.app import build_configs
+    from bando.api_config.config import write
+    from bando.api_config.ogc import make_api
 
     for view, cfg in build_configs(get_settings(), base_url).items():
         _, openapi = make_api(cfg)
@@ -264,8 +310,17 @@ def serve_cmd(
     os.environ["BANDO_BASE_URL"] = url  # workers build the app from the same settings
     db.database_url()  # fail early and clearly if there is no database
     out.print(f"serving on {url}  (OGC API {url}/ogc, site {url}/, IOC {url}/ioc)")
-    uvicorn.run("api_config.app:app_from_settings", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", proxy_headers=True, server_header=False, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        "bando.cli.server:app_from_settings",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 def _log_unexpected(exc: BaseException) -> str:

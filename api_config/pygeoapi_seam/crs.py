@@ -1,21 +1,18 @@
-"""A small, explicit override of two pygeoapi CRS helpers, pinned to pygeoapi 0.24.
+"""Adaptation 2 of the seam: a small, explicit override of two pygeoapi CRS helpers.
 
 Measured in pygeoapi 0.24: ``pygeoapi.crs.get_crs`` builds a new ``pyproj.CRS`` from
 a URI on every call and ``transform_bbox`` builds a new ``Transformer`` too — about
 20–45 ms of every ``bbox`` request. This module replaces them with versions that
 (1) cache CRS objects and transformers, and (2) transform VN-2000 with the pinned
 EPSG:6960 parameters (:mod:`bando.crs`) instead of PROJ's automatic choice.
-Everything else in pygeoapi is untouched. On another pygeoapi version nothing is
-replaced (the server stays correct, only slower) and a warning says so.
+Everything else in pygeoapi is untouched; the package checks the pygeoapi version.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from functools import lru_cache
 
-import pygeoapi
 import pygeoapi.api.itemtypes as itemtypes
 import pygeoapi.crs as pcrs
 import pygeoapi.provider.base as pbase
@@ -23,8 +20,6 @@ import pyproj
 
 from bando import crs as bando_crs
 
-LOG = logging.getLogger("bando.api")
-PINNED_VERSION = "0.24."
 _original_get_crs = pcrs.get_crs
 _installed = False
 
@@ -39,7 +34,7 @@ def get_crs(crs: str | pyproj.CRS) -> pyproj.CRS:
 
 
 @lru_cache(maxsize=256)
-def _bbox_transformer(from_uri: str, to_uri: str):  # type: ignore[no-untyped-def]
+def _bbox_transformer(from_uri: str, to_uri: str):
     src, dst = _get_crs_cached(from_uri), _get_crs_cached(to_uri)
     # pygeoapi hands bboxes over in each CRS's own axis order (always_xy=False).
     return pyproj.Transformer.from_crs(bando_crs.pinned(src), bando_crs.pinned(dst), always_xy=False), dst.to_epsg()
@@ -67,17 +62,13 @@ def transform_bbox(bbox: list, from_crs: str | pyproj.CRS, to_crs: str | pyproj.
 _original_transform_bbox = pcrs.transform_bbox
 
 
-def install() -> bool:
-    """Replace the helpers once; returns whether the override is active."""
+def install() -> None:
+    """Replace the helpers where pygeoapi looks them up; safe to call again."""
     global _installed
     if _installed:
-        return True
-    if not pygeoapi.__version__.startswith(PINNED_VERSION):
-        LOG.warning("pygeoapi %s is not %sx: CRS speed-ups not installed", pygeoapi.__version__, PINNED_VERSION)
-        return False
+        return
     pcrs.get_crs = get_crs
     pbase.get_crs = get_crs
     pcrs.transform_bbox = transform_bbox
     itemtypes.transform_bbox = transform_bbox
     _installed = True
-    return True

@@ -1,0 +1,51 @@
+"""Every adaptation of pygeoapi in one package, written for pygeoapi 0.24 (pinned <0.25).
+
+bando plugs into pygeoapi where pygeoapi means it to — providers and processes loaded by
+dotted path from the configuration, the ``pygeoapi.api.*`` request handlers — and
+adapts, here and nowhere else, each upstream behaviour it cannot accept. Each has a test
+in ``tests/api_config/test_pygeoapi_seam.py`` that fails without the adaptation, so an
+upgrade is this package and that test file.
+
+1. ``starlette_app`` builds one global API from the environment at import time, in
+   debug mode → :mod:`.routing`: bando's own route table calls the handlers of *this*
+   API object, so two views share a process, never in debug.
+2. ``crs.get_crs`` and ``crs.transform_bbox`` rebuild pyproj objects on every request
+   (20–45 ms) and let PROJ choose the VN-2000 transformation (0.8 m off in the south)
+   → :mod:`.crs`: cached, pinned to EPSG:6960, bbox edges densified.
+3. Error descriptions echo a refused value whole → :func:`.handlers.short_error`.
+4. Malformed JSON bodies (bad UTF-8, ``null``, deep nesting) answer 500
+   → :func:`.handlers.body_problem` answers 400 first.
+5. An invalid coverage ``bbox`` answers 500 → :func:`.handlers.valid_bbox`: 400.
+6. Records items as CSV answer 500 → :func:`.handlers.records_not_as_csv`: 400.
+7. A ``subscriber`` that is not an object answers 500
+   → :func:`.handlers.subscriber_is_an_object`: 400.
+8. Every exception in a synchronous process becomes a failed job (400), a database
+   outage too → :func:`.handlers.unavailable_is_503`: 503 with ``Retry-After``.
+9. Conformance classes are declared by provider type → :func:`.handlers.conformance`
+   states what bando really implements.
+"""
+
+from __future__ import annotations
+
+import pygeoapi
+
+from bando.api_config.pygeoapi_seam import crs
+from bando.api_config.pygeoapi_seam.handlers import note_unavailable, to_provider_error
+from bando.api_config.pygeoapi_seam.routing import make_api, ogc_app
+from bando.errors import SetupError
+
+#: The pygeoapi release series this package was written and tested for.
+PINNED_SERIES = "0.24."
+
+
+def install() -> None:
+    """Check the pygeoapi version and put the CRS adaptations in place (idempotent)."""
+    if not pygeoapi.__version__.startswith(PINNED_SERIES):
+        raise SetupError(
+            f"bando's pygeoapi adaptations are written for pygeoapi {PINNED_SERIES}x, but "
+            f"{pygeoapi.__version__} is installed; install bando's pinned version (pip install -e .)"
+        )
+    crs.install()
+
+
+__all__ = ["PINNED_SERIES", "install", "make_api", "note_unavailable", "ogc_app", "to_provider_error"]

@@ -1,0 +1,31 @@
+"""The one ASGI app ``bando serve`` runs: the OGC API views and the web pages, composed.
+
+Each part is a list of Starlette routes a test can mount alone (the OGC API from
+:mod:`bando.api_config.app`, the pages from :mod:`bando.web.app`); only here are they put
+together, behind the API's middleware.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from bando.api_config.app import middleware, ogc_routes
+from bando.settings import Settings, get_settings, reset_settings
+from bando.web.app import web_routes
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def create_app(base_url: str | None = None, settings: Settings | None = None) -> Starlette:
+    s = settings or get_settings()
+    base = (base_url or s.base_url or DEFAULT_BASE_URL).rstrip("/")
+    mounts, configs = ogc_routes(s, base)
+    app = Starlette(debug=False, routes=[*mounts, *web_routes(s)], middleware=middleware(s))
+    app.state.configs = configs
+    return app
+
+
+def app_from_settings() -> Starlette:
+    """uvicorn factory: the app as configured by the environment (``bando serve``)."""
+    reset_settings()
+    return create_app()

@@ -2,16 +2,24 @@
 
 With no ``DATABASE_URL`` bando owns a cluster under ``BANDO_HOME`` (``.bando/``):
 initialised on first use, listening on a unix socket in that folder and on a free
-TCP port on 127.0.0.1 only, password-protected over TCP. PostgreSQL refuses to run as
-root, so when bando runs as root the server processes run as the ``postgres`` system
-user. Starting twice is harmless; a ``postmaster.pid`` left by a crash is recovered.
+TCP port on 127.0.0.1 only. PostgreSQL refuses to run as root, so when bando runs as
+root the server processes run as the ``postgres`` system user. Starting twice is
+harmless; a ``postmaster.pid`` left by a crash is recovered.
+
+No other account on the machine gets in. Every connection, over TCP and over the
+socket, authenticates with a SCRAM password (``pg_hba.conf`` is bando's own, rewritten
+at every start, so a cluster made by an older bando with ``trust`` is upgraded rather
+than left open); the passwords live in owner-only files (:mod:`bando.passwords`). The
+folder is the bando user's, mode 0700 — or, as root, 0710 with group ``postgres``, so
+the server can pass through to its own ``pgdata`` and ``run`` (both 0700, the server's)
+and nobody else can even list it; the socket is 0700 too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
-import secrets
 import shutil
 import socket
 import stat
@@ -21,8 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from bando.errors import SetupError
+from bando.passwords import Passwords
 
 SERVER_USER = "postgres"
+SUPERUSER = "postgres"
+HBA = """# Written by bando at every start: every connection proves its password (SCRAM).
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 
 
 def find_bindir(preferred: Path | None = None) -> Path:
@@ -84,8 +99,8 @@ class Cluster:
         return self.home / "postgres.log"
 
     @property
-    def _secret(self) -> Path:
-        return self.home / "db-password"
+    def passwords(self) -> Passwords:
+        return Passwords(self.home)
 
     @property
     def _conf(self) -> Path:
@@ -146,24 +161,49 @@ class Cluster:
                     "can traverse, or run: chmod o+x " + str(parent)
                 )
 
+    def _private_home(self) -> None:
+        """The folder is the bando user's alone; as root the server's group may only pass through."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self._as_root:
+            os.chown(self.home, -1, self._server_ids()[1])
+            self.home.chmod(0o710)
+        else:
+            self.home.chmod(0o700)
+        self._check_traversable()
+        legacy = self.home / "db-password"  # where bando before 0.2 kept the superuser's password
+        if legacy.exists():
+            if self.passwords.get(SUPERUSER) is None:
+                self.passwords.put(SUPERUSER, legacy.read_text(encoding="utf-8").strip())
+            legacy.unlink()
+        self._tighten()
+
+    def _tighten(self) -> None:
+        """Files an older bando left readable to others (reports, rasters, logs) become owner-only."""
+        server_owned = {self.datadir, self.sockdir, self.logfile}
+        for path in self.home.iterdir():
+            if path in server_owned or path.is_symlink():
+                continue
+            paths = [path, *path.rglob("*")] if path.is_dir() else [path]
+            for p in paths:
+                info = p.lstat()
+                if info.st_uid == os.geteuid() and not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o077:
+                    with contextlib.suppress(OSError):  # e.g. a read-only mount inside the folder
+                        p.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+
     # -- lifecycle -----------------------------------------------------------------
 
     def initialised(self) -> bool:
         return (self.datadir / "PG_VERSION").exists()
 
     def init(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.home.chmod(0o755)
-        self._check_traversable()
+        self._private_home()
         self.sockdir.mkdir(exist_ok=True)
-        self._own(self.sockdir, 0o755)
+        self._own(self.sockdir, 0o700)
         if self.initialised():
             return
         if self.datadir.exists() and any(self.datadir.iterdir()):
             raise SetupError(f"{self.datadir} exists but holds no PostgreSQL cluster; move it away and retry")
-        password = secrets.token_urlsafe(24)
-        self._secret.write_text(password + "\n")
-        self._secret.chmod(0o600)
+        password = self.passwords.ensure(SUPERUSER)
         pwfile = self.home / ".initdb-pw"
         pwfile.write_text(password + "\n")
         self._own(pwfile, 0o600)
@@ -175,10 +215,10 @@ class Cluster:
                 "-D",
                 str(self.datadir),
                 "-U",
-                "postgres",
+                SUPERUSER,
                 "--encoding=UTF8",
                 "--no-locale",
-                "--auth-local=trust",
+                "--auth-local=scram-sha-256",
                 "--auth-host=scram-sha-256",
                 f"--pwfile={pwfile}",
             )
@@ -187,11 +227,26 @@ class Cluster:
         with (self.datadir / "postgresql.conf").open("a") as fh:
             fh.write("\ninclude_if_exists = 'bando.conf'\n")
 
-    def _write_conf(self, port: int) -> None:
+    def _write_owned(self, path: Path, text: str) -> bool:
+        """Write a server file (owner-only, the server's); False when it already said that."""
+        try:
+            if path.read_text() == text:
+                self._own(path, 0o600)
+                return False
+        except FileNotFoundError:
+            pass
+        path.write_text(text)
+        self._own(path, 0o600)
+        return True
+
+    def _write_conf(self, port: int) -> bool:
+        """bando.conf and pg_hba.conf as bando wants them; True when bando.conf changed."""
         lines = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(port),
             "unix_socket_directories": f"'{self.sockdir}'",
+            "unix_socket_permissions": "0700",
+            "password_encryption": "'scram-sha-256'",
             "max_connections": "200",
             "shared_buffers": "'256MB'",
             "work_mem": "'32MB'",
@@ -207,8 +262,8 @@ class Cluster:
             "logging_collector": "off",
             "log_min_messages": "warning",
         }
-        self._conf.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()))
-        self._own(self._conf, 0o600)
+        self._write_owned(self.datadir / "pg_hba.conf", HBA)
+        return self._write_owned(self._conf, "".join(f"{k} = {v}\n" for k, v in lines.items()))
 
     def configured_port(self) -> int | None:
         if not self._conf.exists():
@@ -239,13 +294,14 @@ class Cluster:
     def start(self) -> None:
         self.init()
         if self.pid() is not None:
+            self._secure_running()
             return
         port = self.configured_port()
         if port is None or not _port_free(port):
             port = _free_port()
         self._write_conf(port)
         self.logfile.touch()
-        self._own(self.logfile, 0o640)
+        self._own(self.logfile, 0o600)
         proc = self._run(
             "pg_ctl",
             "-D",
@@ -264,6 +320,21 @@ class Cluster:
                 "the embedded PostgreSQL did not start:\n  " + "\n  ".join(tail) + f"\n(full log: {self.logfile})"
             )
 
+    def _secure_running(self) -> None:
+        """A running cluster gets bando's settings too (one made by an older bando trusted local users):
+        pg_hba.conf is reloaded; socket permissions need a restart."""
+        port = self.configured_port()
+        if port is None:
+            return
+        before = self._conf.read_text() if self._conf.exists() else ""
+        hba_changed = self._write_owned(self.datadir / "pg_hba.conf", HBA)
+        conf_changed = self._write_conf(port)
+        self._own(self.logfile, 0o600)
+        if "unix_socket_permissions = 0700" not in before:
+            self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "60", "restart")
+        elif hba_changed or conf_changed:
+            self._run("pg_ctl", "-D", str(self.datadir), "reload")
+
     def stop(self) -> bool:
         """Stop the server; False when it was not running."""
         if not self.initialised() or self.pid() is None:
@@ -271,6 +342,9 @@ class Cluster:
         self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "60", "stop")
         return True
 
-    def url(self, db_name: str) -> str:
-        password = self._secret.read_text().strip()
-        return f"postgresql://postgres:{password}@127.0.0.1:{self.configured_port()}/{db_name}"
+    def url(self, db_name: str, role: str = SUPERUSER) -> str:
+        """A URL for one of the cluster's login roles, with its stored password."""
+        password = self.passwords.get(role)
+        if password is None:
+            raise SetupError(f"no password is stored for the database role {role!r}; run `bando db up`")
+        return f"postgresql://{role}:{password}@127.0.0.1:{self.configured_port()}/{db_name}"

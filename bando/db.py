@@ -1,23 +1,32 @@
-"""Where the database is, and how to reach it.
+"""Where the database is, and how to reach it — as which role.
 
 One code path serves the demo, the tests and production: with ``DATABASE_URL`` set
 bando uses that server and never starts one; without it, the embedded cluster under
-``BANDO_HOME``. :func:`up` brings either to a usable state (database, PostGIS,
-migrations, VN-2000 CRS rows) and is safe to call any number of times.
+``BANDO_HOME``. :func:`up` brings either to a usable state (roles, database, PostGIS,
+migrations, VN-2000 CRS rows, grants) and is safe to call any number of times.
+
+Each kind of work has its own login (see :mod:`bando.roles`): :func:`admin_url` for
+``bando db up`` alone, :func:`database_url` (the owner) for migrations, loads and the
+steward's tools, :func:`view_url` for the API servers.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from bando import migrate
-from bando.cluster import Cluster, find_bindir
+from bando import migrate, roles
+from bando.cluster import SUPERUSER, Cluster, find_bindir
 from bando.errors import SetupError, Unavailable
+from bando.passwords import Passwords
 from bando.settings import Settings, get_settings
+
+LOG = logging.getLogger("bando.db")
 
 
 def embedded(settings: Settings | None = None) -> Cluster:
@@ -29,15 +38,43 @@ def is_external(settings: Settings | None = None) -> bool:
     return bool((settings or get_settings()).database_url)
 
 
-def database_url(settings: Settings | None = None) -> str:
-    """The URL of bando's database; the embedded cluster must be up (``bando db up``)."""
-    s = settings or get_settings()
-    if s.database_url:
-        return s.database_url
+def _running(s: Settings) -> Cluster:
     cluster = embedded(s)
     if not cluster.initialised() or cluster.configured_port() is None:
         raise Unavailable("the embedded database has not been created yet: run `bando db up`")
-    return cluster.url(s.db_name)
+    return cluster
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The owner's URL (migrations, loads, the steward's tools); the embedded cluster must be up."""
+    s = settings or get_settings()
+    if s.database_url:
+        return s.database_url
+    return _running(s).url(s.db_name, roles.OWNER)
+
+
+def admin_url(settings: Settings | None = None, db_name: str | None = None) -> str:
+    """A superuser's URL: for ``bando db up`` only, never for a server."""
+    s = settings or get_settings()
+    if s.database_url:
+        return s.admin_database_url or s.database_url
+    return _running(s).url(db_name or s.db_name, SUPERUSER)
+
+
+def view_url(view: str, settings: Settings | None = None) -> str:
+    """The URL an API view connects with: its own role, never the owner or a superuser."""
+    s = settings or get_settings()
+    role = roles.VIEW_ROLES[view]
+    explicit = s.api_database_url if view == "public" else s.internal_database_url
+    if explicit:
+        return explicit
+    password = Passwords(s.home).get(role)
+    if s.database_url:
+        if password is None:
+            setting = "BANDO_API_DATABASE_URL" if view == "public" else "BANDO_INTERNAL_DATABASE_URL"
+            raise SetupError(f"no login for the {view} API: run `bando db up` here, or set {setting}")
+        return make_conninfo(s.database_url, user=role, password=password)
+    return _running(s).url(s.db_name, role)
 
 
 def connect(url: str | None = None, **kwargs: Any) -> psycopg.Connection:
@@ -58,11 +95,13 @@ def scalar(conn: psycopg.Connection, query: Any, params: Any = None) -> Any:
     return row[0]
 
 
-def _ensure_database(admin_url: str, name: str) -> None:
+def _ensure_database(admin_url: str, name: str, owner: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(owner)))
+        else:
+            conn.execute(sql.SQL("alter database {} owner to {}").format(sql.Identifier(name), sql.Identifier(owner)))
 
 
 def _ensure_postgis(conn: psycopg.Connection) -> None:
@@ -92,14 +131,67 @@ def up(settings: Settings | None = None) -> Status:
     s = settings or get_settings()
     province = configured(s)  # before anything starts: a missing province is a setup error
     if not s.database_url:
-        cluster = embedded(s)
-        cluster.start()
-        _ensure_database(cluster.url("postgres"), s.db_name)
+        embedded(s).start()
+        _embedded_roles(s)
+    else:
+        _external_roles(s)
     with connect(database_url(s), autocommit=True) as conn:
-        _ensure_postgis(conn)
-        migrate.run(conn)
-        deployment.check(conn, province)
+        try:
+            _ensure_postgis(conn)
+            migrate.run(conn)
+            deployment.check(conn, province)
+            if not all(roles.exists(conn, r) for r in roles.READERS):
+                raise SetupError(_ROLES_MISSING)
+            roles.grant_platform(conn)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise SetupError(
+                f"the database owner {conn.info.user!r} lacks a privilege ({first}); run `bando db up` with "
+                "BANDO_ADMIN_DATABASE_URL set to a superuser's URL, or grant it as SECURITY.md shows"
+            ) from None
     return status(s)
+
+
+_ROLES_MISSING = (
+    f"the database roles {roles.API} and {roles.INTERNAL} do not exist and DATABASE_URL may not create them: "
+    "set BANDO_ADMIN_DATABASE_URL to a superuser's URL for `bando db up`, or create them as SECURITY.md shows"
+)
+
+
+def _embedded_roles(s: Settings) -> None:
+    """The embedded cluster's owner and API roles, with generated passwords; the database is the owner's."""
+    passwords = Passwords(s.home)
+    with connect(admin_url(s, "postgres"), autocommit=True) as admin:
+        for role in (roles.OWNER, *roles.READERS):
+            roles.ensure_role(admin, role, passwords.ensure(role))
+    _ensure_database(admin_url(s, "postgres"), s.db_name, roles.OWNER)
+    with connect(admin_url(s), autocommit=True) as admin:
+        roles.prepare_database(admin, roles.OWNER, s.db_name)
+
+
+def _external_roles(s: Settings) -> None:
+    """DATABASE_URL: its user is the owner; the API roles are made with BANDO_ADMIN_DATABASE_URL
+    (or DATABASE_URL, when it may create roles), passwords from the settings or generated here."""
+    with connect(s.database_url, autocommit=True) as conn:
+        owner = conn.info.user
+        if roles.is_superuser(conn):
+            LOG.warning(
+                "DATABASE_URL connects as the superuser %r: loads run with every power; "
+                "give bando an owner role of its own (SECURITY.md)",
+                owner,
+            )
+    with connect(admin_url(s), autocommit=True) as admin:
+        if not roles.is_privileged(admin):
+            if not all(roles.exists(admin, r) for r in roles.READERS):
+                raise SetupError(_ROLES_MISSING)
+            return
+        passwords = Passwords(s.home)
+        for view, role in roles.VIEW_ROLES.items():
+            explicit = s.api_database_url if view == "public" else s.internal_database_url
+            password = conninfo_to_dict(explicit).get("password") if explicit else passwords.ensure(role)
+            roles.ensure_role(admin, role, str(password) if password is not None else None)
+        if roles.is_superuser(admin):
+            roles.prepare_database(admin, owner, admin.info.dbname)
 
 
 def down(settings: Settings | None = None) -> bool:

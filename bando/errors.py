@@ -20,6 +20,16 @@ class BadInput(BandoError):
     exit_code = 2
 
 
+class TooExpensive(BadInput):
+    """The database stopped a query that ran past its time: the client must narrow the request."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"truy vấn chạy quá {seconds:.3g} giây nên đã bị dừng; hãy thu hẹp yêu cầu / the query ran longer than"
+            f" {seconds:.3g} s and was stopped: narrow it (a smaller bbox or area, a stricter filter, a lower limit)"
+        )
+
+
 class NotFound(BandoError):
     exit_code = 3
 

@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     )
     layers_dir: Path = Field(default_factory=_catalogue_dir, description="the layer catalogue (YAML per layer)")
     # serving
-    pool_size: int = Field(default=16, ge=1, description="database connections per server process")
-    statement_timeout_ms: int = Field(default=15_000, ge=100, description="longest query a request may run")
+    pool_size: int = Field(default=16, ge=1, description="database connections (and worker threads) per view")
+    statement_timeout_ms: int = Field(default=15_000, ge=100, description="longest query of the internal API")
     internal_tokens: str = Field(
         default="",
         description="comma-separated bearer tokens for /internal/ogc (or a file: BANDO_INTERNAL_TOKENS_FILE)",
@@ -104,6 +104,28 @@ class Settings(BaseSettings):
     contact_email: str = Field(default="", description="the contact's e-mail address (omitted when empty)")
     licence_name: str = Field(default="CC-BY 4.0", description="licence of the published data")
     licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
+    # least privilege and bounded work (SECURITY.md)
+    admin_database_url: str | None = Field(
+        default=None,
+        description="a superuser (or CREATEROLE) URL `bando db up` uses to create roles and grants; never the server",
+    )
+    api_database_url: str | None = Field(
+        default=None, description="the public API's login (role bando_api); default: made by `bando db up`"
+    )
+    internal_database_url: str | None = Field(
+        default=None, description="the internal API's login (role bando_internal); default: made by `bando db up`"
+    )
+    public_statement_timeout_ms: int = Field(default=5_000, ge=100, description="longest query of the public API")
+    request_timeout_s: float = Field(default=30.0, gt=0, description="longest request; its SQL is cancelled then")
+    max_vertices: int = Field(default=2_000, ge=4, description="vertices of a geometry in a filter or a process input")
+    queue_size: int | None = Field(
+        default=None, ge=0, description="requests per view waiting for a worker beyond the pool; default: pool size"
+    )
+    rate_limit: float = Field(default=50.0, ge=0, description="public API requests per second per client (0: off)")
+    rate_burst: int = Field(default=200, ge=1, description="requests a client may send at once before the rate applies")
+    trusted_proxies: str = Field(
+        default="", description="comma-separated proxy addresses whose X-Forwarded-For names the client"
+    )
 
 
 @lru_cache(maxsize=1)

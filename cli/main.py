@@ -8,6 +8,7 @@ an unexpected failure's traceback goes to the log file, never the terminal.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from datetime import date, datetime
@@ -40,8 +41,13 @@ err = Console(stderr=True)
 
 @db_app.command("up")
 def db_up() -> None:
-    """Start the embedded cluster (or check DATABASE_URL), create PostGIS, run migrations."""
+    """Start the embedded cluster (or check DATABASE_URL), create roles and PostGIS, run migrations, grant."""
+    from bando.layers import catalogue
+    from bando.pipelines.access import grant_all
+
     status = db.up()
+    with db.connect(autocommit=True) as conn:  # a catalogue change reaches the grants without a reload
+        grant_all(conn, catalogue.load(get_settings().layers_dir))
     where = "external server" if status.mode == "external" else f"port {status.details['port']}"
     out.print(f"[green]database up[/] ({status.mode}, {where}, PostGIS {status.details['postgis']})")
 
@@ -72,9 +78,20 @@ def db_status() -> None:
 
 
 @db_app.command("url")
-def db_url() -> None:
-    """Print the connection URL (for psql, QGIS, notebooks)."""
-    print(db.database_url())
+def db_url(
+    role: Annotated[
+        str, typer.Option(help="owner (loads, psql), public or internal (the API views), admin (a superuser)")
+    ] = "owner",
+) -> None:
+    """Print the connection URL (for psql, QGIS, notebooks); it holds a password: keep it to yourself."""
+    if role == "owner":
+        print(db.database_url())
+    elif role == "admin":
+        print(db.admin_url())
+    elif role in ("public", "internal"):
+        print(db.view_url(role))
+    else:
+        raise BadInput(f"--role must be owner, public, internal or admin, not {role[:20]!r}")
 
 
 @app.command("layers")
@@ -302,11 +319,10 @@ def serve_cmd(
     base_url: Annotated[str | None, typer.Option(help="public URL (default http://HOST:PORT)")] = None,
 ) -> None:
     """Serve the OGC API (/ogc, /internal/ogc) and the web pages (/, /ioc) with uvicorn."""
-    import os
-
     import uvicorn
 
-    url = base_url or get_settings().base_url or f"http://{host}:{port}"
+    settings = get_settings()
+    url = base_url or settings.base_url or f"http://{host}:{port}"
     os.environ["BANDO_BASE_URL"] = url  # workers build the app from the same settings
     db.database_url()  # fail early and clearly if there is no database
     out.print(f"serving on {url}  (OGC API {url}/ogc, site {url}/, IOC {url}/ioc)")
@@ -317,7 +333,9 @@ def serve_cmd(
         port=port,
         workers=workers,
         log_level="warning",
-        proxy_headers=True,
+        # X-Forwarded-For names the client only when it comes from a proxy the deployment trusts
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
         server_header=False,
         timeout_graceful_shutdown=5,
     )
@@ -335,6 +353,7 @@ def _log_unexpected(exc: BaseException) -> str:
 
 def main() -> None:
     """Entry point: click handles usage errors; bando's own errors become one line."""
+    os.umask(0o077)  # whatever bando writes (reports, rasters, logs, passwords) is its user's alone
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()

@@ -14,9 +14,11 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
+from bando import roles
 from bando.db import scalar
 from bando.layers.model import Layer
 from bando.layers.tables import copy_columns, field_columns
+from bando.pipelines.access import grant_layer
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,8 @@ def swap(
                     sql.Identifier("data", index_name), sql.Identifier(stable)
                 )
             )
-    if conn.execute("select 1 from pg_roles where rolname = 'bando_reader'").fetchone():
-        conn.execute(sql.SQL("grant select on {} to bando_reader").format(live))
+    if all(roles.exists(conn, r) for r in roles.READERS):  # a database prepared by `bando db up`
+        grant_layer(conn, layer)
     count = scalar(conn, sql.SQL("select count(*) from {}").format(live))
     record_state(conn, layer.id, lineage_id, srid, count)
     if version is not None:

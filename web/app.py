@@ -25,6 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bando.http_headers import security_headers
 from bando.layers import catalogue as catalogue_mod
 from bando.province import configured
 from bando.settings import Settings
@@ -35,21 +36,6 @@ STATIC = HERE / "static"
 VENDOR = HERE / "vendor"
 TEMPLATES = HERE / "templates"
 VENDOR_STAMP = VENDOR / ".installed"
-
-
-def security_headers(extra_img_src: str = "") -> dict[str, str]:
-    img = "'self'" + (f" {extra_img_src}" if extra_img_src else "")
-    csp = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + img + "; "
-        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    )
-    return {
-        "Content-Security-Policy": csp,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin",
-        "X-Frame-Options": "DENY",
-    }
 
 
 class SecureHeaders:

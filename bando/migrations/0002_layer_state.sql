@@ -22,14 +22,15 @@ create table if not exists bando.rasters (
     primary key (layer, version_id)
 );
 
+-- (The API's roles and grants are made by `bando db up`, see bando/roles.py; migrations run as
+-- the owner, who may not create roles, so this one only grants where the role exists.)
 do $$
 begin
     if not exists (select 1 from pg_roles where rolname = 'bando_reader') then
         create role bando_reader nologin;
     end if;
+    grant usage on schema data to bando_reader;
 exception when insufficient_privilege then
     raise notice 'cannot create role bando_reader; grant read access to data.* yourself';
 end
 $$;
-
-grant usage on schema data to bando_reader;

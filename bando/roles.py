@@ -1,0 +1,129 @@
+"""The database roles bando uses, and every grant they get — in one place.
+
+Least privilege, enforced by PostgreSQL rather than by bando's own code:
+
+* the **owner** (``bando_owner`` on the embedded cluster; the ``DATABASE_URL`` user
+  otherwise) owns the database's schemas and tables: migrations, loads and publishing
+  run as it. It is not a superuser.
+* ``bando_api`` — the public OGC API. It may read only the *public* columns of published
+  tables (column privileges, granted at every publish from the catalogue, so a
+  restricted field stays unreadable even to a bug in the API) and the platform tables
+  the API shows; never ``bando.rejects``. Its transactions are read-only by default.
+* ``bando_internal`` — the internal API: every column of ``data.*``.
+
+A superuser (the embedded cluster's ``postgres``, or ``BANDO_ADMIN_DATABASE_URL``) is used
+by ``bando db up`` alone, for what needs one: roles, the database, PostGIS, ownership,
+``spatial_ref_sys``. The API servers never connect as the owner or a superuser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+import psycopg
+from psycopg import sql
+
+OWNER = "bando_owner"
+API = "bando_api"
+INTERNAL = "bando_internal"
+#: The login role each API view connects as.
+VIEW_ROLES = {"public": API, "internal": INTERNAL}
+READERS = (API, INTERNAL)
+SCHEMAS = ("bando", "data", "staging")
+#: Platform tables the APIs read (records, tiles, coverages, the planning report), with the
+#: columns they may see; None = every column. Never ``bando.rejects`` (original records).
+PLATFORM_READS: dict[str, tuple[str, ...] | None] = {
+    "layer_state": None,
+    "layer_versions": None,
+    "rasters": None,
+    "land_use_codes": None,
+    "land_use_legacy": None,
+    "lineage": ("id", "layer", "outcome", "started_at", "finished_at"),
+}
+_ROLE_OPTIONS = "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls"
+
+
+def _ident(*names: str) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+def is_privileged(conn: psycopg.Connection) -> bool:
+    """Whether this connection may create roles (superuser or CREATEROLE)."""
+    row = conn.execute("select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()
+    return bool(row and row[0])
+
+
+def is_superuser(conn: psycopg.Connection) -> bool:
+    row = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()
+    return bool(row and row[0])
+
+
+def exists(conn: psycopg.Connection, role: str) -> bool:
+    return conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone() is not None
+
+
+def ensure_role(admin: psycopg.Connection, role: str, password: str | None) -> None:
+    """A login role without any special power; its password set when given (sent as a SCRAM
+    verifier computed here, so the password itself never reaches the server or its log)."""
+    name = sql.Identifier(role)
+    if not exists(admin, role):
+        with contextlib.suppress(psycopg.errors.DuplicateObject):  # a concurrent `bando db up`
+            admin.execute(sql.SQL("create role {} " + _ROLE_OPTIONS).format(name))
+    admin.execute(sql.SQL("alter role {} " + _ROLE_OPTIONS).format(name))
+    if role == API:  # the public API never writes: say so to the server too
+        admin.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(name))
+    if password is not None:
+        verifier = admin.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+        admin.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(role), sql.Literal(verifier.decode())))
+
+
+def prepare_database(admin: psycopg.Connection, owner: str, db_name: str) -> None:
+    """As a superuser, in bando's database: PostGIS, the owner owns bando's schemas and all
+    in them, only bando's roles may connect, and the owner may register CRS rows."""
+    admin.execute("create extension if not exists postgis")
+    own = sql.Identifier(owner)
+    for schema in SCHEMAS:
+        admin.execute(sql.SQL("create schema if not exists {} authorization {}").format(sql.Identifier(schema), own))
+        admin.execute(sql.SQL("alter schema {} owner to {}").format(sql.Identifier(schema), own))
+    stray = admin.execute(
+        "select c.relkind, n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = any(%s) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')"
+        " and pg_get_userbyid(c.relowner) <> %s"
+        " and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid"
+        " and d.deptype in ('a', 'i'))",  # a serial's sequence moves with its table
+        (list(SCHEMAS), owner),
+    ).fetchall()
+    for kind, schema, name in stray:  # made by an older bando as the superuser
+        what = {"S": "sequence", "v": "view", "m": "materialized view", "f": "foreign table"}.get(kind, "table")
+        admin.execute(sql.SQL(f"alter {what} {{}} owner to {{}}").format(sql.Identifier(schema, name), own))
+    admin.execute(sql.SQL("grant select, insert, update, delete on public.spatial_ref_sys to {}").format(own))
+    database = sql.Identifier(db_name)
+    admin.execute(sql.SQL("revoke all on database {} from public").format(database))
+    admin.execute(sql.SQL("grant connect, temporary on database {} to {}").format(database, _ident(owner, *READERS)))
+    if exists(admin, "bando_reader"):  # the unused read-only role of bando before 0.2
+        admin.execute("revoke all on all tables in schema data from bando_reader")
+        admin.execute("revoke all on schema data from bando_reader")
+        admin.execute(sql.SQL("revoke all on database {} from bando_reader").format(database))
+
+
+def grant_platform(owner: psycopg.Connection) -> None:
+    """As the owner: what both API roles may read outside ``data`` (rerun by every ``bando db up``)."""
+    readers = _ident(*READERS)
+    owner.execute(sql.SQL("grant usage on schema bando, data to {}").format(readers))
+    for table, columns in PLATFORM_READS.items():
+        target = sql.Identifier("bando", table)
+        owner.execute(sql.SQL("revoke all on {} from {}").format(target, readers))
+        if columns is None:
+            owner.execute(sql.SQL("grant select on {} to {}").format(target, readers))
+        else:
+            owner.execute(sql.SQL("grant select ({}) on {} to {}").format(_ident(*columns), target, readers))
+
+
+def grant_table(conn: psycopg.Connection, table: str, public_columns: Iterable[str]) -> None:
+    """Who may read one published table: the public API its public columns, the internal API all.
+    The one place to extend when a role gets more (e.g. an edit API's writes)."""
+    target = sql.Identifier("data", table)
+    conn.execute(sql.SQL("revoke all on {} from {}").format(target, _ident(*READERS)))
+    conn.execute(sql.SQL("grant select ({}) on {} to {}").format(_ident(*public_columns), target, sql.Identifier(API)))
+    conn.execute(sql.SQL("grant select on {} to {}").format(target, sql.Identifier(INTERNAL)))

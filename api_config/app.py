@@ -8,6 +8,7 @@ pygeoapi configurations from it (see :mod:`bando.api_config.config`) and returns
 
 as Starlette mounts that the server (:mod:`bando.cli.server`) or a test mounts.
 :func:`middleware` is what must wrap them: errors, size and time limits, CORS.
+How much work a request may cause, and what is logged of it, is in SECURITY.md.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from bando.api_config import pygeoapi_seam
 from bando.api_config.auth import BearerAuth, configured_tokens
 from bando.api_config.errors import CatchAll
 from bando.api_config.extents import published_extents
+from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
+from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
 from bando.settings import Settings
 
@@ -42,21 +45,27 @@ def build_configs(settings: Settings, base_url: str) -> dict[str, dict[str, Any]
 
 
 def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str, dict[str, Any]]]:
-    """The two OGC API views as mounts, and the configurations they were built from."""
+    """The two OGC API views as mounts, and the configurations they were built from.
+
+    Each view runs on its own workers (:mod:`bando.api_config.gate`) and carries the security
+    headers; the public one is rate-limited per client, the internal one sits behind tokens."""
     pygeoapi_seam.install()
+    runtime = get_runtime()
     configs = build_configs(settings, base_url)
     public_api, _ = pygeoapi_seam.make_api(configs["public"])
     internal_api, _ = pygeoapi_seam.make_api(configs["internal"])
+    public = pygeoapi_seam.ogc_app(public_api, runtime.gate("public"))
+    internal = pygeoapi_seam.ogc_app(internal_api, runtime.gate("internal"))
     mounts = [
-        Mount("/ogc", app=pygeoapi_seam.ogc_app(public_api)),
-        Mount("/internal/ogc", app=BearerAuth(pygeoapi_seam.ogc_app(internal_api), configured_tokens(settings))),
+        Mount("/ogc", app=RateLimit(SecurityHeaders(public), settings.rate_limit, settings.rate_burst)),
+        Mount("/internal/ogc", app=BearerAuth(SecurityHeaders(internal), configured_tokens(settings))),
     ]
     return mounts, configs
 
 
 def middleware(settings: Settings) -> list[Middleware]:
     """Outermost first: every error answered cleanly, then size and time limits, then CORS."""
-    stack = [Middleware(CatchAll), Middleware(Limits)]
+    stack = [Middleware(CatchAll), Middleware(Limits, max_seconds=settings.request_timeout_s)]
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         stack.append(

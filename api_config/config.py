@@ -132,7 +132,7 @@ def build(
     }
     resources["planning-report"] = {
         "type": "process",
-        "processor": {"name": "bando.api_config.processes.planning_report.PlanningReportProcessor"},
+        "processor": {"name": "bando.api_config.processes.planning_report.PlanningReportProcessor", "view": view},
     }
     who = publisher(settings, province)
     title = {"vi": who.title_vi, "en": who.title_en}

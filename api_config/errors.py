@@ -1,7 +1,8 @@
 """The one mapping from bando's domain errors to HTTP answers, and the server's last line of defence.
 
 Domain errors become a short JSON problem with the right status; anything else that
-escapes becomes a bare 500 with a request id — the traceback goes to the log, never to
+escapes becomes a bare 500 with a request id — where it failed goes to the log (frames and
+type, not the message or the path as sent: either may quote what the client sent), never to
 the client. (How providers hand errors to pygeoapi is the seam's business:
 :func:`bando.api_config.pygeoapi_seam.to_provider_error`.)
 """
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bando.api_config.logs import described
 from bando.errors import BadInput, NotFound, Unavailable
 
 LOG = logging.getLogger("bando.api")
@@ -59,7 +61,9 @@ def response_for(exc: Exception, scope: Scope) -> JSONResponse:
     if isinstance(exc, NotFound):
         return problem(404, "NotFound", str(exc))
     request_id = uuid.uuid4().hex[:12]
-    LOG.error("request %s %s failed (id %s)", scope.get("method"), scope.get("path"), request_id, exc_info=exc)
+    route = scope.get("route")
+    where = f"{scope.get('root_path', '')}{getattr(route, 'path', '')}" if route else "-"
+    LOG.error("request %s %s failed (id %s): %s", scope.get("method"), where, request_id, described(exc))
     return problem(500, "ServerError", f"internal error (request id {request_id})")
 
 

@@ -44,6 +44,7 @@ class FeatureQuery:
     storage_srid: int | None
     where: list[sql.Composable] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
+    costly: bool = False  # a predicate the index cannot narrow: numberMatched is not worth a count
 
     @property
     def table(self) -> sql.Identifier:

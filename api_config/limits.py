@@ -2,10 +2,14 @@
 
 A body larger than the limit is refused with 413 before it is read into memory (by
 its Content-Length, or by counting while it streams in: a body is read here, at most the
-limit kept in memory, and handed to the app whole); a request that runs longer
-than the time limit gets 503 instead of holding a worker. Database statements have
-their own limit (``BANDO_STATEMENT_TIMEOUT_MS``), so the two together bound the work
-one request can cause.
+limit kept in memory, and handed to the app whole).
+
+A request has ``BANDO_REQUEST_TIMEOUT_S`` in all. Its :mod:`budget <bando.api_config.budget>`
+starts here and goes with it into the worker threads, where every statement is limited to
+the time left; when the time is up, the statements still running are cancelled on the
+server — the work ends, not just the coroutine waiting for it. The client is told to
+narrow the request (400) when its database work was stopped, 503 when the time went
+elsewhere (e.g. waiting for a worker).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bando.api_config import budget as budget_mod
 from bando.api_config.errors import problem
+from bando.errors import TooExpensive
 
 MAX_BODY_BYTES = 1_000_000
 MAX_SECONDS = 30.0
@@ -59,6 +65,7 @@ class Limits:
                 app_receive = _replay(body, receive)
             await self.app(scope, app_receive, tracking_send)
 
+        budget = budget_mod.start(self.max_seconds)
         try:
             await asyncio.wait_for(run(), self.max_seconds)
         except _TooLarge:
@@ -67,10 +74,18 @@ class Limits:
                     scope, receive, send
                 )
         except TimeoutError:
-            if not started:
-                await problem(503, "Timeout", f"the request took longer than {self.max_seconds:.0f} s; narrow it")(
-                    scope, receive, send
-                )
+            cancelled = await asyncio.to_thread(budget.expire)  # its SQL ends on the server now
+            if started:
+                return
+            if cancelled:
+                await problem(400, "InvalidParameterValue", str(TooExpensive(self.max_seconds)))(scope, receive, send)
+            else:
+                await problem(
+                    503,
+                    "Timeout",
+                    f"the request took longer than {self.max_seconds:g} s; try again",
+                    **{"Retry-After": "2"},
+                )(scope, receive, send)
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []

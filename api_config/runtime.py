@@ -1,9 +1,17 @@
-"""What every provider shares in one server process: settings, catalogue, province, pool.
+"""What every provider shares in one server process: settings, catalogue, province, pools.
 
 pygeoapi instantiates a provider for every request, so providers must be cheap to
 build: they look their layer up here instead of reading files or opening
-connections. The pool is created once per process and checks connections on
-checkout, so a restarted PostgreSQL is reconnected without restarting bando.
+connections. Each view has its own pool, connecting as its own role (``bando_api``,
+``bando_internal``: never the owner or a superuser, see :mod:`bando.roles`), and its own
+workers (:mod:`bando.api_config.gate`). Pools are created once per process and check
+connections on checkout, so a restarted PostgreSQL is reconnected without restarting bando.
+
+Every use of a connection is one transaction whose ``statement_timeout`` is the view's
+limit or the request's remaining time, whichever is shorter; the database's answers are
+mapped to domain errors here, once: a statement stopped for its cost is the client's to
+narrow (:class:`~bando.errors.TooExpensive`, 400), only a lost or refused connection is
+:class:`~bando.errors.Unavailable` (503).
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -19,7 +27,9 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bando import db
-from bando.errors import Unavailable
+from bando.api_config import budget as budget_mod
+from bando.api_config.gate import Gate
+from bando.errors import BadInput, BandoError, TooExpensive, Unavailable
 from bando.layers import catalogue as catalogue_mod
 from bando.layers.catalogue import Catalogue
 from bando.layers.model import Layer, LayerField
@@ -34,10 +44,24 @@ DOWN_TIMEOUT_S = 0.5
 DOWN_MEMORY_S = 10.0
 
 
+def domain_error(exc: psycopg.Error, limit_s: float) -> BandoError | None:
+    """What a database error means for the client; None when the caller knows better."""
+    if isinstance(exc, psycopg.errors.QueryCanceled):  # statement_timeout, or the request's time is up
+        return TooExpensive(limit_s)
+    if isinstance(exc, psycopg.errors.ProgramLimitExceeded):  # e.g. a filter nested past the stack
+        return BadInput("the request is too complex for the database; simplify it")
+    if isinstance(exc, psycopg.OperationalError):
+        return Unavailable()
+    return None
+
+
 @dataclass
 class Runtime:
     settings: Settings
     _unreachable_at: float = field(default=float("-inf"), init=False, repr=False)
+    _pools: dict[str, ConnectionPool] = field(default_factory=dict, init=False, repr=False)
+    _gates: dict[str, Gate] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -47,20 +71,39 @@ class Runtime:
     def province(self) -> Province:
         return configured_province(self.settings)
 
-    @cached_property
-    def pool(self) -> ConnectionPool:
+    def statement_timeout_s(self, view: str) -> float:
+        s = self.settings
+        return (s.public_statement_timeout_ms if view == "public" else s.statement_timeout_ms) / 1000
+
+    def pool(self, view: str = "public") -> ConnectionPool:
+        with self._lock:
+            if view not in self._pools:
+                self._pools[view] = self._open_pool(view)
+            return self._pools[view]
+
+    def gate(self, view: str) -> Gate:
+        """The view's workers and its limit on requests in flight."""
+        with self._lock:
+            if view not in self._gates:
+                s = self.settings
+                queue = s.pool_size if s.queue_size is None else s.queue_size
+                self._gates[view] = Gate(view, s.pool_size, queue)
+            return self._gates[view]
+
+    def _open_pool(self, view: str) -> ConnectionPool:
         pool = ConnectionPool(
-            db.database_url(self.settings),
+            db.view_url(view, self.settings),
             min_size=1,
             max_size=self.settings.pool_size,
             kwargs={
                 "autocommit": True,
                 "connect_timeout": 3,
-                "options": f"-c statement_timeout={self.settings.statement_timeout_ms}",
+                "application_name": f"bando-api-{view}",
+                "options": f"-c statement_timeout={int(self.statement_timeout_s(view) * 1000)}",
             },
             check=ConnectionPool.check_connection,
             open=False,
-            name="bando",
+            name=f"bando-{view}",
             reconnect_timeout=0,
             reconnect_failed=self._unreachable,
         )
@@ -83,17 +126,33 @@ class Runtime:
         return layer.fields if view == "internal" else layer.public_fields
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self, view: str = "public") -> Iterator[psycopg.Connection]:
+        """A pooled connection of the view's role, in a transaction bounded by the time left."""
+        budget = budget_mod.current()
+        limit_s = self.statement_timeout_s(view)
+        if budget is not None:
+            if budget.expired or budget.remaining() < 0.05:
+                raise TooExpensive(budget.seconds)
+            limit_s = min(limit_s, budget.remaining())
         down = time.monotonic() - self._unreachable_at < DOWN_MEMORY_S
         try:
-            with self.pool.connection(timeout=DOWN_TIMEOUT_S if down else POOL_TIMEOUT_S) as conn:
+            with self.pool(view).connection(timeout=DOWN_TIMEOUT_S if down else POOL_TIMEOUT_S) as conn:
                 if down:
                     self._unreachable_at = float("-inf")
-                yield conn
+                try:
+                    with budget.using(conn) if budget is not None else nullcontext(), conn.transaction():
+                        conn.execute("select set_config('statement_timeout', %s, true)", (str(int(limit_s * 1000)),))
+                        yield conn
+                finally:
+                    if budget is not None and budget.expired:
+                        conn.close()  # a cancel may still be on its way to it: never hand it to another request
         except PoolTimeout:
             raise Unavailable() from None
-        except psycopg.OperationalError:
-            raise Unavailable() from None
+        except psycopg.Error as exc:
+            mapped = domain_error(exc, limit_s)
+            if mapped is None:
+                raise
+            raise mapped from None
 
 
 _lock = threading.Lock()
@@ -112,6 +171,9 @@ def reset_runtime() -> None:
     """Close the pool and forget everything (tests, and `bando serve` shutdown)."""
     global _runtime
     with _lock:
-        if _runtime is not None and "pool" in _runtime.__dict__:
-            _runtime.pool.close()
+        if _runtime is not None:
+            for pool in _runtime._pools.values():
+                pool.close()
+            for gate in _runtime._gates.values():
+                gate.close()
         _runtime = None

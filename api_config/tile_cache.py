@@ -19,7 +19,6 @@ in the same statement as the tile — and :func:`with_etag` turns it into header
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import threading
@@ -35,11 +34,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bando.api_config.errors import problem
+from bando.api_config.gate import Gate
 from bando.errors import BadInput, BandoError, NotFound, Unavailable
 
 LOG = logging.getLogger("bando.api")
 MVT = "application/vnd.mapbox-vector-tile"
 CACHE_BYTES = 64 * 2**20
+#: What one entry costs beyond its bytes (key, dict slot): an empty tile is not free, so
+#: a crawl over empty tiles cannot grow the cache without bound.
+ENTRY_BYTES = 256
 LINEAGE_TTL_S = 1.0
 MAX_AGE_S = 60
 _MISSING = object()
@@ -70,8 +73,9 @@ class TileKey:
 class TileCache:
     """Least-recently-used tile bytes, bounded by their total size; thread-safe."""
 
-    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+    def __init__(self, max_bytes: int = CACHE_BYTES, entry_bytes: int = ENTRY_BYTES) -> None:
         self.max_bytes = max_bytes
+        self.entry_bytes = entry_bytes
         self.size = 0
         self.hits = self.misses = 0
         self._items: OrderedDict[TileKey, bytes] = OrderedDict()
@@ -93,12 +97,12 @@ class TileCache:
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self.size -= len(old)
+                self.size -= len(old) + self.entry_bytes
             self._items[key] = data
-            self.size += len(data)
+            self.size += len(data) + self.entry_bytes
             while self.size > self.max_bytes:
                 _, dropped = self._items.popitem(last=False)
-                self.size -= len(dropped)
+                self.size -= len(dropped) + self.entry_bytes
 
     def clear(self) -> None:
         with self._lock:
@@ -203,7 +207,7 @@ def _with_default_format(request: Request) -> Request:
     return Request(scope, request.receive)
 
 
-def cached(api: Any, route: Route) -> Route:
+def cached(api: Any, route: Route, gate: Gate) -> Route:
     """Put ETag/304 handling and the tile cache in front of pygeoapi's tile-data route."""
     from bando.api_config.tiles_sql import tile_source
 
@@ -217,13 +221,12 @@ def cached(api: Any, route: Route) -> Route:
             return await inner(_with_default_format(request))
         if request.query_params.get("f", "mvt") != "mvt":  # pygeoapi would send the MVT bytes under any f
             return problem(400, "InvalidParameterValue", "vector tiles are served as f=mvt only")
-        loop = asyncio.get_running_loop()
         try:
             source = tile_source(*target)
             address = source.address(params["tms"], params["z"], params["row"], params["col"])
             lineage = LINEAGES.peek(source.layer.id)
             if lineage is _MISSING:
-                lineage = await loop.run_in_executor(None, LINEAGES.get, source.layer.id)
+                lineage = await gate.run(LINEAGES.get, source.layer.id)
         except BadInput as exc:
             return problem(400, "InvalidParameterValue", str(exc))
         except NotFound as exc:

@@ -7,6 +7,8 @@ together, behind the API's middleware.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.applications import Starlette
 
 from bando.api_config.app import middleware, ogc_routes
@@ -28,4 +30,6 @@ def create_app(base_url: str | None = None, settings: Settings | None = None) ->
 def app_from_settings() -> Starlette:
     """uvicorn factory: the app as configured by the environment (``bando serve``)."""
     reset_settings()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bando.api").setLevel(logging.INFO)  # one line per refused request, see api_config.logs
     return create_app()

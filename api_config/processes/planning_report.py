@@ -38,11 +38,12 @@ import shapely
 from psycopg import sql
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
+from bando.api_config.logs import described
 from bando.api_config.pygeoapi_seam.handlers import note_unavailable
 from bando.api_config.runtime import get_runtime
 from bando.crs import CRS84_URI, vn2000_srids
 from bando.db import scalar
-from bando.errors import DB_UNAVAILABLE, BandoError
+from bando.errors import DB_UNAVAILABLE, BadInput, BandoError, TooExpensive
 from bando.layers.model import Layer
 from bando.layers.tables import PG_TYPES
 
@@ -50,7 +51,6 @@ LOG = logging.getLogger("bando.api")
 
 SQL_TEXT = Path(__file__).with_suffix(".sql").read_text(encoding="utf-8")
 
-MAX_VERTICES = 2_000  # a drawn area; a cadastral parcel has tens
 MAX_RINGS = 50
 MAX_AREA_M2 = 4_000_000.0  # 400 ha: a neighbourhood, not a province
 MIN_PIECE_M2 = 0.1  # smaller overlaps are digitising noise (plans are drawn coarser than the cadastre)
@@ -159,7 +159,8 @@ PROCESS_METADATA: dict[str, Any] = {
         },
         "polygon": {
             "title": "Vùng / area (GeoJSON Polygon)",
-            "description": f"GeoJSON Polygon, at most {MAX_VERTICES} vertices and {MAX_AREA_M2 / 10_000:g} ha",
+            "description": "GeoJSON Polygon, at most {max_vertices} vertices and "  # the setting, see __init__
+            f"{MAX_AREA_M2 / 10_000:g} ha",
             "schema": {
                 "type": "object",
                 "required": ["type", "coordinates"],
@@ -303,10 +304,11 @@ def _polygon(value: Any, geographic: bool) -> shapely.Polygon:
     rings = value["coordinates"]
     if not rings or len(rings) > MAX_RINGS or any(not isinstance(r, list) for r in rings):
         raise ReportError(f"polygon phải có từ 1 đến {MAX_RINGS} vòng", f"polygon must have 1 to {MAX_RINGS} rings")
-    if sum(len(r) for r in rings) > MAX_VERTICES:
+    cap = get_runtime().settings.max_vertices  # a drawn area; a cadastral parcel has tens
+    if sum(len(r) for r in rings) > cap:
         raise ReportError(
-            f"polygon có quá nhiều đỉnh (tối đa {MAX_VERTICES})",
-            f"polygon has too many vertices (at most {MAX_VERTICES})",
+            f"polygon có quá nhiều đỉnh (tối đa {cap})",
+            f"polygon has too many vertices (at most {cap})",
         )
     coords = [[_position(p, geographic) for p in ring] for ring in rings]
     for ring in coords:
@@ -473,28 +475,34 @@ class _Statement:
 STATEMENT = _Statement()
 
 
-def run(req: Request) -> dict[str, Any]:
+def run(req: Request, view: str = "public") -> dict[str, Any]:
     """Execute the report statement; returns the decoded JSON document."""
-    runtime = get_runtime()
     try:
-        with runtime.connection() as conn:
-            try:
-                text = scalar(conn, STATEMENT.get(conn), req.params())
-            except psycopg.errors.UndefinedTable:  # a layer vanished since composing
-                text = scalar(conn, STATEMENT.get(conn, refresh=True), req.params())
-    except psycopg.errors.QueryCanceled:
+        try:
+            text = _execute(req, view, refresh=False)
+        except psycopg.errors.UndefinedTable:  # a layer vanished since composing
+            text = _execute(req, view, refresh=True)
+    except TooExpensive as exc:
         raise ReportError(
-            "truy vấn quá lâu; hãy thu nhỏ vùng", "the report took too long; draw a smaller area"
+            "báo cáo chạy quá lâu nên đã bị dừng; hãy vẽ vùng nhỏ hơn",
+            f"the report took too long and was stopped; draw a smaller area ({str(exc).split('/')[0].strip()})",
         ) from None
     except (psycopg.errors.DataException, psycopg.errors.InternalError_) as exc:
         LOG.info("planning-report rejected %s input: %s", req.mode, type(exc).__name__)
         raise ReportError(
             "không tính được báo cáo cho hình học này", "the report cannot be computed for this geometry"
         ) from None
+    except BadInput as exc:  # e.g. a geometry too complex for the database
+        raise ReportError("yêu cầu quá phức tạp", str(exc)) from None
     except (psycopg.OperationalError, BandoError):
         note_unavailable()  # answered 503, not as a failed job
         raise ReportError("cơ sở dữ liệu chưa sẵn sàng; hãy thử lại sau giây lát", DB_UNAVAILABLE) from None
     return json.loads(text)
+
+
+def _execute(req: Request, view: str, refresh: bool) -> str:
+    with get_runtime().connection(view) as conn:
+        return str(scalar(conn, STATEMENT.get(conn, refresh=refresh), req.params()))
 
 
 # -- the report ----------------------------------------------------------------------
@@ -586,16 +594,20 @@ def build_report(req: Request, doc: dict[str, Any]) -> dict[str, Any]:
 class PlanningReportProcessor(BaseProcessor):
     def __init__(self, processor_def: dict[str, Any]) -> None:
         # pygeoapi's OpenAPI builder pops keys from the metadata: give it a copy
-        super().__init__(processor_def, copy.deepcopy(PROCESS_METADATA))
+        metadata = copy.deepcopy(PROCESS_METADATA)
+        polygon = metadata["inputs"]["polygon"]
+        polygon["description"] = polygon["description"].format(max_vertices=get_runtime().settings.max_vertices)
+        super().__init__(processor_def, metadata)
+        self.view = str(processor_def.get("view", "public"))
 
     def execute(self, data: dict[str, Any], outputs: Any = None) -> tuple[str, dict[str, Any]]:
         try:
             req = parse(data)
-            return "application/json", build_report(req, run(req))
+            return "application/json", build_report(req, run(req, self.view))
         except ReportError as exc:
             raise ProcessorExecuteError(user_msg=str(exc)) from None
-        except Exception:  # never a traceback, SQL text or path to the client
-            LOG.exception("planning-report failed")
+        except Exception as exc:  # never a traceback, SQL text or path to the client
+            LOG.error("planning-report failed: %s", described(exc))
             raise ProcessorExecuteError(user_msg="không lập được báo cáo / the report could not be produced") from None
 
     def __repr__(self) -> str:

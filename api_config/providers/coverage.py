@@ -102,6 +102,7 @@ class BandoCoverageProvider(BaseProvider):
             raise ProviderItemNotFoundError(user_msg=f"no raster layer {layer_id[:60]!r} in the catalogue")
         self.layer = layer
         self.raster = layer.raster
+        self.view = str(provider_def["data"].get("view", "public"))
         self.srid = runtime.srid(layer)
         self.axes = list(AXES)
         self.crs = epsg_uri(self.srid)
@@ -120,7 +121,7 @@ class BandoCoverageProvider(BaseProvider):
 
     def registration(self) -> Registration:
         try:
-            with get_runtime().connection() as conn:
+            with get_runtime().connection(self.view) as conn:
                 row = conn.execute(
                     "select path, srid, lineage_id from bando.rasters where layer = %s and version_id = 'current'",
                     (self.layer.id,),

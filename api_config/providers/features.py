@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import date, datetime
 from typing import Any
 
 import psycopg
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
-from bando.api_config.cql import mentions, to_sql
+from bando.api_config.cql import costly, mentions, to_sql
 from bando.api_config.features_sql import COUNT_CAP, FeatureQuery, axis_flip, srid_of
 from bando.api_config.pygeoapi_seam.handlers import to_provider_error
 from bando.api_config.runtime import get_runtime
-from bando.errors import BadInput, BandoError, Unavailable
+from bando.errors import BadInput, BandoError
 
 LOG = logging.getLogger("bando.api")
 JSON_TYPES = {
@@ -83,16 +84,12 @@ class BandoFeatureProvider(BaseProvider):
 
     def _run(self, statement: Any, params: list[Any]) -> Any:
         try:
-            with get_runtime().connection() as conn:
+            with get_runtime().connection(self.view) as conn:
                 row = conn.execute(statement, params).fetchone()
-        except psycopg.errors.QueryCanceled:
-            raise to_provider_error(BadInput("the query took too long; narrow it with bbox, filter or limit")) from None
         except (psycopg.DataError, *TYPE_ERRORS, psycopg.errors.InternalError_) as exc:
             LOG.info("rejected query on %s: %s", self.layer.id, type(exc).__name__)
             raise to_provider_error(BadInput("the query could not be evaluated (check values and geometry)")) from None
-        except psycopg.OperationalError:
-            raise to_provider_error(Unavailable()) from None
-        except BandoError as exc:
+        except BandoError as exc:  # too expensive (400) or the database unreachable (503): see the runtime
             raise to_provider_error(exc) from None
         return row[0] if row else None
 
@@ -135,15 +132,14 @@ class BandoFeatureProvider(BaseProvider):
             for name, value in properties or []:
                 query.equals(name, value)
             if filterq is not None:
-                fragment, params = to_sql(filterq, query.field_map(), None if self.srid is None else _geom(), self.srid)
+                geometry = None if self.srid is None else _geom()
+                cap = get_runtime().settings.max_vertices
+                fragment, params = to_sql(filterq, query.field_map(), geometry, self.srid, cap)
                 query.add(fragment, params)
+                query.costly = costly(filterq)
             target, flip = self._target(crs_transform_spec)
         except BandoError as exc:
             raise to_provider_error(exc) from None
-        matched = None
-        if resulttype == "hits" or offset == 0:
-            count = self._run(*query.count())
-            matched = count if count is not None and count <= COUNT_CAP else None
         features: list[dict] = []
         if resulttype != "hits":
             text = self._run(
@@ -159,17 +155,19 @@ class BandoFeatureProvider(BaseProvider):
             )
             features = json.loads(text)
         out: dict[str, Any] = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
+        matched = _matched_without_counting(resulttype, offset, limit, len(features))
+        if matched is None and (resulttype == "hits" or (offset == 0 and not query.costly)):
+            # numberMatched is optional: count only when asked for (hits) or cheap to know
+            count = self._run(*query.count())
+            matched = count if count is not None and count <= COUNT_CAP else None
         if matched is not None:
             out["numberMatched"] = matched
         return out
 
     def get(self, identifier: str, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
-        try:
-            fid = int(identifier)
-            if not 0 < fid < 2**62:
-                raise ValueError
-        except ValueError:
-            raise ProviderItemNotFoundError(user_msg=f"no feature with id {str(identifier)[:40]!r}") from None
+        fid = feature_id(identifier)
+        if fid is None:
+            raise ProviderItemNotFoundError(user_msg=f"no feature with id {str(identifier)[:40]!r}")
         try:
             target, flip = self._target(crs_transform_spec)
         except BandoError as exc:
@@ -178,6 +176,23 @@ class BandoFeatureProvider(BaseProvider):
         if text is None:
             raise ProviderItemNotFoundError(user_msg=f"no feature with id {fid}")
         return json.loads(text)
+
+
+_FID = re.compile(r"[1-9][0-9]{0,17}")
+
+
+def feature_id(identifier: Any) -> int | None:
+    """A feature id as written in a URL: ASCII digits only (``int()`` would also take ``1_0``,
+    ``" 7"`` or fullwidth digits), positive and within bigint."""
+    text = str(identifier)
+    return int(text) if _FID.fullmatch(text) and int(text) < 2**62 else None
+
+
+def _matched_without_counting(resulttype: str, offset: int, limit: int, returned: int) -> int | None:
+    """numberMatched known from the page alone: a page that is not full ends the matches."""
+    if resulttype == "hits" or returned >= limit or (returned == 0 and offset > 0):
+        return None
+    return offset + returned
 
 
 def _geom():

@@ -86,10 +86,10 @@ def _box(x0: float, y0: float, x1: float, y1: float, srid: int) -> list[float]:
     return [round(v, 6) for v in (x0, y0, x1, y1)]
 
 
-def read_states(runtime: Runtime) -> dict[str, State]:
+def read_states(runtime: Runtime, view: str = "public") -> dict[str, State]:
     """The published state of every layer, in one statement (plus exact extents where no statistics exist)."""
     try:
-        with runtime.connection() as conn:
+        with runtime.connection(view) as conn:
             rows = conn.execute(STATE_SQL).fetchall()
             exact = {}
             for row in rows:
@@ -341,7 +341,7 @@ class BandoRecordProvider(BaseProvider):
             if filterq is not None:
                 raise BadInput("filter is not supported on the catalogue; use q, bbox, datetime or property=value")
             lang = _lang(language)
-            states = read_states(self.runtime)
+            states = read_states(self.runtime, self.view)
             records = [self.record(layer, states.get(layer.id), lang) for layer in self.runtime.catalogue]
             records = [r for r in records if _matches(r, q, bbox, datetime_, properties or [])]
             for spec in reversed(sortby or []):
@@ -360,7 +360,7 @@ class BandoRecordProvider(BaseProvider):
         if layer is None:
             raise ProviderItemNotFoundError(user_msg=f"no layer {str(identifier)[:60]!r} in the catalogue")
         try:
-            return self.record(layer, read_states(self.runtime).get(layer.id), _lang(language))
+            return self.record(layer, read_states(self.runtime, self.view).get(layer.id), _lang(language))
         except BandoError as exc:
             raise to_provider_error(exc) from None
 

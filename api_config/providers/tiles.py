@@ -23,7 +23,7 @@ from bando.api_config.runtime import get_runtime
 from bando.api_config.tile_cache import CACHE, LINEAGES, MVT, TileKey, record
 from bando.api_config.tiles_sql import TMS_SRID, TileAddress, matrix_set, tile_source
 from bando.crs import CRS84_URI
-from bando.errors import BadInput, BandoError, NotFound, Unavailable
+from bando.errors import BadInput, BandoError, NotFound
 
 LOG = logging.getLogger("bando.api")
 JSON_TYPES = {
@@ -115,14 +115,10 @@ class BandoTileProvider(BaseMVTProvider):
 
     def _run(self, address: TileAddress, text: str, params: dict[str, Any]) -> tuple[int | None, bytes]:
         try:
-            with get_runtime().connection() as conn:
+            with get_runtime().connection(self.source.view) as conn:
                 lineage, data = conn.execute(text, params, binary=True).fetchone()  # type: ignore[misc]
         except psycopg.errors.UndefinedTable:
             raise to_provider_error(NotFound(f"layer {self.layer.id!r} has not been published yet")) from None
-        except psycopg.errors.QueryCanceled:
-            raise to_provider_error(Unavailable("the tile took too long to build; try again shortly")) from None
-        except psycopg.OperationalError:
-            raise to_provider_error(Unavailable()) from None
         except psycopg.Error as exc:
             LOG.warning(
                 "tile %s/%s/%d/%d/%d failed: %s",

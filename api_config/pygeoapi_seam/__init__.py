@@ -17,15 +17,22 @@ upgrade is this package and that test file.
    → :func:`.handlers.body_problem` answers 400 first.
 5. An invalid coverage ``bbox`` answers 500 → :func:`.handlers.valid_bbox`: 400.
 6. Records items as CSV answer 500 → :func:`.handlers.records_not_as_csv`: 400.
-7. A ``subscriber`` that is not an object answers 500
-   → :func:`.handlers.subscriber_is_an_object`: 400.
+7. A ``subscriber`` answers 500: any value but an object in the handler, an object in the
+   ``Dummy`` job manager (no ``processor``) → :func:`.handlers.no_subscriber`: 400
+   (bando's processes are synchronous and offer no callbacks).
 8. Every exception in a synchronous process becomes a failed job (400), a database
    outage too → :func:`.handlers.unavailable_is_503`: 503 with ``Retry-After``.
 9. Conformance classes are declared by provider type → :func:`.handlers.conformance`
    states what bando really implements.
+10. Refused filters and bodies are logged whole at ERROR, with tracebacks (a token
+    holder's filter on an owner's name, a 950 KB body three times a second)
+    → :func:`.quiet_logs`: pygeoapi's loggers are silenced; bando logs one line per
+    refused request without its content (:mod:`bando.api_config.logs`).
 """
 
 from __future__ import annotations
+
+import logging
 
 import pygeoapi
 
@@ -39,13 +46,23 @@ PINNED_SERIES = "0.24."
 
 
 def install() -> None:
-    """Check the pygeoapi version and put the CRS adaptations in place (idempotent)."""
+    """Check the pygeoapi version and put the CRS and logging adaptations in place (idempotent)."""
     if not pygeoapi.__version__.startswith(PINNED_SERIES):
         raise SetupError(
             f"bando's pygeoapi adaptations are written for pygeoapi {PINNED_SERIES}x, but "
             f"{pygeoapi.__version__} is installed; install bando's pinned version (pip install -e .)"
         )
     crs.install()
+    quiet_logs()
 
 
-__all__ = ["PINNED_SERIES", "install", "make_api", "note_unavailable", "ogc_app", "to_provider_error"]
+def quiet_logs() -> None:
+    """pygeoapi's log lines carry what clients sent: none of them is written (bando logs its own)."""
+    upstream = logging.getLogger("pygeoapi")
+    upstream.setLevel(logging.CRITICAL + 1)
+    upstream.propagate = False
+    if not any(isinstance(h, logging.NullHandler) for h in upstream.handlers):
+        upstream.addHandler(logging.NullHandler())  # not even Python's last-resort handler
+
+
+__all__ = ["PINNED_SERIES", "install", "make_api", "note_unavailable", "ogc_app", "quiet_logs", "to_provider_error"]

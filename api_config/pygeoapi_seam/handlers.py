@@ -140,13 +140,17 @@ def records_not_as_csv(handler: Handler) -> Handler:
     return items
 
 
-def subscriber_is_an_object(handler: Handler) -> Handler:
-    """pygeoapi reads a non-empty ``subscriber`` as an object: any other JSON value is a 500. Refuse it first."""
+def no_subscriber(handler: Handler) -> Handler:
+    """pygeoapi reads a non-empty ``subscriber`` as an object (any other JSON value is a 500) and hands
+    an object to its job manager, whose ``Dummy`` manager (synchronous, no job store) has no processor
+    for it (a plain-text 500). bando answers synchronously and offers no callbacks: refuse it first."""
 
     def execute(api: API, request: APIRequest, process_id: str) -> tuple[dict, int, Any]:
         subscriber = json.loads(request.data).get("subscriber") if request.data else None
-        if subscriber and not isinstance(subscriber, dict):
-            return bad_request(api, request, "subscriber must be an object with a successUri")
+        if subscriber is not None:
+            return bad_request(
+                api, request, "subscriber (callbacks) is not offered: processes answer synchronously; leave it out"
+            )
         return handler(api, request, process_id)
 
     return execute

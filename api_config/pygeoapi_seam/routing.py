@@ -9,7 +9,7 @@ itself: a table of read-only routes, each calling the handler on *this* API obje
 
 from __future__ import annotations
 
-import asyncio
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -26,8 +26,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 import bando.api_config.pygeoapi_seam.handlers as fix
-from bando.api_config import tile_cache
-from bando.api_config.errors import bando_error_handler, problem
+from bando.api_config import logs, tile_cache
+from bando.api_config.cql import too_many_vertices
+from bando.api_config.errors import bando_error_handler, problem, response_for
+from bando.api_config.gate import Gate
 from bando.api_config.pygeoapi_seam.handlers import Handler
 from bando.errors import BandoError
 
@@ -59,8 +61,27 @@ def _restricted_params(api: API, collection_id: str, names: Any) -> list[str]:
     return []
 
 
+def _oversized_filter(request: Request, body: bytes) -> str | None:
+    """A filter with a geometry over the vertex cap, refused before pygeoapi parses and reprojects it."""
+    from bando.api_config.runtime import get_runtime
+
+    cap = get_runtime().settings.max_vertices
+    text = request.query_params.get("filter")
+    if text is not None:
+        if request.query_params.get("filter-lang") == "cql2-json":
+            try:
+                return too_many_vertices(json.loads(text), cap)
+            except (ValueError, RecursionError):
+                return None  # pygeoapi says what is wrong with it
+        return too_many_vertices(text, cap)
+    if request.method == "POST" and body:
+        return too_many_vertices(json.loads(body), cap)  # valid JSON: body_problem has checked
+    return None
+
+
 def _route(
     api: API,
+    gate: Gate,
     path: str,
     handler: Handler,
     params: tuple[str, ...] = (),
@@ -69,7 +90,7 @@ def _route(
     methods: tuple[str, ...] = ("GET",),
     extra: tuple[Any, ...] = (),
 ) -> Route:
-    async def endpoint(request: Request) -> Response:
+    async def answer(request: Request) -> Response:
         args = [*extra, *(request.path_params[p] for p in params)]
         if request.method == "POST" and (problem_text := fix.body_problem(await request.body())):
             return problem(400, "InvalidParameterValue", problem_text)
@@ -79,45 +100,62 @@ def _route(
             return problem(
                 400, "InvalidParameterValue", f"{', '.join(hidden)} is not a public field and cannot be queried"
             )
+        if path.endswith("/items") and (too_big := _oversized_filter(request, await request.body())):
+            return problem(400, "InvalidParameterValue", too_big)
         api_request = await APIRequest.from_starlette(request, api.locales)
         if not skip_valid_check and not api_request.is_valid():
             headers, status, content = api.get_format_exception(api_request)
         else:
-            loop = asyncio.get_running_loop()
-            headers, status, content = await loop.run_in_executor(None, handler, api, api_request, *args)
+            headers, status, content = await gate.run(handler, api, api_request, *args)  # the view's own workers
             if status >= HTTPStatus.BAD_REQUEST:
                 content = fix.short_error(content)
             if status != HTTPStatus.NO_CONTENT:
                 content = apply_gzip(headers, content)
         return _response(headers, status, content)
 
+    async def endpoint(request: Request) -> Response:
+        try:
+            response = await answer(request)
+        except BandoError as exc:  # e.g. every worker of this view is busy
+            response = response_for(exc, request.scope)
+        if response.status_code >= HTTPStatus.BAD_REQUEST:
+            body = await request.body() if request.method == "POST" else b""
+            collection = request.path_params.get("collection_id")
+            known = collection if collection in api.config.get("resources", {}) else None
+            logs.refused(request.scope, path, response.status_code, body, known)
+        return response
+
     return Route(path, endpoint, methods=list(methods))
 
 
-def routes(api: API) -> list[Route]:
+def routes(api: API, gate: Gate) -> list[Route]:
     c = "collection_id"
     return [
-        _route(api, "/", core_api.landing_page),
-        _route(api, "/openapi", core_api.openapi_),
-        _route(api, "/conformance", fix.conformance),
-        _route(api, "/TileMatrixSets", tiles_api.tilematrixsets),
-        _route(api, "/TileMatrixSets/{tms}", tiles_api.tilematrixset, ("tms",)),
-        _route(api, "/collections", core_api.describe_collections),
-        _route(api, "/collections/{collection_id}", core_api.describe_collections, (c,)),
-        _route(api, "/collections/{collection_id}/schema", core_api.get_collection_schema, (c,)),
-        _route(api, "/collections/{collection_id}/queryables", itemtypes_api.get_collection_queryables, (c,)),
+        _route(api, gate, "/", core_api.landing_page),
+        _route(api, gate, "/openapi", core_api.openapi_),
+        _route(api, gate, "/conformance", fix.conformance),
+        _route(api, gate, "/TileMatrixSets", tiles_api.tilematrixsets),
+        _route(api, gate, "/TileMatrixSets/{tms}", tiles_api.tilematrixset, ("tms",)),
+        _route(api, gate, "/collections", core_api.describe_collections),
+        _route(api, gate, "/collections/{collection_id}", core_api.describe_collections, (c,)),
+        _route(api, gate, "/collections/{collection_id}/schema", core_api.get_collection_schema, (c,)),
+        _route(api, gate, "/collections/{collection_id}/queryables", itemtypes_api.get_collection_queryables, (c,)),
         _route(
             api,
+            gate,
             "/collections/{collection_id}/items",
             fix.records_not_as_csv(itemtypes_api.get_collection_items),
             (c,),
             skip_valid_check=True,
             methods=("GET", "POST"),
         ),
-        _route(api, "/collections/{collection_id}/items/{item_id}", itemtypes_api.get_collection_item, (c, "item_id")),
-        _route(api, "/collections/{collection_id}/tiles", tiles_api.get_collection_tiles, (c,)),
+        _route(
+            api, gate, "/collections/{collection_id}/items/{item_id}", itemtypes_api.get_collection_item, (c, "item_id")
+        ),
+        _route(api, gate, "/collections/{collection_id}/tiles", tiles_api.get_collection_tiles, (c,)),
         _route(
             api,
+            gate,
             "/collections/{collection_id}/tiles/{tms}",
             tiles_api.get_collection_tiles_metadata,
             (c, "tms"),
@@ -125,6 +163,7 @@ def routes(api: API) -> list[Route]:
         ),
         _route(
             api,
+            gate,
             "/collections/{collection_id}/tiles/{tms}/metadata",
             tiles_api.get_collection_tiles_metadata,
             (c, "tms"),
@@ -134,31 +173,35 @@ def routes(api: API) -> list[Route]:
             api,
             _route(
                 api,
+                gate,
                 "/collections/{collection_id}/tiles/{tms}/{z}/{row}/{col}",
                 tile_cache.with_etag(tiles_api.get_collection_tiles_data),
                 (c, "tms", "z", "row", "col"),
                 skip_valid_check=True,
             ),
+            gate,
         ),
         _route(
             api,
+            gate,
             "/collections/{collection_id}/coverage",
             fix.valid_bbox(coverages_api.get_collection_coverage),
             (c,),
             skip_valid_check=True,
         ),
-        _route(api, "/processes", processes_api.describe_processes),
-        _route(api, "/processes/{process_id}", processes_api.describe_processes, ("process_id",)),
+        _route(api, gate, "/processes", processes_api.describe_processes),
+        _route(api, gate, "/processes/{process_id}", processes_api.describe_processes, ("process_id",)),
         _route(
             api,
+            gate,
             "/processes/{process_id}/execution",
-            fix.unavailable_is_503(fix.subscriber_is_an_object(processes_api.execute_process)),
+            fix.unavailable_is_503(fix.no_subscriber(processes_api.execute_process)),
             ("process_id",),
             methods=("POST",),
         ),
-        _route(api, "/jobs", processes_api.get_jobs),
-        _route(api, "/jobs/{job_id}", processes_api.get_jobs, ("job_id",)),
-        _route(api, "/jobs/{job_id}/results", processes_api.get_job_result, ("job_id",)),
+        _route(api, gate, "/jobs", processes_api.get_jobs),
+        _route(api, gate, "/jobs/{job_id}", processes_api.get_jobs, ("job_id",)),
+        _route(api, gate, "/jobs/{job_id}/results", processes_api.get_job_result, ("job_id",)),
     ]
 
 
@@ -168,5 +211,20 @@ def make_api(config: dict[str, Any]) -> tuple[API, dict[str, Any]]:
     return API(config, openapi, {}), openapi
 
 
-def ogc_app(api: API) -> Starlette:
-    return Starlette(debug=False, routes=routes(api), exception_handlers={BandoError: bando_error_handler})
+def view_of(api: API) -> str:
+    """The view an API object was configured for (its providers say so)."""
+    for resource in api.config.get("resources", {}).values():
+        for provider in resource.get("providers", []) if isinstance(resource, dict) else []:
+            data = provider.get("data")
+            if isinstance(data, dict) and "view" in data:
+                return str(data["view"])
+    return "public"
+
+
+def ogc_app(api: API, gate: Gate | None = None) -> Starlette:
+    """One view as an app; its handlers run on ``gate``'s workers (by default, its view's)."""
+    if gate is None:
+        from bando.api_config.runtime import get_runtime
+
+        gate = get_runtime().gate(view_of(api))
+    return Starlette(debug=False, routes=routes(api, gate), exception_handlers={BandoError: bando_error_handler})

@@ -111,11 +111,16 @@ def test_6_records_as_csv_is_400(client: TestClient, monkeypatch: pytest.MonkeyP
         assert raw.get(path, params={"f": "csv"}).status_code == 500
 
 
-def test_7_a_subscriber_that_is_not_an_object_is_400(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+CALLBACKS = {"successUri": "http://127.0.0.1:9/done", "inProgressUri": "http://127.0.0.1:9/running"}
+
+
+@pytest.mark.parametrize("subscriber", ["x", CALLBACKS], ids=["not-an-object", "callbacks"])
+def test_7_a_subscriber_is_400(client: TestClient, monkeypatch: pytest.MonkeyPatch, subscriber: Any) -> None:
     path = "/ogc/processes/planning-report/execution"
-    body = {"inputs": {"maXa": "00001", "soHieuToBanDo": "1", "soThuTuThua": "1"}, "subscriber": "x"}
-    assert client.post(path, json=body).status_code == 400
-    with without(monkeypatch, subscriber_is_an_object=IDENTITY) as raw:
+    body = {"inputs": {"maXa": "00001", "soHieuToBanDo": "1", "soThuTuThua": "1"}, "subscriber": subscriber}
+    answer = client.post(path, json=body)
+    assert answer.status_code == 400 and "subscriber" in answer.json()["description"]
+    with without(monkeypatch, no_subscriber=IDENTITY) as raw:
         assert raw.post(path, json=body).status_code == 500
 
 
@@ -126,7 +131,7 @@ def test_8_a_database_outage_in_a_process_is_503(client: TestClient, monkeypatch
     path = "/ogc/processes/planning-report/execution"
 
     @contextmanager
-    def down() -> Iterator[Any]:
+    def down(view: str = "public") -> Iterator[Any]:
         raise Unavailable()
         yield
 

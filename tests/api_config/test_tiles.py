@@ -21,7 +21,7 @@ import pytest
 import yaml
 from psycopg import sql
 
-from bando.api_config.tile_cache import TileCache, TileKey, etag_matches
+from bando.api_config.tile_cache import ENTRY_BYTES, TileCache, TileKey, etag_matches
 from bando.api_config.tiles_sql import TileSource, placement, tile_columns
 from bando.crs import transformer
 from bando.errors import BadInput, NotFound
@@ -128,7 +128,7 @@ def _key(lineage: int, col: int = 0) -> TileKey:
 
 
 def test_cache_is_bounded_by_bytes_and_drops_the_least_recently_used() -> None:
-    cache = TileCache(max_bytes=1000)
+    cache = TileCache(max_bytes=1000, entry_bytes=0)  # the tiles' bytes alone (entries: the next test)
     for col in range(9):
         cache.put(_key(1, col), bytes(100))
     assert cache.get(_key(1, 0)) is not None  # now the most recently used
@@ -140,6 +140,15 @@ def test_cache_is_bounded_by_bytes_and_drops_the_least_recently_used() -> None:
     cache.put(_key(1, 11), bytes(200))  # more than an eighth of the budget: never cached
     assert cache.get(_key(1, 11)) is None
     assert cache.get(_key(2, 0)) is None  # another lineage is another tile
+
+
+def test_empty_tiles_count_toward_the_cache_size() -> None:
+    """A crawl over empty tiles (most of the world) cannot grow the cache without bound."""
+    cache = TileCache(max_bytes=100 * ENTRY_BYTES)
+    for col in range(10_000):
+        cache.put(_key(1, col), b"")
+    assert len(cache) == 100 and cache.size == 100 * ENTRY_BYTES
+    assert cache.get(_key(1, 9_999)) == b"" and cache.get(_key(1, 0)) is None
 
 
 def test_etag_follows_the_key_and_if_none_match_compares_weakly() -> None:

@@ -57,7 +57,12 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str
     public = pygeoapi_seam.ogc_app(public_api, runtime.gate("public"))
     internal = pygeoapi_seam.ogc_app(internal_api, runtime.gate("internal"))
     mounts = [
-        Mount("/ogc", app=RateLimit(SecurityHeaders(public), settings.rate_limit, settings.rate_burst)),
+        Mount(
+            "/ogc",
+            app=RateLimit(
+                SecurityHeaders(public), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt
+            ),
+        ),
         Mount("/internal/ogc", app=BearerAuth(SecurityHeaders(internal), configured_tokens(settings))),
     ]
     return mounts, configs

@@ -5,11 +5,16 @@ second after that; beyond it the answer is 429 with ``Retry-After``, before any 
 done. The client is the connection's address — behind a proxy listed in
 ``BANDO_TRUSTED_PROXIES``, the address the proxy names in ``X-Forwarded-For`` (uvicorn
 applies that rule; a header from anyone else is ignored, so it cannot be used to dodge
-the limit). Buckets live in the server process: with several workers, each counts alone.
+the limit). Addresses in ``BANDO_RATE_LIMIT_EXEMPT`` (by default this machine's loopback:
+health checks, the steward's tools, the tests) are not counted; a reverse proxy on this
+machine must therefore be a trusted proxy, so that its clients are counted one by one.
+Buckets live in the server process: with several workers, each counts alone. How much
+one request may cost is bounded elsewhere (:mod:`bando.api_config.gate`, the time budget).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -43,14 +48,27 @@ class Buckets:
             return 0.0
 
 
+def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+
 class RateLimit:
-    def __init__(self, app: ASGIApp, per_s: float, burst: int) -> None:
+    def __init__(self, app: ASGIApp, per_s: float, burst: int, exempt: str = "") -> None:
         self.app = app
         self.buckets = Buckets(per_s, burst) if per_s > 0 else None
+        self.exempt = networks(exempt)
+
+    def _exempt(self, client: str) -> bool:
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return False
+        return any(address in net for net in self.exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.buckets is not None and scope["type"] == "http":
-            wait = self.buckets.take(client_of(scope))
+        client = client_of(scope)
+        if self.buckets is not None and scope["type"] == "http" and not self._exempt(client):
+            wait = self.buckets.take(client)
             if wait > 0:
                 response = problem(
                     429,

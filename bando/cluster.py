@@ -331,7 +331,9 @@ class Cluster:
         conf_changed = self._write_conf(port)
         self._own(self.logfile, 0o600)
         if "unix_socket_permissions = 0700" not in before:
-            self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "60", "restart")
+            self._run(
+                "pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-m", "fast", "-w", "-t", "60", "restart"
+            )
         elif hba_changed or conf_changed:
             self._run("pg_ctl", "-D", str(self.datadir), "reload")
 

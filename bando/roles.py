@@ -100,7 +100,8 @@ def prepare_database(admin: psycopg.Connection, owner: str, db_name: str) -> Non
     admin.execute(sql.SQL("grant select, insert, update, delete on public.spatial_ref_sys to {}").format(own))
     database = sql.Identifier(db_name)
     admin.execute(sql.SQL("revoke all on database {} from public").format(database))
-    admin.execute(sql.SQL("grant connect, temporary on database {} to {}").format(database, _ident(owner, *READERS)))
+    admin.execute(sql.SQL("grant connect, temporary on database {} to {}").format(database, sql.Identifier(owner)))
+    admin.execute(sql.SQL("grant connect on database {} to {}").format(database, _ident(*READERS)))
     if exists(admin, "bando_reader"):  # the unused read-only role of bando before 0.2
         admin.execute("revoke all on all tables in schema data from bando_reader")
         admin.execute("revoke all on schema data from bando_reader")

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     )
     rate_limit: float = Field(default=50.0, ge=0, description="public API requests per second per client (0: off)")
     rate_burst: int = Field(default=200, ge=1, description="requests a client may send at once before the rate applies")
+    rate_limit_exempt: str = Field(
+        default="127.0.0.1,::1", description="client addresses or networks the rate limit leaves alone (this machine)"
+    )
     trusted_proxies: str = Field(
         default="", description="comma-separated proxy addresses whose X-Forwarded-For names the client"
     )

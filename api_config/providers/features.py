@@ -178,7 +178,7 @@ class BandoFeatureProvider(BaseProvider):
         return json.loads(text)
 
 
-_FID = re.compile(r"[1-9][0-9]{0,17}")
+_FID = re.compile(r"[1-9][0-9]{0,18}")
 
 
 def feature_id(identifier: Any) -> int | None:

@@ -13,6 +13,7 @@ steward's tools, :func:`view_url` for the API servers.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,6 +181,9 @@ def _external_roles(s: Settings) -> None:
                 "give bando an owner role of its own (SECURITY.md)",
                 owner,
             )
+    s.home.mkdir(parents=True, exist_ok=True)  # reports, rasters and the API's passwords: bando's alone
+    if s.home.stat().st_uid == os.geteuid():
+        s.home.chmod(0o700)
     with connect(admin_url(s), autocommit=True) as admin:
         if not roles.is_privileged(admin):
             if not all(roles.exists(admin, r) for r in roles.READERS):

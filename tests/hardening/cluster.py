@@ -62,8 +62,10 @@ class PrivateCluster:
             self._url = proc.stdout.strip()
         return self._url
 
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+    def connect(self, role: str = "owner") -> psycopg.Connection:
+        """A connection as the owner (what loads use), or as ``admin`` (a superuser) for what needs one."""
+        url = self.url if role == "owner" else self.bando("db", "url", "--role", role).stdout.strip()
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
 
     def destroy(self) -> None:
         with contextlib.suppress(Exception):

@@ -380,8 +380,10 @@ def test_a_database_disk_that_fills_up_during_a_load_fails_it_cleanly(
     uid, gid = Cluster(cluster.home, find_bindir())._server_ids()
     _mount_tmpfs(tiny, f"size=2m,uid={uid},gid={gid},mode=0700")
     try:
+        with cluster.connect("admin") as admin:  # a tablespace is a superuser's to make; loads run as the owner
+            admin.execute(f"create tablespace hardening_tiny location '{tiny}'")
+            admin.execute("grant create on tablespace hardening_tiny to bando_owner")
         with cluster.connect() as conn:
-            conn.execute(f"create tablespace hardening_tiny location '{tiny}'")
             before = layer_fingerprint(conn)
             env = cluster.env | {"PGOPTIONS": "-c default_tablespace=hardening_tiny"}
             proc = cluster.bando("load", "parcels", str(grids[1]), "--force", env=env)
@@ -389,7 +391,8 @@ def test_a_database_disk_that_fills_up_during_a_load_fails_it_cleanly(
             assert layer_fingerprint(conn) == before
             assert staging_tables(conn) == []
             outcome = conn.execute("select outcome, message from bando.lineage order by id desc limit 1").fetchone()
-            conn.execute("drop tablespace hardening_tiny")
+        with cluster.connect("admin") as admin:
+            admin.execute("drop tablespace hardening_tiny")
     finally:
         _umount(tiny)
     assert proc.returncode == 4, proc.stdout + proc.stderr

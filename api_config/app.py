@@ -59,11 +59,11 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str
     mounts = [
         Mount(
             "/ogc",
-            app=RateLimit(
-                SecurityHeaders(public), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt
+            app=SecurityHeaders(
+                RateLimit(public, settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
             ),
         ),
-        Mount("/internal/ogc", app=BearerAuth(SecurityHeaders(internal), configured_tokens(settings))),
+        Mount("/internal/ogc", app=SecurityHeaders(BearerAuth(internal, configured_tokens(settings)))),
     ]
     return mounts, configs
 

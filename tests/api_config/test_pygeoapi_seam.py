@@ -8,6 +8,7 @@ the second fails once pygeoapi itself is fixed, which says the adaptation can go
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -148,6 +149,25 @@ def test_9_conformance_states_what_bando_implements(client: TestClient, monkeypa
     assert crud not in ours and "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json" in ours
     with without(monkeypatch, conformance=core_api.conformance) as raw:
         assert crud in raw.get("/ogc/conformance", params={"f": "json"}).json()["conformsTo"]
+
+
+def test_10_a_refused_filter_is_not_logged_by_pygeoapi(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "Phạm Ngọc Vân"
+    params = {"filter": f"diaChi = '{secret}' AND"}  # not CQL2: pygeoapi refuses it, quoting it
+    with caplog.at_level(logging.DEBUG):
+        assert client.get("/ogc/collections/parcels/items", params=params).status_code == 400
+    assert secret not in caplog.text
+    upstream = logging.getLogger("pygeoapi")
+    saved = upstream.level, upstream.propagate
+    upstream.setLevel(logging.NOTSET)
+    upstream.propagate = True
+    try:
+        with caplog.at_level(logging.DEBUG):
+            client.get("/ogc/collections/parcels/items", params=params)
+        assert secret in caplog.text, "pygeoapi quotes a refused filter in its log"
+    finally:
+        upstream.setLevel(saved[0])
+        upstream.propagate = saved[1]
 
 
 def test_the_seam_refuses_another_pygeoapi_series(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ collection of records describes every layer; processes come last.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -178,6 +179,8 @@ def write(config: dict[str, Any], openapi: dict[str, Any], folder: Path, view: V
     folder.mkdir(parents=True, exist_ok=True)
     cfg = folder / f"pygeoapi-{view}.yml"
     oas = folder / f"openapi-{view}.yml"
-    cfg.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    oas.write_text(yaml.safe_dump(openapi, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    for path, doc in ((cfg, config), (oas, openapi)):
+        # Through JSON first: the documents hold tuples and dates that YAML's safe dumper refuses.
+        plain = json.loads(json.dumps(doc, default=str))
+        path.write_text(yaml.safe_dump(plain, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return cfg, oas

@@ -303,7 +303,7 @@ def api_config_cmd(
     """Write the pygeoapi configurations and OpenAPI documents derived from the catalogue."""
     from bando.api_config.app import build_configs
     from bando.api_config.config import write
-    from bando.api_config.ogc import make_api
+    from bando.api_config.pygeoapi_seam import make_api
 
     for view, cfg in build_configs(get_settings(), base_url).items():
         _, openapi = make_api(cfg)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import stat
@@ -33,11 +34,17 @@ from bando.passwords import Passwords
 
 SERVER_USER = "postgres"
 SUPERUSER = "postgres"
-HBA = """# Written by bando at every start: every connection proves its password (SCRAM).
+#: The role base backups and replicas stream WAL as: REPLICATION, nothing else.
+REPLICATION_ROLE = "bando_replication"
+HBA = f"""# Written by bando at every start: every connection proves its password (SCRAM).
 local all all scram-sha-256
 host all all 127.0.0.1/32 scram-sha-256
 host all all ::1/128 scram-sha-256
+local replication {REPLICATION_ROLE} scram-sha-256
+host replication {REPLICATION_ROLE} 127.0.0.1/32 scram-sha-256
 """
+#: Settings that only a restart applies; a running cluster without them is restarted.
+RESTART_SETTINGS = ("unix_socket_permissions = 0700", "wal_level = replica", "archive_mode = on")
 
 
 def find_bindir(preferred: Path | None = None) -> Path:
@@ -80,11 +87,23 @@ def _port_free(port: int) -> bool:
         return True
 
 
+def _sh(path: Path) -> str:
+    return shlex.quote(str(path))
+
+
+def _conf_str(value: str) -> str:
+    """A postgresql.conf string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 @dataclass
 class Cluster:
     home: Path
     bindir: Path
     durable: bool = True
+    #: Where finished WAL segments are archived (for backups and point-in-time restore);
+    #: None: ``home/wal``.
+    archive: Path | None = None
 
     @property
     def datadir(self) -> Path:
@@ -101,6 +120,10 @@ class Cluster:
     @property
     def passwords(self) -> Passwords:
         return Passwords(self.home)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.archive or self.home / "wal"
 
     @property
     def _conf(self) -> Path:
@@ -125,15 +148,20 @@ class Cluster:
             ) from None
         return entry.pw_uid, entry.pw_gid
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """A PostgreSQL program (or, by absolute path, any program) as the server's user."""
         uid, gid = self._server_ids()
         kwargs: dict[str, Any] = {"user": uid, "group": gid, "extra_groups": []} if self._as_root else {}
+        program = args[0] if args[0].startswith("/") else str(self.bindir / args[0])
         proc = subprocess.run(
-            [str(self.bindir / args[0]), *args[1:]],
+            [program, *args[1:]],
             capture_output=True,
             text=True,
             cwd=self.home,
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"},
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"} | (env or {}),
+            timeout=timeout,
             **kwargs,
         )
         if check and proc.returncode != 0:
@@ -142,6 +170,25 @@ class Cluster:
                 f"\nSee the server log at {self.logfile}."
             )
         return proc
+
+    def run_as_server(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a program as the server's user; with ``check``, a failure is a SetupError naming it."""
+        return self._run(*args, env=env, timeout=timeout, check=check)
+
+    def server_file(self, path: Path) -> None:
+        """A file bando wrote for the server: the server's, owner-only."""
+        self._own(path, 0o600)
+
+    def reload(self) -> None:
+        self._run("pg_ctl", "-D", str(self.datadir), "reload")
+
+    def server_dir(self, path: Path) -> Path:
+        """A folder only the server's user may enter (archive, backups, replicas)."""
+        path.mkdir(parents=True, exist_ok=True)
+        self._own(path, 0o700)
+        return path
 
     def _own(self, path: Path, mode: int) -> None:
         uid, gid = self._server_ids()
@@ -179,7 +226,8 @@ class Cluster:
 
     def _tighten(self) -> None:
         """Files an older bando left readable to others (reports, rasters, logs) become owner-only."""
-        server_owned = {self.datadir, self.sockdir, self.logfile}
+        server_owned = {self.datadir, self.sockdir, self.logfile, self.archive_dir, *self.home.glob("backups")}
+        server_owned |= set(self.home.glob("replicas"))
         for path in self.home.iterdir():
             if path in server_owned or path.is_symlink():
                 continue
@@ -195,10 +243,14 @@ class Cluster:
     def initialised(self) -> bool:
         return (self.datadir / "PG_VERSION").exists()
 
-    def init(self) -> None:
+    def init_folder(self) -> None:
+        """The private folder and its socket folder, without a cluster in it yet."""
         self._private_home()
         self.sockdir.mkdir(exist_ok=True)
         self._own(self.sockdir, 0o700)
+
+    def init(self) -> None:
+        self.init_folder()
         if self.initialised():
             return
         if self.datadir.exists() and any(self.datadir.iterdir()):
@@ -218,6 +270,7 @@ class Cluster:
                 SUPERUSER,
                 "--encoding=UTF8",
                 "--no-locale",
+                "--data-checksums",
                 "--auth-local=scram-sha-256",
                 "--auth-host=scram-sha-256",
                 f"--pwfile={pwfile}",
@@ -252,10 +305,16 @@ class Cluster:
             "work_mem": "'32MB'",
             "maintenance_work_mem": "'256MB'",
             "max_wal_size": "'2GB'",
-            # Loads create and fill their staging table in one transaction: with minimal
-            # WAL, PostgreSQL skips logging the COPY (the table is fsynced at commit).
-            "wal_level": "minimal",
-            "max_wal_senders": "0",
+            # Enough WAL for base backups, point-in-time restore and streaming replicas;
+            # every finished segment is copied to the archive (never overwriting one).
+            "wal_level": "replica",
+            "max_wal_senders": "10",
+            "archive_mode": "on",
+            "archive_command": _conf_str(f"test ! -f {_sh(self.archive_dir)}/%f && cp %p {_sh(self.archive_dir)}/%f"),
+            "archive_timeout": "'5min'",  # a quiet cluster still archives its last writes
+            "restore_command": _conf_str(f"cp {_sh(self.archive_dir)}/%f %p"),  # used only while recovering
+            "hot_standby": "on",
+            "include_if_exists": "'bando-recovery.conf'",
             "fsync": "on" if self.durable else "off",
             "synchronous_commit": "on" if self.durable else "off",
             "full_page_writes": "on" if self.durable else "off",
@@ -296,6 +355,8 @@ class Cluster:
         if self.pid() is not None:
             self._secure_running()
             return
+        self.server_dir(self.archive_dir)
+        self._ensure_checksums()
         port = self.configured_port()
         if port is None or not _port_free(port):
             port = _free_port()
@@ -320,6 +381,19 @@ class Cluster:
                 "the embedded PostgreSQL did not start:\n  " + "\n  ".join(tail) + f"\n(full log: {self.logfile})"
             )
 
+    def checksums_on(self) -> bool:
+        """Whether data pages carry checksums (read from the control file)."""
+        out = self._run("pg_controldata", "-D", str(self.datadir)).stdout
+        return any(
+            line.startswith("Data page checksum version:") and not line.endswith(" 0") for line in out.splitlines()
+        )
+
+    def _ensure_checksums(self) -> None:
+        """A cluster made without checksums gets them, while it is stopped (rewrites every page once)."""
+        if not self.checksums_on():
+            sync = [] if self.durable else ["--no-sync"]
+            self._run("pg_checksums", "--enable", *sync, "-D", str(self.datadir))
+
     def _secure_running(self) -> None:
         """A running cluster gets bando's settings too (one made by an older bando trusted local users):
         pg_hba.conf is reloaded; socket permissions need a restart."""
@@ -330,7 +404,8 @@ class Cluster:
         hba_changed = self._write_owned(self.datadir / "pg_hba.conf", HBA)
         conf_changed = self._write_conf(port)
         self._own(self.logfile, 0o600)
-        if "unix_socket_permissions = 0700" not in before:
+        self.server_dir(self.archive_dir)
+        if not all(setting in before for setting in RESTART_SETTINGS):
             self._run(
                 "pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-m", "fast", "-w", "-t", "60", "restart"
             )

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         default=True,
         description="fsync on the embedded cluster; tests turn it off for speed.",
     )
+    wal_archive: Path | None = Field(
+        default=None, description="where the embedded cluster archives its WAL; default: BANDO_HOME/wal"
+    )
+    backup_dir: Path | None = Field(default=None, description="where `bando db backup` keeps base backups")
     province: str = Field(
         default="",
         description="the deployment's province: current or pre-2025 code or name (bando.toml or BANDO_PROVINCE)",
@@ -129,6 +133,27 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         default="", description="comma-separated proxy addresses whose X-Forwarded-For names the client"
     )
+    # scaling out (docs/deploy.md)
+    cache_dir: Path | None = Field(
+        default=None, description="the tile cache all server processes share; default: BANDO_HOME/cache"
+    )
+    tile_cache_mb: int = Field(default=512, ge=1, description="size of the shared tile cache; the LRU evicts beyond it")
+    read_urls: str = Field(
+        default="", description="comma-separated URLs of read replicas the public API reads from (bando_api's login)"
+    )
+    max_lag_s: float = Field(default=5.0, gt=0, description="a replica further behind than this is not read from")
+
+    @property
+    def wal_archive_dir(self) -> Path:
+        return self.wal_archive or self.home / "wal"
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir or self.home / "backups"
+
+    @property
+    def tile_cache_dir(self) -> Path:
+        return self.cache_dir or self.home / "cache"
 
 
 @lru_cache(maxsize=1)

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bando import db
+from bando.cli import ops
 from bando.errors import BadInput, BandoError
 from bando.pipelines.publish import Version
 from bando.pipelines.report import LoadResult
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database: embedded cluster or DATABASE_URL.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+ops.register(db_app)
 
 out = Console()
 err = Console(stderr=True)

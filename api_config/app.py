@@ -26,6 +26,7 @@ from bando.api_config.errors import CatchAll
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
+from bando.api_config.metrics import Metrics
 from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
 from bando.settings import Settings
@@ -69,8 +70,9 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: every error answered cleanly, then size and time limits, then CORS."""
-    stack = [Middleware(CatchAll), Middleware(Limits, max_seconds=settings.request_timeout_s)]
+    """Outermost first: requests counted and timed, every error answered cleanly, then size and
+    time limits, then CORS."""
+    stack = [Middleware(Metrics), Middleware(CatchAll), Middleware(Limits, max_seconds=settings.request_timeout_s)]
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         stack.append(

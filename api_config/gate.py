@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from bando.api_config.reads import rerun
 from bando.errors import Unavailable
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ class Gate:
 
         def work() -> T:
             try:
-                return context.run(fn, *args)
+                return context.run(rerun, fn, *args)  # once more on the primary if a read replica died
             finally:
                 self._leave()
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -29,12 +29,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from bando import db
 from bando.api_config import budget as budget_mod
 from bando.api_config.gate import Gate
+from bando.api_config.metrics import REPLICA_FALLBACKS
+from bando.api_config.reads import Reads, Replica
 from bando.errors import BadInput, BandoError, TooExpensive, Unavailable
 from bando.layers import catalogue as catalogue_mod
 from bando.layers.catalogue import Catalogue
 from bando.layers.model import Layer, LayerField
 from bando.province import Province
 from bando.province import configured as configured_province
+from bando.replica import read_urls
 from bando.settings import Settings, get_settings
 
 POOL_TIMEOUT_S = 3.0
@@ -42,6 +45,8 @@ POOL_TIMEOUT_S = 3.0
 #: (the pool's last attempt to connect failed): long enough to get one once it is back.
 DOWN_TIMEOUT_S = 0.5
 DOWN_MEMORY_S = 10.0
+#: How long a request waits for a replica's connection before reading from the primary instead.
+REPLICA_TIMEOUT_S = 0.5
 
 
 def domain_error(exc: psycopg.Error, limit_s: float) -> BandoError | None:
@@ -61,6 +66,7 @@ class Runtime:
     _unreachable_at: float = field(default=float("-inf"), init=False, repr=False)
     _pools: dict[str, ConnectionPool] = field(default_factory=dict, init=False, repr=False)
     _gates: dict[str, Gate] = field(default_factory=dict, init=False, repr=False)
+    _reads: Reads | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @cached_property
@@ -91,8 +97,11 @@ class Runtime:
             return self._gates[view]
 
     def _open_pool(self, view: str) -> ConnectionPool:
+        return self._make_pool(db.view_url(view, self.settings), view, f"bando-{view}")
+
+    def _make_pool(self, url: str, view: str, name: str) -> ConnectionPool:
         pool = ConnectionPool(
-            db.view_url(view, self.settings),
+            url,
             min_size=1,
             max_size=self.settings.pool_size,
             kwargs={
@@ -103,7 +112,7 @@ class Runtime:
             },
             check=ConnectionPool.check_connection,
             open=False,
-            name=f"bando-{view}",
+            name=name,
             reconnect_timeout=0,
             reconnect_failed=self._unreachable,
         )
@@ -127,18 +136,28 @@ class Runtime:
 
     @contextmanager
     def connection(self, view: str = "public") -> Iterator[psycopg.Connection]:
-        """A pooled connection of the view's role, in a transaction bounded by the time left."""
+        """A pooled connection of the view's role, in a transaction bounded by the time left.
+
+        The public view reads from a fit replica when there is one (:mod:`bando.api_config.reads`)."""
         budget = budget_mod.current()
         limit_s = self.statement_timeout_s(view)
         if budget is not None:
             if budget.expired or budget.remaining() < 0.05:
                 raise TooExpensive(budget.seconds)
             limit_s = min(limit_s, budget.remaining())
+        replica = self.reads().choose() if view == "public" else None
         down = time.monotonic() - self._unreachable_at < DOWN_MEMORY_S
         try:
-            with self.pool(view).connection(timeout=DOWN_TIMEOUT_S if down else POOL_TIMEOUT_S) as conn:
-                if down:
-                    self._unreachable_at = float("-inf")
+            with ExitStack() as stack:
+                conn = self._replica_connection(stack, replica) if replica is not None else None
+                if conn is None:
+                    replica = None
+                    if self._reads is not None and self._reads.replicas and view == "public":
+                        REPLICA_FALLBACKS.inc()
+                    timeout = DOWN_TIMEOUT_S if down else POOL_TIMEOUT_S
+                    conn = stack.enter_context(self.pool(view).connection(timeout=timeout))
+                    if down:
+                        self._unreachable_at = float("-inf")
                 try:
                     with budget.using(conn) if budget is not None else nullcontext(), conn.transaction():
                         conn.execute("select set_config('statement_timeout', %s, true)", (str(int(limit_s * 1000)),))
@@ -149,10 +168,41 @@ class Runtime:
         except PoolTimeout:
             raise Unavailable() from None
         except psycopg.Error as exc:
+            if replica is not None and isinstance(exc, psycopg.OperationalError):
+                self.reads().lost(replica)  # the request is run again on the primary (reads.rerun)
             mapped = domain_error(exc, limit_s)
             if mapped is None:
                 raise
             raise mapped from None
+
+    def _replica_connection(self, stack: ExitStack, replica: Replica) -> psycopg.Connection | None:
+        """A connection to the chosen replica, or None (and the replica skipped) when it does not give one."""
+        try:
+            return stack.enter_context(replica.pool.connection(timeout=REPLICA_TIMEOUT_S))
+        except (PoolTimeout, psycopg.OperationalError):
+            self.reads().skip(replica)
+            return None
+
+    def reads(self) -> Reads:
+        """The read replicas of this process (none unless configured), watched from a thread."""
+        with self._lock:
+            if self._reads is None:
+                self._reads = Reads.build(read_urls(self.settings), self.settings.max_lag_s, self._replica_pool)
+                self._reads.start()
+            return self._reads
+
+    def _replica_pool(self, url: str, name: str) -> ConnectionPool:
+        return self._make_pool(url, "public", f"bando-replica-{name}")
+
+    def pool_stats(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            pools = dict(self._pools)
+            if self._reads is not None:
+                pools |= {f"replica {r.name}": r.pool for r in self._reads.replicas}
+        return {name: pool.get_stats() for name, pool in pools.items()}
+
+    def replica_states(self) -> dict[str, tuple[float | None, bool]]:
+        return self._reads.states() if self._reads is not None else {}
 
 
 _lock = threading.Lock()
@@ -176,4 +226,6 @@ def reset_runtime() -> None:
                 pool.close()
             for gate in _runtime._gates.values():
                 gate.close()
+            if _runtime._reads is not None:
+                _runtime._reads.close()
         _runtime = None

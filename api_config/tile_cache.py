@@ -1,4 +1,15 @@
-"""Tile caching: an in-process LRU of tile bytes, the layers' lineage clock, ETag and 304.
+"""Tile caching: one LRU of tile bytes on disk that every server process shares, the layers'
+lineage clock, ETag and 304.
+
+The cache (:class:`SharedTiles`) is ``diskcache`` — SQLite plus files under
+``BANDO_CACHE_DIR`` (default ``BANDO_HOME/cache``), safe for many processes and, on a shared
+filesystem, many machines — bounded by ``BANDO_TILE_CACHE_MB`` and evicted least recently
+used first. A process that misses a tile claims it before building it; another process
+asking for the same tile meanwhile waits for the first one's bytes instead of building it
+again, so each tile is computed once. A small in-process LRU (:class:`TileCache`) in front
+keeps the hottest tiles off the disk. Both are keyed by the layer's clock, so a publish or
+an edit changes every key of that layer: nothing stale is served, and the old entries age
+out of the LRU.
 
 A tile is identified by :class:`TileKey` — layer, view, tile matrix set, z/row/col,
 the lineage id of the published layer and a fingerprint of how the layer's tiles are
@@ -19,27 +30,36 @@ in the same statement as the tile — and :func:`with_etag` turns it into header
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
+import diskcache
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bando.api_config.errors import problem
 from bando.api_config.gate import Gate
+from bando.api_config.metrics import TILE_CACHE, TILES_COMPUTED
 from bando.errors import BadInput, BandoError, NotFound, Unavailable
 
 LOG = logging.getLogger("bando.api")
 MVT = "application/vnd.mapbox-vector-tile"
-CACHE_BYTES = 64 * 2**20
+#: The in-process front of the shared cache, per process.
+CACHE_BYTES = 32 * 2**20
+#: How long a process waits for a tile another process is building before building it itself.
+CLAIM_WAIT_S = 5.0
 #: What one entry costs beyond its bytes (key, dict slot): an empty tile is not free, so
 #: a crawl over empty tiles cannot grow the cache without bound.
 ENTRY_BYTES = 256
@@ -150,8 +170,108 @@ class Lineages:
             return self._values.get(layer)
 
 
-CACHE = TileCache()
+class SharedTiles:
+    """The on-disk LRU all processes share; a failing disk degrades to no cache, never to an error."""
+
+    def __init__(self, folder: Path, max_bytes: int) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+        folder.mkdir(parents=True, exist_ok=True)
+        self.disk = diskcache.Cache(
+            str(folder), size_limit=max_bytes, eviction_policy="least-recently-used", cull_limit=64, timeout=2
+        )
+
+    def get(self, key: TileKey) -> bytes | None:
+        try:
+            data = self.disk.get(key.etag, retry=True)
+        except (OSError, diskcache.Timeout):
+            return None
+        return data if isinstance(data, bytes) else None
+
+    def put(self, key: TileKey, data: bytes) -> None:
+        if len(data) > self.max_bytes // 8:
+            return
+        try:
+            self.disk.set(key.etag, data, tag=key.layer, retry=True)
+        except (OSError, diskcache.Timeout) as exc:
+            LOG.warning("shared tile cache: could not store a tile (%s)", type(exc).__name__)
+
+    def claim(self, key: TileKey) -> bool:
+        """True when this process is the one to build the tile (for the next few seconds)."""
+        try:
+            return bool(self.disk.add("claim:" + key.etag, os.getpid(), expire=CLAIM_WAIT_S, retry=True))
+        except (OSError, diskcache.Timeout):
+            return True
+
+    def release(self, key: TileKey) -> None:
+        with contextlib.suppress(OSError, diskcache.Timeout):
+            self.disk.delete("claim:" + key.etag, retry=True)
+
+    def volume(self) -> int:
+        try:
+            return int(self.disk.volume())
+        except (OSError, diskcache.Timeout):
+            return 0
+
+    def clear(self) -> None:
+        self.disk.clear(retry=True)
+
+
+class Tiles:
+    """The in-process front and the shared disk cache, as one."""
+
+    def __init__(self) -> None:
+        self.front = TileCache()
+        self._shared: SharedTiles | None = None
+        self._lock = threading.Lock()
+
+    def shared(self) -> SharedTiles:
+        with self._lock:
+            if self._shared is None:
+                from bando.settings import get_settings
+
+                s = get_settings()
+                self._shared = SharedTiles(s.tile_cache_dir / "tiles", s.tile_cache_mb * 2**20)
+            return self._shared
+
+    def get(self, key: TileKey) -> bytes | None:
+        data = self.front.get(key)
+        if data is None:
+            data = self.shared().get(key)
+            if data is not None:
+                self.front.put(key, data)
+        return data
+
+    def put(self, key: TileKey, data: bytes) -> None:
+        """A tile just built by the database."""
+        TILES_COMPUTED.labels(key.layer).inc()
+        self.front.put(key, data)
+        self.shared().put(key, data)
+
+    def clear(self) -> None:
+        self.front.clear()
+        self.shared().clear()
+
+    def reset(self) -> None:
+        """Forget the shared cache's handle (settings changed: tests)."""
+        with self._lock:
+            if self._shared is not None:
+                self._shared.disk.close()
+            self._shared = None
+        self.front.clear()
+
+    def __len__(self) -> int:
+        return len(self.front)
+
+
+CACHE = Tiles()
 LINEAGES = Lineages()
+
+
+def shared() -> SharedTiles:
+    return CACHE.shared()
+
+
 _served = threading.local()
 
 
@@ -207,6 +327,20 @@ def _with_default_format(request: Request) -> Request:
     return Request(scope, request.receive)
 
 
+async def _cached_or_claimed(key: TileKey) -> bytes | None:
+    """The tile from a cache, or None once this process has claimed building it (or waited long enough)."""
+    data = CACHE.get(key)
+    shared = CACHE.shared()
+    deadline = time.monotonic() + CLAIM_WAIT_S
+    while data is None and not shared.claim(key) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)  # another process is building it
+        data = shared.get(key)
+        if data is not None:
+            CACHE.front.put(key, data)
+    TILE_CACHE.labels("hit" if data is not None else "miss").inc()
+    return data
+
+
 def cached(api: Any, route: Route, gate: Gate) -> Route:
     """Put ETag/304 handling and the tile cache in front of pygeoapi's tile-data route."""
     from bando.api_config.tiles_sql import tile_source
@@ -241,10 +375,13 @@ def cached(api: Any, route: Route, gate: Gate) -> Route:
         if_none_match = request.headers.get("if-none-match")
         if etag_matches(if_none_match, key.etag):
             return Response(status_code=304, headers=key.headers())
-        data = CACHE.get(key)
+        data = await _cached_or_claimed(key)
         if data is not None:
             return Response(data, media_type=MVT, headers=key.headers())
-        response = await inner(_with_default_format(request))
+        try:
+            response = await inner(_with_default_format(request))
+        finally:
+            CACHE.shared().release(key)
         etag = response.headers.get("etag")
         if response.status_code == 200 and etag and etag_matches(if_none_match, etag):
             return Response(status_code=304, headers={k: response.headers[k] for k in ("etag", "cache-control")})

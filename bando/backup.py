@@ -78,6 +78,8 @@ def _cluster(s: Settings) -> Cluster:
     cluster = db.embedded(s)
     if not cluster.initialised():
         raise NotFound("there is no embedded cluster yet: run `bando db up`")
+    if not cluster.archiving:
+        raise SetupError("BANDO_DB_ARCHIVE is false: this cluster keeps no WAL for backups or replicas")
     return cluster
 
 

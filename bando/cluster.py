@@ -43,8 +43,8 @@ host all all ::1/128 scram-sha-256
 local replication {REPLICATION_ROLE} scram-sha-256
 host replication {REPLICATION_ROLE} 127.0.0.1/32 scram-sha-256
 """
-#: Settings that only a restart applies; a running cluster without them is restarted.
-RESTART_SETTINGS = ("unix_socket_permissions = 0700", "wal_level = replica", "archive_mode = on")
+#: Settings that only a restart applies: a running cluster whose bando.conf changes one is restarted.
+RESTART_SETTINGS = ("unix_socket_permissions", "wal_level", "archive_mode", "max_wal_senders")
 
 
 def find_bindir(preferred: Path | None = None) -> Path:
@@ -87,6 +87,12 @@ def _port_free(port: int) -> bool:
         return True
 
 
+def _values(conf: str) -> dict[str, str]:
+    """The restart-only settings of a bando.conf."""
+    pairs = (line.partition(" = ") for line in conf.splitlines())
+    return {k: v for k, _, v in pairs if k in RESTART_SETTINGS}
+
+
 def _sh(path: Path) -> str:
     return shlex.quote(str(path))
 
@@ -104,6 +110,8 @@ class Cluster:
     #: Where finished WAL segments are archived (for backups and point-in-time restore);
     #: None: ``home/wal``.
     archive: Path | None = None
+    #: False only for scratch clusters (benchmarks): minimal WAL, no archive, no replicas.
+    archiving: bool = True
 
     @property
     def datadir(self) -> Path:
@@ -305,16 +313,7 @@ class Cluster:
             "work_mem": "'32MB'",
             "maintenance_work_mem": "'256MB'",
             "max_wal_size": "'2GB'",
-            # Enough WAL for base backups, point-in-time restore and streaming replicas;
-            # every finished segment is copied to the archive (never overwriting one).
-            "wal_level": "replica",
-            "max_wal_senders": "10",
-            "archive_mode": "on",
-            "archive_command": _conf_str(f"test ! -f {_sh(self.archive_dir)}/%f && cp %p {_sh(self.archive_dir)}/%f"),
-            "archive_timeout": "'5min'",  # a quiet cluster still archives its last writes
-            "restore_command": _conf_str(f"cp {_sh(self.archive_dir)}/%f %p"),  # used only while recovering
-            "hot_standby": "on",
-            "include_if_exists": "'bando-recovery.conf'",
+            **self._wal_settings(),
             "fsync": "on" if self.durable else "off",
             "synchronous_commit": "on" if self.durable else "off",
             "full_page_writes": "on" if self.durable else "off",
@@ -323,6 +322,25 @@ class Cluster:
         }
         self._write_owned(self.datadir / "pg_hba.conf", HBA)
         return self._write_owned(self._conf, "".join(f"{k} = {v}\n" for k, v in lines.items()))
+
+    def _wal_settings(self) -> dict[str, str]:
+        if not self.archiving:
+            # A scratch cluster: loads create and fill their staging table in one transaction,
+            # and with minimal WAL PostgreSQL skips logging the COPY (fsync at commit instead).
+            return {"wal_level": "minimal", "max_wal_senders": "0", "archive_mode": "off"}
+        archive = _sh(self.archive_dir)
+        return {
+            # Enough WAL for base backups, point-in-time restore and streaming replicas;
+            # every finished segment is copied to the archive (never overwriting one).
+            "wal_level": "replica",
+            "max_wal_senders": "10",
+            "archive_mode": "on",
+            "archive_command": _conf_str(f"test ! -f {archive}/%f && cp %p {archive}/%f"),
+            "archive_timeout": "'5min'",  # a quiet cluster still archives its last writes
+            "restore_command": _conf_str(f"cp {archive}/%f %p"),  # used only while recovering
+            "hot_standby": "on",
+            "include_if_exists": "'bando-recovery.conf'",
+        }
 
     def configured_port(self) -> int | None:
         if not self._conf.exists():
@@ -405,7 +423,8 @@ class Cluster:
         conf_changed = self._write_conf(port)
         self._own(self.logfile, 0o600)
         self.server_dir(self.archive_dir)
-        if not all(setting in before for setting in RESTART_SETTINGS):
+        after = self._conf.read_text()
+        if "unix_socket_permissions = 0700" not in before or _values(before) != _values(after):
             self._run(
                 "pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-m", "fast", "-w", "-t", "60", "restart"
             )

@@ -32,7 +32,13 @@ LOG = logging.getLogger("bando.db")
 
 def embedded(settings: Settings | None = None) -> Cluster:
     s = settings or get_settings()
-    return Cluster(home=s.home, bindir=find_bindir(s.pg_bindir), durable=s.db_durable, archive=s.wal_archive)
+    return Cluster(
+        home=s.home,
+        bindir=find_bindir(s.pg_bindir),
+        durable=s.db_durable,
+        archive=s.wal_archive,
+        archiving=s.db_archive,
+    )
 
 
 def is_external(settings: Settings | None = None) -> bool:

@@ -82,6 +82,8 @@ def create(s: Settings, folder: Path) -> Replica:
     if s.database_url:
         raise BadInput("DATABASE_URL is set: replicas of that server are its operator's (docs/deploy.md)")
     primary = db.embedded(s)
+    if not primary.archiving:
+        raise SetupError("BANDO_DB_ARCHIVE is false: this cluster keeps no WAL for replicas")
     if primary.pid() is None:
         raise SetupError("the embedded database is not running: run `bando db up` first")
     folder = folder.resolve()

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         default=True,
         description="fsync on the embedded cluster; tests turn it off for speed.",
     )
+    db_archive: bool = Field(
+        default=True,
+        description="WAL archiving and replication on the embedded cluster; false only for scratch clusters",
+    )
     wal_archive: Path | None = Field(
         default=None, description="where the embedded cluster archives its WAL; default: BANDO_HOME/wal"
     )
@@ -142,6 +146,9 @@ class Settings(BaseSettings):
         default="", description="comma-separated URLs of read replicas the public API reads from (bando_api's login)"
     )
     max_lag_s: float = Field(default=5.0, gt=0, description="a replica further behind than this is not read from")
+    metrics_dir: Path | None = Field(
+        default=None, description="set by `bando serve --workers N`: where the workers' counters meet for /metrics"
+    )
 
     @property
     def wal_archive_dir(self) -> Path:

@@ -5,6 +5,10 @@ Run with `make bench-etl`. Generates one-million- and 250k-parcel GeoPackages on
 file with each tool into the same database and prints wall time, rows/s and peak RSS
 side by side, with bando's ratio to each peer. bando's run includes everything a
 steward gets: validation, set checks, indexes, ANALYZE and the atomic publish.
+
+The cluster runs as bando ships it — WAL for replicas and PITR, archived (``BANDO_DB_ARCHIVE``).
+What that costs is measured by loading the big file once more with the cluster restarted
+on minimal WAL and no archive (``--skip-wal-cost`` leaves it out).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=250_000, help="second bando run, to show flat memory")
     parser.add_argument("--skip-to-postgis", action="store_true")
+    parser.add_argument("--skip-wal-cost", action="store_true", help="no second load on minimal WAL")
     args = parser.parse_args()
 
     env = cluster_env()
@@ -91,6 +96,10 @@ def main() -> None:
     )
     if not args.skip_to_postgis:
         runs.append(timed("GeoDataFrame.to_postgis", [sys.executable, "-c", TO_POSTGIS, str(big), url], args.rows, env))
+    minimal = None
+    if not args.skip_wal_cost:
+        minimal = _minimal_wal_run(big, args.rows, env, reset)
+        runs.append(minimal)
     print()
     print(table(runs, "ogr2ogr (COPY, GiST index)"))
     bando_big, bando_small = runs[1], runs[2]
@@ -103,7 +112,35 @@ def main() -> None:
         f"bando peak RSS at {args.rows:,}: {bando_big.peak_rss_mb:.0f} MB (target < 1536); "
         f"vs {args.small:,}: {bando_big.peak_rss_mb / bando_small.peak_rss_mb - 1:+.0%} (target within ±20 %)"
     )
+    if minimal is not None and minimal.ok:
+        print(
+            f"WAL for replicas and PITR, archived (the default) vs minimal WAL: {bando_big.wall_s:.1f} s vs "
+            f"{minimal.wall_s:.1f} s ({bando_big.wall_s / minimal.wall_s - 1:+.0%}); WAL archived over the whole run: {_archived_mb(env):.0f} MB"
+        )
     subprocess.run([str(BIN / "bando"), "db", "down"], env=env)
+
+
+def _minimal_wal_run(big: object, rows: int, env: dict[str, str], reset: list[str]) -> Run:
+    """The big load again with the cluster restarted on minimal WAL (no archive), then back."""
+    scratch = env | {"BANDO_DB_ARCHIVE": "false"}
+    subprocess.run([str(BIN / "bando"), "db", "up"], env=scratch, check=True)
+    subprocess.run(reset, check=True)
+    try:
+        return timed(
+            f"bando load ({rows:,}), minimal WAL",
+            [str(BIN / "bando"), "load", "parcels", str(big), "--force"],
+            rows,
+            scratch,
+        )
+    finally:
+        subprocess.run([str(BIN / "bando"), "db", "up"], env=env, check=True)
+
+
+def _archived_mb(env: dict[str, str]) -> float:
+    from pathlib import Path
+
+    folder = Path(env["BANDO_HOME"]) / "wal"
+    return sum(p.stat().st_size for p in folder.glob("*") if p.is_file()) / 2**20
 
 
 if __name__ == "__main__":

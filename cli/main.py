@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import traceback
 from datetime import date, datetime
@@ -327,6 +328,11 @@ def serve_cmd(
     url = base_url or settings.base_url or f"http://{host}:{port}"
     os.environ["BANDO_BASE_URL"] = url  # workers build the app from the same settings
     db.database_url()  # fail early and clearly if there is no database
+    if workers > 1:  # the workers' counters meet in one folder, so /metrics answers for all of them
+        folder = settings.home / "metrics"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, mode=0o700)
+        os.environ["BANDO_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     out.print(f"serving on {url}  (OGC API {url}/ogc, site {url}/, IOC {url}/ioc)")
     uvicorn.run(
         "bando.cli.server:app_from_settings",

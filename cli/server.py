@@ -12,6 +12,7 @@ import logging
 from starlette.applications import Starlette
 
 from bando.api_config.app import middleware, ogc_routes
+from bando.api_config.health import health_routes
 from bando.settings import Settings, get_settings, reset_settings
 from bando.web.app import web_routes
 
@@ -22,7 +23,7 @@ def create_app(base_url: str | None = None, settings: Settings | None = None) ->
     s = settings or get_settings()
     base = (base_url or s.base_url or DEFAULT_BASE_URL).rstrip("/")
     mounts, configs = ogc_routes(s, base)
-    app = Starlette(debug=False, routes=[*mounts, *web_routes(s)], middleware=middleware(s))
+    app = Starlette(debug=False, routes=[*health_routes(), *mounts, *web_routes(s)], middleware=middleware(s))
     app.state.configs = configs
     return app
 

@@ -73,14 +73,14 @@ class PrivateCluster:
         shutil.rmtree(self.home, ignore_errors=True)
 
     @contextlib.contextmanager
-    def serve(self, workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
+    def serve(self, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
         """A real `bando serve` on a free loopback port; yields (base URL, process)."""
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = (self.home / f"server-{port}.log").open("wb")
         proc = subprocess.Popen(
             [BANDO, "serve", "--port", str(port), "--workers", str(workers)],
-            env=self.env | {"BANDO_BASE_URL": url},
+            env=(env or self.env) | {"BANDO_BASE_URL": url},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load
+.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-soak bench-replicas
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -54,6 +54,15 @@ bench-api: setup  ## API: bando vs tipg vs pygeoapi's stock providers on one mil
 bench-load: setup  ## load: 64 clients for 60 s on items, tiles and reports over one million parcels
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.load
+
+bench-soak: setup  ## soak: 64 clients for SOAK_MINUTES (30) minutes; server RSS at each third (by hand, not CI)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.load --soak $${SOAK_MINUTES:-30}
+
+bench-replicas: setup  ## reads: items and tiles on the primary only vs primary + a streaming replica
+	@command -v wrk >/dev/null || { echo "bench-replicas needs wrk (Debian: apt-get install -y wrk)"; exit 7; }
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.replicas
 
 clean:  ## stop the embedded database and remove the virtual environment
 	-[ -x $(BIN)/bando ] && $(BIN)/bando db down

@@ -67,13 +67,17 @@ class Reads:
 
     replicas: list[Replica]
     max_lag_s: float
+    #: The primary takes its turn in the rotation too (one machine's replica adds no cores).
+    with_primary: bool = False
     _turn: itertools.count = field(default_factory=itertools.count, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
 
     @classmethod
-    def build(cls, urls: list[str], max_lag_s: float, make_pool: Callable[[str, str], ConnectionPool]) -> Reads:
-        return cls([Replica(_name(u), u, make_pool(u, _name(u))) for u in urls], max_lag_s)
+    def build(
+        cls, urls: list[str], max_lag_s: float, make_pool: Callable[[str, str], ConnectionPool], with_primary: bool
+    ) -> Reads:
+        return cls([Replica(_name(u), u, make_pool(u, _name(u))) for u in urls], max_lag_s, with_primary)
 
     def start(self) -> None:
         if self.replicas and self._thread is None:
@@ -82,7 +86,10 @@ class Reads:
             self._thread.start()
 
     def choose(self) -> Replica | None:
-        fit = [r for r in self.replicas if r.fit]
+        """The replica to read from next; None: the primary."""
+        fit: list[Replica | None] = [r for r in self.replicas if r.fit]
+        if fit and self.with_primary:
+            fit.append(None)
         return fit[next(self._turn) % len(fit)] if fit else None
 
     def skip(self, replica: Replica) -> None:

@@ -145,14 +145,15 @@ class Runtime:
             if budget.expired or budget.remaining() < 0.05:
                 raise TooExpensive(budget.seconds)
             limit_s = min(limit_s, budget.remaining())
-        replica = self.reads().choose() if view == "public" else None
+        reads = self.reads() if view == "public" else None
+        replica = reads.choose() if reads is not None else None
         down = time.monotonic() - self._unreachable_at < DOWN_MEMORY_S
         try:
             with ExitStack() as stack:
                 conn = self._replica_connection(stack, replica) if replica is not None else None
                 if conn is None:
                     replica = None
-                    if self._reads is not None and self._reads.replicas and view == "public":
+                    if reads is not None and reads.replicas and not reads.with_primary:
                         REPLICA_FALLBACKS.inc()
                     timeout = DOWN_TIMEOUT_S if down else POOL_TIMEOUT_S
                     conn = stack.enter_context(self.pool(view).connection(timeout=timeout))
@@ -187,7 +188,8 @@ class Runtime:
         """The read replicas of this process (none unless configured), watched from a thread."""
         with self._lock:
             if self._reads is None:
-                self._reads = Reads.build(read_urls(self.settings), self.settings.max_lag_s, self._replica_pool)
+                s = self.settings
+                self._reads = Reads.build(read_urls(s), s.max_lag_s, self._replica_pool, s.read_from_primary)
                 self._reads.start()
             return self._reads
 

@@ -222,8 +222,14 @@ class Tiles:
 
     def __init__(self) -> None:
         self.front = TileCache()
+        self.enabled = True
         self._shared: SharedTiles | None = None
         self._lock = threading.Lock()
+
+    def off(self) -> None:
+        """Keep nothing: every tile is built by the database (benchmarks; BANDO_TILE_CACHE_MB=0)."""
+        self.enabled = False
+        self.front.clear()
 
     def shared(self) -> SharedTiles:
         with self._lock:
@@ -231,10 +237,14 @@ class Tiles:
                 from bando.settings import get_settings
 
                 s = get_settings()
-                self._shared = SharedTiles(s.tile_cache_dir / "tiles", s.tile_cache_mb * 2**20)
+                if s.tile_cache_mb == 0:
+                    self.off()
+                self._shared = SharedTiles(s.tile_cache_dir / "tiles", max(s.tile_cache_mb, 1) * 2**20)
             return self._shared
 
     def get(self, key: TileKey) -> bytes | None:
+        if not self.enabled:
+            return None
         data = self.front.get(key)
         if data is None:
             data = self.shared().get(key)
@@ -245,8 +255,9 @@ class Tiles:
     def put(self, key: TileKey, data: bytes) -> None:
         """A tile just built by the database."""
         TILES_COMPUTED.labels(key.layer).inc()
-        self.front.put(key, data)
-        self.shared().put(key, data)
+        if self.enabled:
+            self.front.put(key, data)
+            self.shared().put(key, data)
 
     def clear(self) -> None:
         self.front.clear()
@@ -329,8 +340,11 @@ def _with_default_format(request: Request) -> Request:
 
 async def _cached_or_claimed(key: TileKey) -> bytes | None:
     """The tile from a cache, or None once this process has claimed building it (or waited long enough)."""
-    data = CACHE.get(key)
     shared = CACHE.shared()
+    if not CACHE.enabled:
+        TILE_CACHE.labels("miss").inc()
+        return None
+    data = CACHE.get(key)
     deadline = time.monotonic() + CLAIM_WAIT_S
     while data is None and not shared.claim(key) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)  # another process is building it
@@ -381,7 +395,8 @@ def cached(api: Any, route: Route, gate: Gate) -> Route:
         try:
             response = await inner(_with_default_format(request))
         finally:
-            CACHE.shared().release(key)
+            if CACHE.enabled:
+                CACHE.shared().release(key)
         etag = response.headers.get("etag")
         if response.status_code == 200 and etag and etag_matches(if_none_match, etag):
             return Response(status_code=304, headers={k: response.headers[k] for k in ("etag", "cache-control")})

@@ -153,6 +153,8 @@ def stop(s: Settings, folder: Path) -> bool:
 def read_urls(s: Settings) -> list[str]:
     """The public API's logins on the replicas: ``BANDO_READ_URLS``, else the embedded cluster's replicas."""
     explicit = [u.strip() for u in s.read_urls.split(",") if u.strip()]
+    if not s.read_replicas:
+        return []
     if explicit or s.database_url:
         return explicit
     primary = db.view_url("public", s)

@@ -141,9 +141,15 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         default=None, description="the tile cache all server processes share; default: BANDO_HOME/cache"
     )
-    tile_cache_mb: int = Field(default=512, ge=1, description="size of the shared tile cache; the LRU evicts beyond it")
+    tile_cache_mb: int = Field(
+        default=512, ge=0, description="size of the shared tile cache (0: no cache); the LRU evicts beyond it"
+    )
     read_urls: str = Field(
         default="", description="comma-separated URLs of read replicas the public API reads from (bando_api's login)"
+    )
+    read_replicas: bool = Field(default=True, description="false: the public API reads from the primary only")
+    read_from_primary: bool = Field(
+        default=False, description="the primary takes its turn among the replicas for public reads"
     )
     max_lag_s: float = Field(default=5.0, gt=0, description="a replica further behind than this is not read from")
     metrics_dir: Path | None = Field(

@@ -46,7 +46,7 @@ def bando_app_without_tile_cache():
     from bando.api_config import tile_cache
     from bando.cli.server import app_from_settings
 
-    tile_cache.CACHE.max_bytes = 0  # TileCache.put keeps no tile larger than max_bytes // 8
+    tile_cache.CACHE.off()
     return app_from_settings()
 
 

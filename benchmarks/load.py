@@ -168,10 +168,30 @@ class Sampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
 
     def run(self) -> None:
+        started = time.monotonic()
         while not self.stop.wait(1.0):
-            self.peak = max(self.peak, rss_mb(self.pid)[0])
+            mb = rss_mb(self.pid)[0]
+            self.peak = max(self.peak, mb)
+            self.samples.append((time.monotonic() - started, mb))
+
+    def at(self, seconds: float) -> float:
+        """The resident set sampled nearest to a moment of the run."""
+        return min(self.samples, key=lambda s: abs(s[0] - seconds))[1] if self.samples else 0.0
+
+
+def soak_verdict(sampler: Sampler, seconds: int) -> dict:
+    """RSS at a third, two thirds and the end of a soak; steady when all are within ±10 % of their mean."""
+    marks = [round(sampler.at(seconds * k / 3)) for k in (1, 2, 3)]
+    mean = sum(marks) / 3
+    spread = max(abs(m - mean) / mean for m in marks) if mean else 0.0
+    return {
+        "minutes": [round(seconds * k / 3 / 60, 1) for k in (1, 2, 3)],
+        "rss_mb": marks,
+        "max_deviation": round(spread, 3),
+    }
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -260,7 +280,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--timeout", type=int, default=30, help="wrk request timeout, s (slower = error)")
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=float(os.environ.get("BANDO_SOAK_MINUTES", "0") or 0),
+        help="run this many minutes instead (e.g. 30; or BANDO_SOAK_MINUTES) and report RSS at each third",
+    )
     args = parser.parse_args()
+    if args.soak:
+        args.seconds = int(args.soak * 60)
     if not any((Path(p) / "wrk").exists() for p in os.environ.get("PATH", "").split(":")):
         raise SystemExit("wrk is not installed: apt-get install -y wrk (Debian), then run again")
     LOAD_OUT.mkdir(parents=True, exist_ok=True)
@@ -334,6 +362,7 @@ def main() -> None:
                 "processes": nproc,
             },
             "server_alive_at_end": alive,
+            "soak": soak_verdict(sampler, args.seconds) if args.soak else None,
             "load_average_end": round(os.getloadavg()[0], 1),
         }
         (LOAD_OUT / "results.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
@@ -352,6 +381,13 @@ def main() -> None:
             f"server RSS ({rss['processes']} processes): {rss['ready']} MB ready, {rss['after_warmup']} MB after "
             f"warm-up, {rss['peak']} MB peak, {rss['end']} MB at the end; server alive: {alive}"
         )
+        if result["soak"]:
+            soak = result["soak"]
+            marks = ", ".join(f"{mb} MB at {m} min" for m, mb in zip(soak["minutes"], soak["rss_mb"], strict=True))
+            verdict = "steady" if soak["max_deviation"] <= 0.10 else "NOT steady"
+            print(
+                f"soak: server RSS {marks}; largest deviation from their mean {soak['max_deviation']:.1%} ({verdict}, target ±10 %)"
+            )
         print(f"load average {result['load_average_end']} at the end; results in {LOAD_OUT / 'results.json'}")
     except KeyboardInterrupt:
         print("\ninterrupted: server stopped", file=sys.stderr)

@@ -56,11 +56,14 @@ bench-load: setup  ## load: 64 clients for 60 s on items, tiles and reports over
 	$(BIN)/python -m benchmarks.load
 
 bench-soak: setup  ## soak: 64 clients for SOAK_MINUTES (30) minutes; server RSS at each third (by hand, not CI)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+	  { echo "bench-soak needs wrk (Debian: apt-get install -y wrk)"; exit 7; }
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.load --soak $${SOAK_MINUTES:-30}
 
 bench-replicas: setup  ## reads: items and tiles on the primary only vs primary + a streaming replica
-	@command -v wrk >/dev/null || { echo "bench-replicas needs wrk (Debian: apt-get install -y wrk)"; exit 7; }
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+	  { echo "bench-replicas needs wrk (Debian: apt-get install -y wrk)"; exit 7; }
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.replicas
 

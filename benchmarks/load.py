@@ -294,7 +294,9 @@ def main() -> None:
     LOAD_OUT.mkdir(parents=True, exist_ok=True)
     wait_for_others()
 
-    from benchmarks.api import ensure_data  # the API benchmark's data: a million parcels and the sample plans
+    from benchmarks.api import API_OUT, ensure_data  # the API benchmark's data: a million parcels, the sample plans
+
+    API_OUT.mkdir(parents=True, exist_ok=True)
 
     env = cluster_env()
     env.pop("BANDO_BASE_URL", None)

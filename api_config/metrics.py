@@ -31,6 +31,7 @@ LATENCY = Histogram(
 )
 TILE_CACHE = Counter("bando_tile_cache_requests", "Tile requests by the shared cache's answer", ["result"])
 TILES_COMPUTED = Counter("bando_tiles_computed", "Vector tiles built by the database (cache misses)", ["layer"])
+PUBLIC_READS = Counter("bando_public_reads", "Public API transactions by the server that answered them", ["server"])
 REPLICA_FALLBACKS = Counter("bando_replica_fallbacks", "Public reads sent to the primary because no replica was fit")
 
 #: Path segments of the OGC API that name a part of the API, not a thing in it.

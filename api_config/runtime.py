@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from bando import db
 from bando.api_config import budget as budget_mod
 from bando.api_config.gate import Gate
-from bando.api_config.metrics import REPLICA_FALLBACKS
+from bando.api_config.metrics import PUBLIC_READS, REPLICA_FALLBACKS
 from bando.api_config.reads import Reads, Replica
 from bando.errors import BadInput, BandoError, TooExpensive, Unavailable
 from bando.layers import catalogue as catalogue_mod
@@ -159,6 +159,8 @@ class Runtime:
                     conn = stack.enter_context(self.pool(view).connection(timeout=timeout))
                     if down:
                         self._unreachable_at = float("-inf")
+                if reads is not None:
+                    PUBLIC_READS.labels(replica.name if replica is not None else "primary").inc()
                 try:
                     with budget.using(conn) if budget is not None else nullcontext(), conn.transaction():
                         conn.execute("select set_config('statement_timeout', %s, true)", (str(int(limit_s * 1000)),))

@@ -92,7 +92,10 @@ class Settings(BaseSettings):
     )
     internal_tokens_file: Path | None = None
     base_url: str = Field(default="", description="public URL of the server, e.g. https://gis.example.gov.vn")
-    cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS ('*' for any)")
+    cors_origins: str = Field(
+        default="*", description="origins allowed by CORS on the public API ('*': any, the data is open; '': none)"
+    )
+    cache_max_age: int = Field(default=60, ge=0, description="Cache-Control max-age (s) of the public API's answers")
     basemap_url: str = Field(default="", description="optional XYZ basemap for the web pages")
     # the publisher, shown by the API, the records and the pages
     title: str = Field(default="", description="the deployment's title; default: the province's name")

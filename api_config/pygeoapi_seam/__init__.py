@@ -28,6 +28,15 @@ upgrade is this package and that test file.
     holder's filter on an owner's name, a 950 KB body three times a second)
     → :func:`.quiet_logs`: pygeoapi's loggers are silenced; bando logs one line per
     refused request without its content (:mod:`bando.api_config.logs`).
+11. A ``filter`` parameter is parsed as CQL2 text even with ``filter-lang=cql2-json``
+    → :func:`.handlers.cql2_json_by_get` passes it on as the JSON body pygeoapi reads.
+12. Queryables are titled with their names → :func:`.handlers.titled_queryables`: the
+    catalogue's titles, in the request's language.
+13. Unknown query parameters on items are ignored (Features Part 1 asks for 400), items are
+    ``application/json`` rather than GeoJSON's type, unknown paths answer plain text, and
+    ``/ogc`` redirects to ``/ogc/`` while its links name ``/ogc`` → :mod:`.routing` and
+    :mod:`bando.api_config.app`: 400 naming the parameter, ``application/geo+json``, a JSON
+    404, the landing page at both.
 """
 
 from __future__ import annotations

@@ -182,3 +182,36 @@ def conformance(api: API, request: APIRequest) -> tuple[dict, int, Any]:
         doc["conformsTo"] = sorted({*classes, *ALSO_IMPLEMENTED})
         content = json.dumps(doc)
     return headers, status, content
+
+
+def cql2_json_by_get(handler: Handler) -> Handler:
+    """pygeoapi parses a ``filter`` query parameter as CQL2 text whatever ``filter-lang`` says
+    ("Bad CQL text" for ``filter-lang=cql2-json``), and reads CQL2 JSON from a body only: hand
+    it the parameter as the body it expects."""
+
+    def items(api: API, request: APIRequest, dataset: str) -> tuple[dict, int, Any]:
+        params = request.params
+        if params.get("filter-lang") == "cql2-json" and params.get("filter") is not None and not request.data:
+            request._data = str(params["filter"]).encode("utf-8")
+            request._args = {k: v for k, v in params.items() if k != "filter"}
+        return handler(api, request, dataset)
+
+    return items
+
+
+def titled_queryables(handler: Handler, titles: Callable[[str, str], dict[str, str]]) -> Handler:
+    """pygeoapi titles each queryable with its name ("maXa"); the provider's fields carry the
+    catalogue's titles: put them in (``titles(collection, language)`` → name → title)."""
+
+    def queryables(api: API, request: APIRequest, dataset: str) -> tuple[dict, int, Any]:
+        headers, status, content = handler(api, request, dataset)
+        if status != HTTPStatus.OK or request.format not in (None, "json") or not isinstance(content, (str, bytes)):
+            return headers, status, content
+        doc = json.loads(content)
+        named = titles(dataset, "en" if str(request.locale).startswith("en") else "vi")
+        for name, schema in doc.get("properties", {}).items():
+            if name in named and isinstance(schema, dict):
+                schema["title"] = named[name]
+        return headers, status, json.dumps(doc, ensure_ascii=False)
+
+    return queryables

@@ -61,6 +61,54 @@ def _restricted_params(api: API, collection_id: str, names: Any) -> list[str]:
     return []
 
 
+#: Query parameters of items that are not properties (pygeoapi's list, but ``q``: bando's features
+#: offer no free-text search, and a silently ignored ``q`` answers every feature).
+ITEMS_PARAMS = frozenset(
+    {
+        "bbox", "bbox-crs", "crs", "f", "lang", "limit", "offset", "resulttype", "datetime", "sortby",
+        "properties", "skipGeometry", "filter", "filter-lang", "filter-crs",
+    }
+)  # fmt: skip
+VERSION_FIELDS = ("version_id", "valid_from", "valid_to")
+
+
+def _feature_layer(api: API, collection_id: str) -> tuple[Any, str] | None:
+    """(layer, view) of a collection served by bando's features provider, else None."""
+    resource = api.config.get("resources", {}).get(collection_id)
+    for provider in resource.get("providers", []) if isinstance(resource, dict) else []:
+        data = provider.get("data")
+        if provider.get("type") == "feature" and isinstance(data, dict) and "layer" in data:
+            from bando.api_config.runtime import get_runtime
+
+            return get_runtime().layer(data["layer"]), str(data.get("view", "public"))
+    return None
+
+
+def _unknown_params(api: API, collection_id: str, names: Any) -> list[str]:
+    """Items parameters that are neither standard nor a queryable of the collection: Features Part 1
+    answers them 400 (ignoring ``q=D4`` would answer every road as if it had matched)."""
+    found = _feature_layer(api, collection_id)
+    if found is None:
+        return []
+    layer, view = found
+    from bando.api_config.runtime import get_runtime
+
+    fields = {f.name for f in get_runtime().fields(layer, view)} | (set(VERSION_FIELDS) if layer.versioned else set())
+    return sorted(set(names) - ITEMS_PARAMS - fields)
+
+
+def queryable_titles(collection_id: str, language: str, api: API) -> dict[str, str]:
+    """The catalogue's titles of a collection's fields, in ``language`` (vi or en)."""
+    found = _feature_layer(api, collection_id)
+    if found is None:
+        return {}
+    layer, _ = found
+    titles = {f.name: (f.title.en if language == "en" else f.title.vi) for f in layer.fields}
+    versions = {"version_id": ("Phiên bản", "Plan version"), "valid_from": ("Hiệu lực từ", "Valid from")}
+    versions |= {"valid_to": ("Hiệu lực đến", "Valid to")}
+    return titles | {k: (en if language == "en" else vi) for k, (vi, en) in versions.items()}
+
+
 def _oversized_filter(request: Request, body: bytes) -> str | None:
     """A filter with a geometry over the vertex cap, refused before pygeoapi parses and reprojects it."""
     from bando.api_config.runtime import get_runtime
@@ -100,6 +148,15 @@ def _route(
             return problem(
                 400, "InvalidParameterValue", f"{', '.join(hidden)} is not a public field and cannot be queried"
             )
+        if path.endswith("/items") and (
+            unknown := _unknown_params(api, request.path_params["collection_id"], request.query_params.keys())
+        ):
+            return problem(
+                400,
+                "InvalidParameterValue",
+                f"unknown parameter {', '.join(n[:40] for n in unknown[:5])}: the items take the standard "
+                "parameters and the collection's queryables (see its /queryables)",
+            )
         if path.endswith("/items") and (too_big := _oversized_filter(request, await request.body())):
             return problem(400, "InvalidParameterValue", too_big)
         api_request = await APIRequest.from_starlette(request, api.locales)
@@ -111,6 +168,8 @@ def _route(
                 content = fix.short_error(content)
             if status != HTTPStatus.NO_CONTENT:
                 content = apply_gzip(headers, content)
+        if "/items" in path and str(headers.get("Content-Type", "")).startswith("application/json") and status < 400:
+            headers["Content-Type"] = GEOJSON
         return _response(headers, status, content)
 
     async def endpoint(request: Request) -> Response:
@@ -128,6 +187,14 @@ def _route(
     return Route(path, endpoint, methods=list(methods))
 
 
+GEOJSON = "application/geo+json"
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Any path the view does not have: a JSON problem, as for every other error."""
+    return problem(404, "NotFound", "no such resource: see the landing page and /collections")
+
+
 def routes(api: API, gate: Gate) -> list[Route]:
     c = "collection_id"
     return [
@@ -139,12 +206,20 @@ def routes(api: API, gate: Gate) -> list[Route]:
         _route(api, gate, "/collections", core_api.describe_collections),
         _route(api, gate, "/collections/{collection_id}", core_api.describe_collections, (c,)),
         _route(api, gate, "/collections/{collection_id}/schema", core_api.get_collection_schema, (c,)),
-        _route(api, gate, "/collections/{collection_id}/queryables", itemtypes_api.get_collection_queryables, (c,)),
+        _route(
+            api,
+            gate,
+            "/collections/{collection_id}/queryables",
+            fix.titled_queryables(
+                itemtypes_api.get_collection_queryables, lambda cid, lang: queryable_titles(cid, lang, api)
+            ),
+            (c,),
+        ),
         _route(
             api,
             gate,
             "/collections/{collection_id}/items",
-            fix.records_not_as_csv(itemtypes_api.get_collection_items),
+            fix.cql2_json_by_get(fix.records_not_as_csv(itemtypes_api.get_collection_items)),
             (c,),
             skip_valid_check=True,
             methods=("GET", "POST"),
@@ -227,4 +302,6 @@ def ogc_app(api: API, gate: Gate | None = None) -> Starlette:
         from bando.api_config.runtime import get_runtime
 
         gate = get_runtime().gate(view_of(api))
-    return Starlette(debug=False, routes=routes(api, gate), exception_handlers={BandoError: bando_error_handler})
+    return Starlette(
+        debug=False, routes=routes(api, gate), exception_handlers={BandoError: bando_error_handler, 404: not_found}
+    )

@@ -68,7 +68,8 @@ class PublicCaching:
             validators = await self._validators(scope, path, request_headers)
             if validators:
                 added += validators
-                if etag_matches(request_headers.get("if-none-match"), validators[0][1].decode()):
+                strong_form = validators[0][1].decode().removeprefix("W/")  # If-None-Match compares weakly
+                if etag_matches(request_headers.get("if-none-match"), strong_form):
                     await send({"type": "http.response.start", "status": 304, "headers": added})
                     await send({"type": "http.response.body", "body": b""})
                     return

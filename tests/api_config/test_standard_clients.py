@@ -113,3 +113,9 @@ def test_ogc_without_slash_is_the_landing_page_its_links_name(client: TestClient
     assert response.status_code == 200
     hrefs = {link["rel"]: link["href"] for link in response.json()["links"]}
     assert hrefs["self"].startswith("http://testserver/ogc?")
+
+
+def test_a_filter_whose_type_member_is_an_object_is_400(client: TestClient) -> None:
+    body = {"op": "s_equals", "args": [{"property": "x", "type": {"a": []}}, {"type": {"b": 1}}]}
+    response = client.post("/ogc/collections/cameras/items", json=body)
+    assert response.status_code == 400, response.text

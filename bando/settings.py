@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         default="*", description="origins allowed by CORS on the public API ('*': any, the data is open; '': none)"
     )
+    downloads_dir: Path | None = Field(
+        default=None, description="open-data downloads written at publish time; default: <home>/downloads"
+    )
     cache_max_age: int = Field(default=60, ge=0, description="Cache-Control max-age (s) of the public API's answers")
     basemap_url: str = Field(default="", description="optional XYZ basemap for the web pages")
     # the publisher, shown by the API, the records and the pages

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
+from bando.api_config.downloads import links as download_links
 from bando.api_config.pygeoapi_seam.handlers import to_provider_error
 from bando.api_config.runtime import Runtime, get_runtime
 from bando.crs import transformer
@@ -199,7 +200,7 @@ class BandoRecordProvider(BaseProvider):
             out.append(entry)
         return out
 
-    def _links(self, layer: Layer) -> list[dict[str, str]]:
+    def _links(self, layer: Layer) -> list[dict[str, Any]]:
         base = f"{self.base_url}/collections/{layer.id}"
         links = [{"rel": "describes", "type": "application/json", "title": layer.title.vi, "href": base}]
         if layer.kind == "raster":
@@ -239,6 +240,8 @@ class BandoRecordProvider(BaseProvider):
                     "href": f"{self.base_url}/collections/{layer.parent}",
                 }
             )
+        if self.view == "public":
+            links += download_links(self.runtime.settings, layer.id, base)
         if layer.metadata.license in LICENSES:
             links.append(
                 {

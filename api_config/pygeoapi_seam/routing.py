@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 import bando.api_config.pygeoapi_seam.handlers as fix
-from bando.api_config import logs, tile_cache
+from bando.api_config import downloads, logs, tile_cache
 from bando.api_config.cql import too_many_vertices
 from bando.api_config.errors import bando_error_handler, problem, response_for
 from bando.api_config.gate import Gate
@@ -302,6 +302,15 @@ def ogc_app(api: API, gate: Gate | None = None) -> Starlette:
         from bando.api_config.runtime import get_runtime
 
         gate = get_runtime().gate(view_of(api))
+    extra: list[Route] = []
+    if view_of(api) == "public":  # open data: the public view lists and serves the downloads
+        from bando.api_config.caching import feature_layers
+        from bando.api_config.runtime import get_runtime
+
+        base = str(api.config["server"]["url"]).rstrip("/")
+        extra = downloads.routes(get_runtime().settings, feature_layers(api.config), base)
     return Starlette(
-        debug=False, routes=routes(api, gate), exception_handlers={BandoError: bando_error_handler, 404: not_found}
+        debug=False,
+        routes=[*routes(api, gate), *extra],
+        exception_handlers={BandoError: bando_error_handler, 404: not_found},
     )

@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 import bando.api_config.pygeoapi_seam.handlers as fix
-from bando.api_config import downloads, logs, tile_cache
+from bando.api_config import dcat, downloads, logs, tile_cache
 from bando.api_config.cql import too_many_vertices
 from bando.api_config.errors import bando_error_handler, problem, response_for
 from bando.api_config.gate import Gate
@@ -308,7 +308,15 @@ def ogc_app(api: API, gate: Gate | None = None) -> Starlette:
         from bando.api_config.runtime import get_runtime
 
         base = str(api.config["server"]["url"]).rstrip("/")
-        extra = downloads.routes(get_runtime().settings, feature_layers(api.config), base)
+        bboxes = {
+            cid: r["extents"]["spatial"]["bbox"]
+            for cid, r in api.config.get("resources", {}).items()
+            if isinstance(r, dict) and r.get("type") == "collection" and "extents" in r
+        }
+        extra = [
+            *downloads.routes(get_runtime().settings, feature_layers(api.config), base),
+            *dcat.routes(base, bboxes),
+        ]
     return Starlette(
         debug=False,
         routes=[*routes(api, gate), *extra],

@@ -21,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable
 from datetime import date
@@ -182,7 +183,9 @@ def _csv(frame: gpd.GeoDataFrame, path: Path) -> None:
 def _shapefile_zip(frame: gpd.GeoDataFrame, path: Path, stem: str) -> None:
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         shp = Path(tmp) / f"{stem}.shp"
-        pyogrio.write_dataframe(frame, shp, driver="ESRI Shapefile", encoding="UTF-8")
+        with warnings.catch_warnings():  # names over 10 characters are cut: the format's limit, said in the README
+            warnings.filterwarnings("ignore", "Normalized/laundered field name", RuntimeWarning)
+            pyogrio.write_dataframe(frame, shp, driver="ESRI Shapefile", encoding="UTF-8")
         cpg = shp.with_suffix(".cpg")
         if not cpg.exists():
             cpg.write_text("UTF-8", encoding="ascii")

@@ -27,6 +27,7 @@ from bando.api_config.errors import CatchAll
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
+from bando.api_config.logs import RequestLog
 from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
 from bando.settings import Settings
@@ -93,6 +94,11 @@ def _without_slash(mount: Mount) -> Route:
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: every error answered cleanly, then size and time limits (CORS is the
+    """Outermost first: one log line per request, every error answered cleanly, then size and
+    time limits (CORS is the
     public view's own: :mod:`bando.api_config.caching`)."""
-    return [Middleware(CatchAll), Middleware(Limits, max_seconds=settings.request_timeout_s)]
+    return [
+        Middleware(RequestLog),
+        Middleware(CatchAll),
+        Middleware(Limits, max_seconds=settings.request_timeout_s),
+    ]

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     downloads_dir: Path | None = Field(
         default=None, description="open-data downloads written at publish time; default: <home>/downloads"
     )
+    log_json: bool = Field(default=False, description="write the server's log as JSON lines")
     cache_max_age: int = Field(default=60, ge=0, description="Cache-Control max-age (s) of the public API's answers")
     basemap_url: str = Field(default="", description="optional XYZ basemap for the web pages")
     # the publisher, shown by the API, the records and the pages

@@ -24,6 +24,8 @@ from bando.publisher import publisher
 from bando.settings import Settings
 
 View = Literal["public", "internal"]
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 OUTPUT_EPSG = (4326, 3857, 4756, 3405, 3406)
 
 
@@ -152,6 +154,8 @@ def build(
             "pretty_print": False,
             "limits": {"default_items": 100, "max_items": 1000, "on_exceed": "throttle"},
             "map": {"url": "/static/blank.png", "attribution": "bando"},
+            # bando's own page templates (the site's look, vendored assets only) before pygeoapi's
+            "templates": {"path": str(TEMPLATES), "static": str(STATIC)},
             # Processes run synchronously: no job store (TinyDB would rewrite a file per request).
             "manager": {"name": "Dummy"},
         },

@@ -37,6 +37,9 @@ upgrade is this package and that test file.
     ``/ogc`` redirects to ``/ogc/`` while its links name ``/ogc`` → :mod:`.routing` and
     :mod:`bando.api_config.app`: 400 naming the parameter, ``application/geo+json``, a JSON
     404, the landing page at both.
+14. The TileMatrixSets pages read the template folder from the configuration's top level
+    and so ignore ``server.templates`` (CDN assets, inline scripts) → :func:`.routing.make_api`
+    puts the folder there too.
 """
 
 from __future__ import annotations

@@ -23,10 +23,12 @@ from pygeoapi.openapi import get_oas
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 import bando.api_config.pygeoapi_seam.handlers as fix
 from bando.api_config import dcat, downloads, logs, tile_cache
+from bando.api_config.config import STATIC
 from bando.api_config.cql import too_many_vertices
 from bando.api_config.errors import bando_error_handler, problem, response_for
 from bando.api_config.gate import Gate
@@ -281,7 +283,14 @@ def routes(api: API, gate: Gate) -> list[Route]:
 
 
 def make_api(config: dict[str, Any]) -> tuple[API, dict[str, Any]]:
-    """A pygeoapi API object and its OpenAPI document, both from one config dict."""
+    """A pygeoapi API object and its OpenAPI document, both from one config dict.
+
+    pygeoapi's TileMatrixSets pages look for the template folder at the configuration's top
+    level (they pass the whole configuration where the others pass ``server.templates``):
+    it is put there too, so those pages use bando's templates as well."""
+    templates = config.get("server", {}).get("templates")
+    if isinstance(templates, dict) and "path" in templates:
+        config = {**config, "path": templates["path"]}
     openapi = get_oas(config, fail_on_invalid_collection=False)
     return API(config, openapi, {}), openapi
 
@@ -317,8 +326,9 @@ def ogc_app(api: API, gate: Gate | None = None) -> Starlette:
             *downloads.routes(get_runtime().settings, feature_layers(api.config), base),
             *dcat.routes(base, bboxes),
         ]
+    static = Mount("/static", app=StaticFiles(directory=STATIC), name="static")  # the pages' own CSS and JS
     return Starlette(
         debug=False,
-        routes=[*routes(api, gate), *extra],
+        routes=[*routes(api, gate), *extra, static],
         exception_handlers={BandoError: bando_error_handler, 404: not_found},
     )

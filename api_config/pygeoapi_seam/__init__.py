@@ -40,6 +40,9 @@ upgrade is this package and that test file.
 14. The TileMatrixSets pages read the template folder from the configuration's top level
     and so ignore ``server.templates`` (CDN assets, inline scripts) → :func:`.routing.make_api`
     puts the folder there too.
+15. The OpenAPI document references the OGC standards' building blocks by absolute URL, leaves
+    out filters, TileMatrixSets and tile metadata, tags what bando does not serve and carries
+    pygeoapi's version → :func:`.openapi.complete`: self-contained and complete.
 """
 
 from __future__ import annotations

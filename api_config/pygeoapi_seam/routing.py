@@ -33,6 +33,7 @@ from bando.api_config.cql import too_many_vertices
 from bando.api_config.errors import bando_error_handler, problem, response_for
 from bando.api_config.gate import Gate
 from bando.api_config.pygeoapi_seam.handlers import Handler
+from bando.api_config.pygeoapi_seam.openapi import complete
 from bando.errors import BandoError
 
 
@@ -291,13 +292,18 @@ def make_api(config: dict[str, Any]) -> tuple[API, dict[str, Any]]:
     templates = config.get("server", {}).get("templates")
     if isinstance(templates, dict) and "path" in templates:
         config = {**config, "path": templates["path"]}
-    openapi = get_oas(config, fail_on_invalid_collection=False)
+    resources = config.get("resources", {})
+    openapi = complete(get_oas(config, fail_on_invalid_collection=False), resources, _view(config) == "public")
     return API(config, openapi, {}), openapi
 
 
 def view_of(api: API) -> str:
     """The view an API object was configured for (its providers say so)."""
-    for resource in api.config.get("resources", {}).values():
+    return _view(api.config)
+
+
+def _view(config: dict[str, Any]) -> str:
+    for resource in config.get("resources", {}).values():
         for provider in resource.get("providers", []) if isinstance(resource, dict) else []:
             data = provider.get("data")
             if isinstance(data, dict) and "view" in data:

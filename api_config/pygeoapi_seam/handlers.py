@@ -50,13 +50,23 @@ def note_unavailable() -> None:
     _unavailable.seen = True
 
 
+def note_not_found() -> None:
+    """A process was asked about something that does not exist (a parcel): 404, not 400."""
+    _unavailable.not_found = True
+
+
 def unavailable_is_503(handler: Callable[..., tuple[dict, int, Any]]) -> Callable[..., tuple[dict, int, Any]]:
     """Wrap a pygeoapi handler run in a worker thread: a noted outage is answered 503 with
-    Retry-After (a client retries a 503; a 400 tells it the request itself is wrong)."""
+    Retry-After (a client retries a 503; a 400 tells it the request itself is wrong), and a
+    noted missing subject 404 with pygeoapi's message."""
 
     def wrapped(api: Any, request: Any, *args: Any) -> tuple[dict, int, Any]:
         _unavailable.seen = False
+        _unavailable.not_found = False
         headers, status, content = handler(api, request, *args)
+        if getattr(_unavailable, "not_found", False) and status == HTTPStatus.BAD_REQUEST:
+            _unavailable.not_found = False
+            status = HTTPStatus.NOT_FOUND
         if getattr(_unavailable, "seen", False):
             _unavailable.seen = False
             headers, status, content = api.get_exception(

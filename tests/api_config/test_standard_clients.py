@@ -119,3 +119,30 @@ def test_a_filter_whose_type_member_is_an_object_is_400(client: TestClient) -> N
     body = {"op": "s_equals", "args": [{"property": "x", "type": {"a": []}}, {"type": {"b": 1}}]}
     response = client.post("/ogc/collections/cameras/items", json=body)
     assert response.status_code == 400, response.text
+
+
+def _execute(client: TestClient, inputs: dict) -> tuple[int, dict]:
+    response = client.post("/ogc/processes/planning-report/execution", json={"inputs": inputs})
+    return response.status_code, response.json()
+
+
+def test_an_unknown_parcel_is_404(client: TestClient) -> None:
+    status, _ = _execute(client, {"maXa": "99999", "soHieuToBanDo": 9999, "soThuTuThua": 99999})
+    assert status == 404
+    status, _ = _execute(client, {"maXa": "99999", "soHieuToBanDo": 0, "soThuTuThua": 1})
+    assert status == 400  # a malformed key stays a bad request
+
+
+def test_epsg_4326_uri_is_latitude_first_in_the_process_as_in_features(client: TestClient, database: str) -> None:
+    with psycopg.connect(database) as conn:
+        lon, lat, key = conn.execute(
+            'select st_x(t), st_y(t), array["maXa", "soHieuToBanDo"::text, "soThuTuThua"::text]'
+            " from data.parcels p, lateral (select st_transform(st_pointonsurface(p.geom), 4326) as t) w"
+            " order by fid limit 1"
+        ).fetchone()
+    uri = "http://www.opengis.net/def/crs/EPSG/0/4326"
+    status, doc = _execute(client, {"point": [lat, lon], "crs": uri})
+    assert status == 200, doc
+    assert [doc["parcel"]["maXa"], str(doc["parcel"]["soHieuToBanDo"]), str(doc["parcel"]["soThuTuThua"])] == key
+    status, _ = _execute(client, {"point": [lon, lat], "crs": "EPSG:4326"})
+    assert status == 200

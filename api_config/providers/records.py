@@ -54,8 +54,8 @@ select s.layer, s.published_at, s.row_count, s.srid,
             then st_estimatedextent('data', s.layer, 'geom')::box2d end,
        r.srid, r.bounds,
        v.version_id, v.decision, v.decision_date, v.authority, v.valid_from,
-       (select min(coalesce(l.finished_at, l.started_at)) from bando.lineage l
-         where l.layer = s.layer and l.outcome = 'published')
+       least(s.published_at, (select min(l.started_at) from bando.lineage l
+         where l.layer = s.layer and l.outcome = 'published'))
 from bando.layer_state s
 left join bando.rasters r on r.layer = s.layer and r.version_id = 'current'
 left join lateral (select * from bando.layer_versions x where x.layer = s.layer and x.valid_to is null

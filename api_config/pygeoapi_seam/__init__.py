@@ -43,6 +43,7 @@ upgrade is this package and that test file.
 15. The OpenAPI document references the OGC standards' building blocks by absolute URL, leaves
     out filters, TileMatrixSets and tile metadata, tags what bando does not serve and carries
     pygeoapi's version → :func:`.openapi.complete`: self-contained and complete.
+16. ``Accept: image/tiff`` on a coverage answers JSON → :func:`.handlers.tiff_by_accept`.
 """
 
 from __future__ import annotations

@@ -225,3 +225,19 @@ def titled_queryables(handler: Handler, titles: Callable[[str, str], dict[str, s
         return headers, status, json.dumps(doc, ensure_ascii=False)
 
     return queryables
+
+
+def tiff_by_accept(handler: Handler) -> Handler:
+    """pygeoapi negotiates a coverage's format from ``f`` or from its generic format table, which
+    lacks GeoTIFF: ``Accept: image/tiff`` answered JSON. Without ``f``, the Accept header's
+    preference for TIFF (before JSON) now chooses the coverage's native GeoTIFF."""
+
+    def coverage(api: API, request: APIRequest, dataset: str) -> tuple[dict, int, Any]:
+        if not (request.params.get("f") or "").strip():
+            accepted = get_choice_from_headers(request.get_request_headers(request.headers), "accept", all=True) or []
+            first = next((t for t in accepted if t in ("image/tiff", "application/json", "text/html")), None)
+            if first == "image/tiff":
+                request._format = "GTiff"
+        return handler(api, request, dataset)
+
+    return coverage

@@ -263,7 +263,7 @@ def routes(api: API, gate: Gate) -> list[Route]:
             api,
             gate,
             "/collections/{collection_id}/coverage",
-            fix.valid_bbox(coverages_api.get_collection_coverage),
+            fix.valid_bbox(fix.tiff_by_accept(coverages_api.get_collection_coverage)),
             (c,),
             skip_valid_check=True,
         ),

@@ -193,3 +193,10 @@ def test_12_queryables_carry_the_catalogue_titles(client: TestClient, monkeypatc
     assert client.get(path, params=params).json()["properties"]["maXa"]["title"] != "maXa"
     with without(monkeypatch, titled_queryables=lambda handler, titles: handler) as raw:
         assert raw.get(path, params=params).json()["properties"]["maXa"]["title"] == "maXa"
+
+
+def test_16_accept_image_tiff_on_a_coverage(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, headers = "/ogc/collections/flood_depth/coverage", {"Accept": "image/tiff"}
+    assert client.get(path, headers=headers).headers["content-type"].startswith("image/tiff")
+    with without(monkeypatch, tiff_by_accept=IDENTITY) as raw:
+        assert not raw.get(path, headers=headers).headers["content-type"].startswith("image/tiff")

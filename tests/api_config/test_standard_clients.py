@@ -146,3 +146,12 @@ def test_epsg_4326_uri_is_latitude_first_in_the_process_as_in_features(client: T
     assert [doc["parcel"]["maXa"], str(doc["parcel"]["soHieuToBanDo"]), str(doc["parcel"]["soThuTuThua"])] == key
     status, _ = _execute(client, {"point": [lon, lat], "crs": "EPSG:4326"})
     assert status == 200
+
+
+def test_records_are_not_created_after_they_were_updated(client: TestClient) -> None:
+    records = client.get("/ogc/collections/catalogue/items", params={"f": "json", "limit": "100"}).json()["features"]
+    assert records
+    for record in records:
+        props = record["properties"]
+        if props.get("created") and props.get("updated"):
+            assert props["created"] <= props["updated"], record["id"]

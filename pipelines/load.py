@@ -130,7 +130,7 @@ def _build(
             "geometry.missing", f"{path.name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer"
         )
     result.crs = source.crs.to_string() if source.crs else None
-    if source.crs_note:
+    if source.crs_note and result.crs:
         result.crs += f" ({source.crs_note})"
     declared = opts.encoding if opts.encoding != "auto" else source.text_encoding
     decoder = TextDecoder(declared, read_as_bytes=source.read_encoding is not None)

@@ -60,4 +60,6 @@ def as_file_bytes(values: pa.Array, charset: str | None) -> pa.Array:
 
 
 # GDAL says so for every WindowsVietnamese file; bando reads those bytes itself, so the warning is noise.
-warnings.filterwarnings("ignore", message="Cannot find iconv encoding corresponding to MapInfo", category=RuntimeWarning)
+warnings.filterwarnings(
+    "ignore", message="Cannot find iconv encoding corresponding to MapInfo", category=RuntimeWarning
+)

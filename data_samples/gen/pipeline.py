@@ -121,7 +121,9 @@ def write_all(
         from .formats import write_formats
 
         counts = write_formats(out, epsg)
-        log(f"  other formats: DGN, DXF, 2 MapInfo TAB, File Geodatabase, {counts['dirty_cad']} dirty drawings → formats/")
+        log(
+            f"  other formats: DGN, DXF, 2 MapInfo TAB, File Geodatabase, {counts['dirty_cad']} dirty drawings → formats/"
+        )
     if "manifest" in wanted:
         path = write_manifest(layout, out_root, out, seed)
         log(f"  manifest → {path}")

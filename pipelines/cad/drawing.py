@@ -66,6 +66,8 @@ def read_dxf(path: Path) -> Drawing:
     """LINE, LWPOLYLINE, POLYLINE, TEXT, MTEXT and INSERT (with ATTRIBs) from the model space."""
     import ezdxf
     from ezdxf import recover
+    from ezdxf.entities import Insert, LWPolyline, MText, Polyline, Text
+    from ezdxf.entities import Line as DxfLine
 
     try:
         doc, _ = recover.readfile(path)
@@ -73,25 +75,22 @@ def read_dxf(path: Path) -> Drawing:
         raise FileRefused("file.corrupt", f"{path.name} cannot be read as DXF: {str(exc)[:200]}") from None
     out = Drawing()
     for e in doc.modelspace():
-        kind, layer = e.dxftype(), str(e.dxf.get("layer", "0"))
-        if kind == "LINE":
-            out.lines.append(
-                Line(
-                    shapely.LineString([(e.dxf.start.x, e.dxf.start.y), (e.dxf.end.x, e.dxf.end.y)]),
-                    layer,
-                    closed=False,
-                )
-            )
-        elif kind in ("LWPOLYLINE", "POLYLINE"):
-            points = [p[:2] for p in (e.get_points("xy") if kind == "LWPOLYLINE" else e.points())]
-            closed = bool(e.closed if kind == "LWPOLYLINE" else e.is_closed)
+        layer = str(e.dxf.get("layer", "0"))
+        if isinstance(e, DxfLine):
+            start, end = e.dxf.start, e.dxf.end
+            out.lines.append(Line(shapely.LineString([(start.x, start.y), (end.x, end.y)]), layer, closed=False))
+        elif isinstance(e, (LWPolyline, Polyline)):
+            if isinstance(e, LWPolyline):
+                points, closed = [(p[0], p[1]) for p in e.get_points("xy")], bool(e.closed)
+            else:
+                points, closed = [(p.x, p.y) for p in e.points()], bool(e.is_closed)
             if len(points) >= 2:
                 coords = [*points, points[0]] if closed and points[0] != points[-1] else points
                 out.lines.append(Line(shapely.LineString(coords), layer, closed=closed))
-        elif kind in ("TEXT", "MTEXT"):
-            text = e.dxf.text if kind == "TEXT" else e.plain_text()
+        elif isinstance(e, (Text, MText)):
+            text = str(e.dxf.text) if isinstance(e, Text) else str(e.plain_text(split=False))
             out.labels.append(Label(shapely.Point(e.dxf.insert.x, e.dxf.insert.y), layer, text=text))
-        elif kind == "INSERT":
+        elif isinstance(e, Insert):
             attributes = {a.dxf.tag: a.dxf.text for a in e.attribs}
             out.labels.append(
                 Label(shapely.Point(e.dxf.insert.x, e.dxf.insert.y), layer, block=e.dxf.name, attributes=attributes)

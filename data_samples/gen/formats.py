@@ -35,8 +35,7 @@ import shapely
 import yaml
 from pyproj import CRS
 
-SHEET = ("12019", 3)
-DGN_NAME = "thua_dat_12019_to03"
+SHEET = ("12019", 3)  # Văn Giang, sheet 3 (445 parcels with the default seed); else the largest sheet
 BOUNDARY_LEVEL, LABEL_LEVEL = 10, 13
 #: GDAL's DGN writer: 1 UOR = 1 mm, origin moved so TM-3 coordinates fit its 32-bit integers.
 DGN_OPTIONS = ["ORIGIN=-500000,-2200000,0", "SUB_UNITS_PER_MASTER_UNIT=1000", "UOR_PER_SUB_UNIT=1"]
@@ -76,8 +75,14 @@ DXF_CLASSES = {  # TT16 class -> (CAD layer of the geometry, label layer, block)
 
 def sheet_parcels(out: Path) -> gpd.GeoDataFrame:
     df = pyogrio.read_dataframe(out / "parcels.gpkg", layer="thua_dat")
-    sheet = df[(df["maXa"] == SHEET[0]) & (df["soHieuToBanDo"] == SHEET[1])]
-    return sheet.reset_index(drop=True)
+    sizes = df.groupby(["maXa", "soHieuToBanDo"]).size()
+    code, sheet = SHEET if SHEET in sizes.index else sizes.idxmax()
+    return df[(df["maXa"] == code) & (df["soHieuToBanDo"] == sheet)].reset_index(drop=True)
+
+
+def sheet_name(parcels: gpd.GeoDataFrame) -> str:
+    """The file name a cadastral office gives a sheet: commune code and sheet number."""
+    return f"thua_dat_{parcels['maXa'].iloc[0]}_to{int(parcels['soHieuToBanDo'].iloc[0]):02d}"
 
 
 def write_formats(out: Path, epsg: int) -> dict[str, Any]:
@@ -86,20 +91,21 @@ def write_formats(out: Path, epsg: int) -> dict[str, Any]:
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "dirty").mkdir(parents=True)
     parcels = sheet_parcels(out)
+    name = sheet_name(parcels)
     lines, labels = sheet_linework(parcels)
     # MapInfo and the geodatabase store coordinates on an integer grid, which folds the
     # zero-width spikes clipping left on a few parcels into self-intersections: snap them
     # away first, as the exporting GIS would (area change < 0.001 m²)
     parcels = parcels.set_geometry(shapely.set_precision(np.asarray(parcels.geometry.values), 0.001), crs=parcels.crs)
-    write_dgn(folder / f"{DGN_NAME}.dgn", lines, labels)
+    write_dgn(folder / f"{name}.dgn", lines, labels)
     write_dxf(folder / "quy_hoach_1_2000.dxf", out / "construction_plan_1_2000.gpkg")
-    write_mapinfo(parcels, folder / f"{DGN_NAME}_cp1258.tab", "cp1258")
-    write_mapinfo(parcels, folder / f"{DGN_NAME}_tcvn3.tab", "tcvn3")
+    write_mapinfo(parcels, folder / f"{name}_cp1258.tab", "cp1258")
+    write_mapinfo(parcels, folder / f"{name}_tcvn3.tab", "tcvn3")
     gdb = folder / "dat_dai.gdb"
     pyogrio.write_dataframe(parcels, gdb, driver="OpenFileGDB", layer="ThuaDat", promote_to_multi=True)
     communes = pyogrio.read_dataframe(out / "communes.gpkg", layer="ranh_gioi_xa")
     pyogrio.write_dataframe(communes, gdb, driver="OpenFileGDB", layer="RanhGioiXa", append=True)
-    defects = write_dirty_cad(folder / "dirty", lines, labels, out / "construction_plan_1_2000.gpkg")
+    defects = write_dirty_cad(folder / "dirty", name, lines, labels, out / "construction_plan_1_2000.gpkg")
     return {"sheet_parcels": len(parcels), "boundary_lines": len(lines), "dirty_cad": len(defects)}
 
 
@@ -213,7 +219,7 @@ def encode_cp1258(text: str) -> bytes:
     return bytes(out)
 
 
-def write_dirty_cad(folder: Path, lines: list, labels: list, plan_gpkg: Path) -> list[dict]:
+def write_dirty_cad(folder: Path, sheet: str, lines: list, labels: list, plan_gpkg: Path) -> list[dict]:
     """One defect per drawing, each listed with the rule code bando must report and where."""
     doc: list[dict] = []
     # the longest interior edge loses its last metre: a dangling end, and two parcels merge
@@ -236,7 +242,7 @@ def write_dirty_cad(folder: Path, lines: list, labels: list, plan_gpkg: Path) ->
         "stray_label": (lines, [*labels, (_outside(lines), "9999 ONT 100.0")], ["cad.label_outside"], _outside(lines)),
     }
     for name, (ls, lbs, rules, where) in variants.items():
-        file = f"{DGN_NAME}_{name}.dgn"
+        file = f"{sheet}_{name}.dgn"
         write_dgn(folder / file, ls, lbs)
         doc.append({"file": file, "layer": "parcels", "profile": "famis", "rules": rules, "near": _xy(where)})
     write_dxf(folder / "quy_hoach_1_2000_unclosed.dxf", plan_gpkg, unclosed=3)

@@ -80,6 +80,17 @@ def sheet_parcels(out: Path) -> gpd.GeoDataFrame:
     return df[(df["maXa"] == code) & (df["soHieuToBanDo"] == sheet)].reset_index(drop=True)
 
 
+def exported(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The parcels as a GIS exports them: snapped to 1 mm.
+
+    MapInfo and the geodatabase store coordinates on an integer grid, which folds the
+    zero-width spikes clipping left on a few parcels into self-intersections; snapping
+    removes them first (area change < 0.001 m²).
+    """
+    snapped = shapely.set_precision(np.asarray(parcels.geometry.values), 0.001)
+    return parcels.set_geometry(gpd.GeoSeries(snapped, crs=parcels.crs))
+
+
 def sheet_name(parcels: gpd.GeoDataFrame) -> str:
     """The file name a cadastral office gives a sheet: commune code and sheet number."""
     return f"thua_dat_{parcels['maXa'].iloc[0]}_to{int(parcels['soHieuToBanDo'].iloc[0]):02d}"
@@ -93,10 +104,7 @@ def write_formats(out: Path, epsg: int) -> dict[str, Any]:
     parcels = sheet_parcels(out)
     name = sheet_name(parcels)
     lines, labels = sheet_linework(parcels)
-    # MapInfo and the geodatabase store coordinates on an integer grid, which folds the
-    # zero-width spikes clipping left on a few parcels into self-intersections: snap them
-    # away first, as the exporting GIS would (area change < 0.001 m²)
-    parcels = parcels.set_geometry(shapely.set_precision(np.asarray(parcels.geometry.values), 0.001), crs=parcels.crs)
+    parcels = exported(parcels)
     write_dgn(folder / f"{name}.dgn", lines, labels)
     write_dxf(folder / "quy_hoach_1_2000.dxf", out / "construction_plan_1_2000.gpkg")
     write_mapinfo(parcels, folder / f"{name}_cp1258.tab", "cp1258")

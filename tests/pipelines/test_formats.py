@@ -132,3 +132,14 @@ def test_dwg_and_dgn_v8_are_refused_in_one_line_with_exit_4(
             (str(path),),
         ).fetchone()
     assert rule_found == (rule,)
+
+
+def test_mif_text_format_declares_its_charset_too(reference: pd.DataFrame, tmp_path: Path) -> None:
+    from bando.data_samples.gen.formats import exported, sheet_parcels, write_mapinfo
+
+    mif = tmp_path / "thua_dat.mif"
+    write_mapinfo(exported(sheet_parcels(SAMPLES)), mif, "cp1258")
+    source = open_source(SourceSpec(mif))
+    assert (source.charset, source.text_encoding) == ("WindowsVietnamese", "cp1258")
+    rows = canonical(source).sort_values(KEY).reset_index(drop=True)
+    assert rows["tenChu"].tolist() == reference["tenChu"].tolist()

@@ -25,7 +25,7 @@ from bando.pipelines.cad.drawing import Drawing, Label, Line
 #: Rule codes of drawing defects (documented in the README's CAD section).
 RULES = {
     "cad.dangling": "a boundary ends without meeting another (an unclosed or overshooting line)",
-    "cad.self_crossing": "a boundary line crosses itself",
+    "cad.self_crossing": "a boundary line or a zone polyline crosses itself",
     "cad.unclosed": "a zone polyline is not closed",
     "cad.face_unlabelled": "a polygon has no label inside it",
     "cad.label_conflict": "a polygon holds two different labels",
@@ -69,14 +69,14 @@ def build(drawing: Drawing, profile: CadProfile) -> Built:
 
 def faces(lines: list[shapely.LineString], snap: float) -> tuple[list[shapely.Geometry], list[Defect]]:
     """Polygons enclosed by the linework, after snap-rounding and noding; dangles and bad rings as defects."""
+    if not lines:
+        return [], []
+    geoms = np.asarray(lines, dtype=object)
     defects = [
         Defect("cad.self_crossing", f"boundary line crosses itself near {_at(g)}", g)
-        for g in lines
-        if not shapely.is_simple(g)
+        for g in geoms[~shapely.is_simple(geoms)]
     ]
-    if not lines:
-        return [], defects
-    noded = shapely.union_all(np.asarray(lines, dtype=object), grid_size=snap)
+    noded = shapely.union_all(geoms, grid_size=snap)
     polygons, cuts, dangles, invalid = shapely.polygonize_full(shapely.get_parts(noded))
     for g in (*shapely.get_parts(dangles), *shapely.get_parts(cuts)):
         defects.append(Defect("cad.dangling", f"boundary ends without closing near {_at(g)}", g))
@@ -92,7 +92,13 @@ def closed(lines: list[Line], snap: float) -> tuple[list[shapely.Geometry], list
         coords = np.asarray(ln.geometry.coords)
         gap = float(np.hypot(*(coords[0] - coords[-1])))
         if (ln.closed or gap <= snap) and len(coords) >= 4:
-            shapes.append(shapely.make_valid(shapely.Polygon(coords)))
+            polygon = shapely.Polygon(coords)
+            if polygon.is_valid:
+                shapes.append(polygon)
+            else:  # never repaired silently: the planner redraws it
+                defects.append(
+                    Defect("cad.self_crossing", f"zone polyline crosses itself near {_at(polygon)}", polygon)
+                )
         else:
             defects.append(Defect("cad.unclosed", f"zone polyline is not closed (ends {gap:.2f} m apart)", ln.geometry))
     return shapes, defects
@@ -195,11 +201,13 @@ def _merge(shapes: list, records: list[dict | None], defects: list[Defect], line
 
 
 def _at(g: shapely.Geometry) -> str:
+    """A point to look at: inside a polygon, halfway along a line."""
+    dims = shapely.get_dimensions(g)
     p = (
         shapely.point_on_surface(g)
-        if shapely.get_dimensions(g) == 2
+        if dims == 2
         else shapely.line_interpolate_point(g, 0.5, normalized=True)
-        if shapely.get_dimensions(g) == 1
+        if dims == 1
         else g
     )
     return f"({p.x:.2f}, {p.y:.2f})"

@@ -110,6 +110,15 @@ class Style(Strict):
     width: float = 1.0
     dash: bool = False
     radius: float = 5.0
+    label: str | None = Field(
+        default=None, description="label text: public fields in braces, e.g. '{soHieuToBanDo}/{soThuTuThua}'"
+    )
+    label_minzoom: int = Field(default=14, ge=0, le=24, description="web zoom from which labels show")
+
+    @property
+    def label_fields(self) -> tuple[str, ...]:
+        """The fields the label template names, in order."""
+        return tuple(re.findall(r"\{([A-Za-z][A-Za-z0-9_]*)\}", self.label or ""))
 
     @field_validator("fill", "stroke")
     @classmethod
@@ -208,6 +217,7 @@ class Layer(Strict):
         if clash:
             raise ValueError(f"aliases map to more than one field: {sorted(clash)}")
         refs = [*self.key, self.time_field, self.rules.area_field, self.style.by, self.partition]
+        refs += [*self.style.label_fields]
         refs += [*(self.tiles.properties or ())] if self.tiles else []
         refs += [self.alert.field, self.alert.by] if self.alert else []
         for ref in filter(None, refs):
@@ -221,6 +231,9 @@ class Layer(Strict):
             raise ValueError("a layer is either versioned or partitioned, not both")
         if self.kind == "raster" and self.raster is None:
             raise ValueError("a raster layer needs a 'raster' section")
+        for name in self.style.label_fields:
+            if not self.field(name).public:
+                raise ValueError(f"label field {name!r} is not public: labels are drawn on public maps")
         for name in self.key:
             if not self.field(name).required:
                 raise ValueError(f"key field {name!r} must be required")

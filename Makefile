@@ -28,6 +28,7 @@ check: venv  ## lint, formatting and types (ruff, mypy): make test runs it first
 
 setup: system-deps venv
 	@web/vendor.sh
+	@$(BIN)/python -m bando.layers.styles.glyphs
 
 system-deps:
 	@scripts/install-system-deps --test

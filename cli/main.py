@@ -311,6 +311,22 @@ def api_config_cmd(
         out.print(f"{view}: {paths[0]}  {paths[1]}")
 
 
+@app.command("qgis-project")
+def qgis_project_cmd(
+    out_path: Annotated[Path, typer.Argument(help="the .qgz file to write")],
+    base_url: Annotated[str | None, typer.Option(help="public URL of the server (default BANDO_BASE_URL)")] = None,
+) -> None:
+    """Write a QGIS project for planners: every public layer by theme, styled, over this server's API."""
+    from bando.cli.qgis_project import write_project
+
+    if out_path.suffix.lower() != ".qgz":
+        raise BadInput(f"{out_path} must end in .qgz")
+    url = base_url or get_settings().base_url or "http://127.0.0.1:8000"
+    report = write_project(out_path, url)
+    bad = [x["name"] for x in report["layers"] if not x["valid"]]
+    out.print(f"{out_path}: {len(report['layers'])} layers" + (f"; not reachable: {', '.join(bad)}" if bad else ""))
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",

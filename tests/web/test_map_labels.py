@@ -47,7 +47,7 @@ def place(database: str, loaded: list) -> dict:
 
 def _zoom_to(page, z: int) -> None:
     for _ in range(25):
-        page.wait_for_selector("body[data-labels-idle='true']", timeout=30_000)
+        page.wait_for_selector("body[data-labels-idle='true']", timeout=90_000)
         page.wait_for_timeout(300)
         now = int(page.get_attribute("#map-labels", "data-zoom") or 0)
         if now == z:
@@ -58,16 +58,16 @@ def _zoom_to(page, z: int) -> None:
 
 
 def _names(page) -> list[str]:
-    page.wait_for_selector("body[data-labels-idle='true']", timeout=30_000)
+    page.wait_for_selector("body[data-labels-idle='true']", timeout=90_000)
     page.wait_for_timeout(500)
-    page.wait_for_selector("body[data-labels-idle='true']", timeout=30_000)
+    page.wait_for_selector("body[data-labels-idle='true']", timeout=90_000)
     return page.eval_on_selector_all("#map-labels li", "items => items.map(li => li.textContent)")
 
 
 def test_site_map_shows_commune_road_and_parcel_labels_offline(page_factory, web: str, place: dict) -> None:
     page, log = page_factory()
     page.goto(f"{web}/?xa={place['xa']}&to={place['to']}&thua={place['thua']}")
-    page.wait_for_selector(READY, timeout=30_000)
+    page.wait_for_selector(READY, timeout=90_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     seen = {}
     for z in (19, 16, 13):

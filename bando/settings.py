@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     base_url: str = Field(default="", description="public URL of the server, e.g. https://gis.example.gov.vn")
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS ('*' for any)")
     basemap_url: str = Field(default="", description="optional XYZ basemap for the web pages")
+    wms: bool = Field(default=True, description="`bando serve` runs QGIS Server for /wms where QGIS is installed")
+    wms_upstream: str = Field(
+        default="", description="URL of the WMS server /wms forwards to; set by `bando serve` when it runs its own"
+    )
     # the publisher, shown by the API, the records and the pages
     title: str = Field(default="", description="the deployment's title; default: the province's name")
     organisation: str = Field(default="", description="the publishing body; default: the province's People's Committee")

@@ -13,7 +13,7 @@ import sys
 import traceback
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -341,7 +341,23 @@ def serve_cmd(
     url = base_url or settings.base_url or f"http://{host}:{port}"
     os.environ["BANDO_BASE_URL"] = url  # workers build the app from the same settings
     db.database_url()  # fail early and clearly if there is no database
-    out.print(f"serving on {url}  (OGC API {url}/ogc, site {url}/, IOC {url}/ioc)")
+    from bando.cli import wms
+
+    map_server = wms.start(settings, url)
+    if map_server is not None:
+        os.environ["BANDO_WMS_UPSTREAM"] = map_server.url  # the workers forward /wms to it
+    out.print(
+        f"serving on {url}  (OGC API {url}/ogc, site {url}/, IOC {url}/ioc"
+        + (f", WMS {url}/wms)" if map_server else ")")
+    )
+    try:
+        _run_uvicorn(uvicorn, settings, host, port, workers)
+    finally:
+        if map_server is not None:
+            map_server.stop()
+
+
+def _run_uvicorn(uvicorn: Any, settings: Any, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "bando.cli.server:app_from_settings",
         factory=True,

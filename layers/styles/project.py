@@ -131,7 +131,11 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def build(
-    project_spec: dict[str, Any], out: Path, workdir: Path | None = None, timeout_s: float = 300
+    project_spec: dict[str, Any],
+    out: Path,
+    workdir: Path | None = None,
+    timeout_s: float = 300,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write the ``.qgz`` with QGIS; returns what QGIS reported (layers, validity)."""
     if not os.access(SYSTEM_PYTHON, os.X_OK):
@@ -144,7 +148,7 @@ def build(
             [SYSTEM_PYTHON, str(SCRIPT), str(spec_path)],
             capture_output=True,
             text=True,
-            env=_env(home),
+            env=_env(home) | (extra_env or {}),
             timeout=timeout_s,
             check=False,
         )
@@ -155,3 +159,57 @@ def build(
         raise SetupError(f"QGIS could not build the project: {last}")
     report: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     return report
+
+
+# -- the WMS project: the same layers, read from PostGIS as the public role ---------------
+
+
+@dataclass(frozen=True)
+class PgConn:
+    """Where QGIS Server reads the layers; the password stays in a ``PGPASSFILE``, never in the project."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+
+
+def _public_sql(layer: Layer) -> str:
+    """Only public columns (the role could read no others anyway), the current version only."""
+    cols = ", ".join(['"fid"', '"geom"', *(f'"{f.name}"' for f in layer.public_fields)])
+    where = " where valid_to is null" if layer.versioned else ""
+    return f'(select {cols} from "data"."{layer.id}"{where})'
+
+
+def wms_spec(
+    layers: list[Layer], conn: PgConn, srid: int, title: str, styles: Path, service_url: str, published: set[str]
+) -> dict[str, Any]:
+    """The WMS server's project: every published public map layer, named by its catalogue id."""
+    groups = []
+    for theme in THEME_ORDER:
+        entries = []
+        for layer in (x for x in layers if x.theme == theme and styled(x) and x.id in published):
+            path = styles / f"{layer.id}.qml"
+            path.write_bytes(qml.qml(layer))
+            pg = {"host": conn.host, "port": str(conn.port), "dbname": conn.dbname, "user": conn.user}
+            entries.append(
+                {
+                    "name": layer.title.vi,
+                    "short_name": layer.id,
+                    "provider": "postgres",
+                    "pg": pg | {"sql": _public_sql(layer), "geometry": layer.geometry or "", "srid": str(srid)},
+                    "qml": str(path),
+                    "visible": True,
+                    "abstract": layer.description.vi,
+                    "field_names": True,
+                }
+            )
+        if entries:
+            groups.append({"title": f"{THEMES[theme].vi} / {THEMES[theme].en}", "layers": entries, "short_name": theme})
+    return {
+        "title": title,
+        "crs": f"EPSG:{srid}",
+        "transform": {"src": f"EPSG:{srid}", "dst": "EPSG:4326", "proj": transformer(srid, 4326).to_proj4()},
+        "groups": groups,
+        "wms": {"url": service_url, "crs": ["EPSG:3857", "EPSG:4326", f"EPSG:{srid}"], "max_size": 4096},
+    }

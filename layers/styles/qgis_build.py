@@ -21,15 +21,34 @@ from qgis.core import (  # type: ignore[import-not-found]
     QgsProject,
     QgsVectorLayer,
     QgsVectorTileLayer,
+    QgsWkbTypes,
 )
 
 
+def _postgres_uri(pg: dict[str, str]) -> str:
+    uri = QgsDataSourceUri()
+    uri.setConnection(pg["host"], pg["port"], pg["dbname"], pg["user"], "")
+    uri.setDataSource("", pg["sql"], "geom", "", "fid")
+    uri.setSrid(pg["srid"])
+    uri.setWkbType(QgsWkbTypes.parseType(pg["geometry"]))
+    uri.setParam("checkPrimaryKeyUnicity", "0")
+    return str(uri.uri(False))
+
+
 def _vector(item: dict[str, Any]) -> Any:
-    layer = QgsVectorLayer(item["uri"], item["name"], "OAPIF")
+    if item["provider"] == "postgres":
+        layer = QgsVectorLayer(_postgres_uri(item["pg"]), item["name"], "postgres")
+        layer.setShortName(item["short_name"])
+        layer.setAbstract(item.get("abstract", ""))
+    else:
+        layer = QgsVectorLayer(item["uri"], item["name"], "OAPIF")
     if layer.isValid():
         message, ok = layer.loadNamedStyle(item["qml"])
         if not ok:
             raise SystemExit(f"style {item['qml']} did not load: {message}")
+        if item.get("field_names"):  # machine clients key on field names, not on Vietnamese titles
+            for index in range(layer.fields().count()):
+                layer.removeFieldAlias(index)
         if item.get("subset"):
             layer.setSubsetString(item["subset"])
         if item.get("min_scale"):
@@ -59,6 +78,19 @@ def _tiles(item: dict[str, Any]) -> Any:
     return layer
 
 
+def _wms(project: Any, wms: dict[str, Any]) -> None:
+    """QGIS Server's service settings: the public URL, the CRSs offered, bounded image sizes."""
+    project.writeEntry("WMSServiceCapabilities", "/", True)
+    project.writeEntry("WMSServiceTitle", "/", project.title())
+    project.writeEntry("WMSUrl", "/", wms["url"])
+    project.writeEntry("WMSCrsList", "/", wms["crs"])
+    project.writeEntry("WMSMaxWidth", "/", wms["max_size"])
+    project.writeEntry("WMSMaxHeight", "/", wms["max_size"])
+    project.writeEntry("WMSFeatureInfoMaxFeatures", "/", 20)
+    project.writeEntry("WMSAddWktGeometry", "/", False)
+    project.writeEntry("WMSUseLayerIDs", "/", False)
+
+
 def build(spec: dict[str, Any]) -> dict[str, Any]:
     project = QgsProject.instance()
     project.setTitle(spec["title"])
@@ -74,6 +106,8 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
     seen = []
     for group_spec in spec["groups"]:
         group = root.addGroup(group_spec["title"])
+        if group_spec.get("short_name"):
+            group.setCustomProperty("wmsShortName", group_spec["short_name"])
         for item in group_spec["layers"]:
             layer = _tiles(item) if item["provider"] == "vectortile" else _vector(item)
             seen.append({"name": item["name"], "valid": bool(layer.isValid())})
@@ -81,6 +115,8 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
             node = group.addLayer(layer)
             node.setItemVisibilityChecked(bool(item["visible"]))
             node.setExpanded(False)
+    if spec.get("wms"):
+        _wms(project, spec["wms"])
     if not project.write(spec["out"]):
         raise SystemExit(f"QGIS could not write {spec['out']}: {project.error()}")
     return {"out": spec["out"], "layers": seen}

@@ -27,6 +27,7 @@ from bando.api_config.errors import CatchAll, bando_error_handler
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
+from bando.api_config.qgis_project import ProjectDownload
 from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
 from bando.api_config.styles import Styles
@@ -64,7 +65,13 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str
     internal_api, _ = pygeoapi_seam.make_api(configs["internal"])
     public = with_styles(
         pygeoapi_seam.ogc_app(public_api, runtime.gate("public")),
-        Styles(runtime.catalogue, f"{base_url.rstrip('/')}/ogc", extents, FONTS_DIR),
+        Styles(
+            runtime.catalogue,
+            f"{base_url.rstrip('/')}/ogc",
+            extents,
+            FONTS_DIR,
+            ProjectDownload(settings, base_url),
+        ),
     )
     internal = pygeoapi_seam.ogc_app(internal_api, runtime.gate("internal"))
     mounts = [

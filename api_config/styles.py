@@ -5,6 +5,7 @@
 * ``/collections/{id}/styles`` and ``/collections/{id}/styles/default?f=mapbox|sld10|qml``
   — one layer's style as MapLibre JSON, SLD 1.0 or QGIS QML, plus ``…/metadata`` and
   ``…/legend`` (SVG);
+* ``/resources/bando.qgz`` — the planners' QGIS project (:mod:`bando.api_config.qgis_project`);
 * ``/resources/fonts/{fontstack}/{range}.pbf`` — the label glyphs, generated at setup
   from the Debian font (:mod:`bando.layers.styles.glyphs`), so no client needs a glyph server.
 
@@ -21,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from bando.api_config.errors import problem
+from bando.api_config.qgis_project import ProjectDownload
 from bando.errors import BadInput, NotFound
 from bando.layers.catalogue import Catalogue
 from bando.layers.model import Layer
@@ -44,8 +47,16 @@ _CACHE = "public, max-age=300"
 class Styles:
     """The Styles API of one base URL, over one catalogue and the extents known at start-up."""
 
-    def __init__(self, catalogue: Catalogue, base_url: str, extents: dict[str, list[float]], glyphs: Path) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        base_url: str,
+        extents: dict[str, list[float]],
+        glyphs: Path,
+        project: ProjectDownload | None = None,
+    ) -> None:
         self.catalogue = catalogue
+        self.project = project
         self.base = base_url.rstrip("/")
         self.extents = extents
         self.glyphs = glyphs
@@ -204,7 +215,20 @@ def routes(styles: Styles) -> list[Route]:
         body = styles.glyph(request.path_params["fontstack"], request.path_params["range"])
         return Response(body, media_type="application/x-protobuf", headers={"Cache-Control": "public, max-age=86400"})
 
+    async def qgis_project(request: Request) -> Response:
+        path = styles.project.ready() if styles.project else None
+        if path is None:
+            headers = {"Retry-After": "30"}
+            return problem(503, "NotReady", "the QGIS project is being prepared; try again in half a minute", **headers)
+        return FileResponse(
+            path,
+            media_type="application/vnd.qgis.qgz",
+            filename="bando.qgz",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
     return [
+        Route("/resources/bando.qgz", qgis_project),
         Route("/styles", list_map_styles),
         Route("/styles/{style_id}", map_style),
         Route("/collections/{collection_id}/styles", collection_styles),

@@ -317,7 +317,7 @@ def qgis_project_cmd(
     base_url: Annotated[str | None, typer.Option(help="public URL of the server (default BANDO_BASE_URL)")] = None,
 ) -> None:
     """Write a QGIS project for planners: every public layer by theme, styled, over this server's API."""
-    from bando.cli.qgis_project import write_project
+    from bando.api_config.qgis_project import write_project
 
     if out_path.suffix.lower() != ".qgz":
         raise BadInput(f"{out_path} must end in .qgz")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from bando.layers.model import Layer
-from bando.layers.styles.rules import FONT_FAMILY, Klass, classes, kind, label_parts, rgb, scale_of_zoom
+from bando.layers.styles.rules import FONT_FAMILY, Klass, classes, kind, label_parts, label_scale, rgb, scale_of_zoom
 
 MEDIA_TYPE = "application/vnd.qgis.qml"
 #: QgsPalLayerSettings placements: OverPoint for areas and points, Curved along lines.
@@ -114,7 +114,7 @@ def _labeling(root: ET.Element, layer: Layer) -> None:
     )
     ET.SubElement(settings, "placement", placement=PLACEMENT[kind(layer)])
     # QGIS 3 reads scaleMax as the most zoomed-out scale at which labels show.
-    scale = f"{scale_of_zoom(layer.style.label_minzoom - 0.5):.0f}"
+    scale = f"{label_scale(layer):.0f}"
     ET.SubElement(settings, "rendering", scaleVisibility="1", scaleMin="0", scaleMax=scale, obstacle="1")
 
 

@@ -74,6 +74,14 @@ def scale_of_zoom(z: float) -> float:
     return SCALE_Z0 / 2**z
 
 
+def label_scale(layer: Layer) -> float:
+    """The largest scale denominator at which labels show.
+
+    ``label_minzoom`` is a MapLibre zoom (512-pixel tiles), one more than the 256-pixel zoom
+    scales are reckoned in; half a level of margin keeps labels from flickering at the edge."""
+    return scale_of_zoom(layer.style.label_minzoom + 0.5)
+
+
 def rgb(colour: str) -> tuple[int, int, int]:
     """``#RRGGBB`` as integers."""
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)

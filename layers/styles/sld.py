@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from bando.layers.model import Layer
-from bando.layers.styles.rules import FONT_FAMILY, STYLE_ID, Klass, classes, kind, label_parts, scale_of_zoom
+from bando.layers.styles.rules import FONT_FAMILY, STYLE_ID, Klass, classes, kind, label_parts, label_scale
 
 SLD = "http://www.opengis.net/sld"
 OGC = "http://www.opengis.net/ogc"
@@ -77,7 +77,7 @@ def _class_rule(fts: ET.Element, layer: Layer, k: Klass) -> None:
 def _label_rule(fts: ET.Element, layer: Layer) -> None:
     rule = _el(fts, "Rule")
     _el(rule, "Name", "label")
-    _el(rule, "MaxScaleDenominator", f"{scale_of_zoom(layer.style.label_minzoom - 0.5):.0f}")
+    _el(rule, "MaxScaleDenominator", f"{label_scale(layer):.0f}")
     text = _el(rule, "TextSymbolizer")
     label = _el(text, "Label")
     last: ET.Element | None = None

@@ -112,3 +112,24 @@ def test_tilejson_bounds_and_centre_are_those_of_the_published_data(server: str,
     cx, cy, cz = tj["center"]
     assert w <= cx <= e and s <= cy <= n
     assert tj["minzoom"] <= cz <= tj["maxzoom"]
+
+
+def test_the_qgis_project_downloads_once_built(server: str) -> None:
+    import io
+    import time
+    import zipfile
+
+    deadline = time.monotonic() + 300
+    r = get(server, "/resources/bando.qgz")
+    while r.status_code == 503 and time.monotonic() < deadline:
+        assert r.headers["retry-after"]
+        time.sleep(3)
+        r = get(server, "/resources/bando.qgz")
+    assert r.status_code == 200, r.text[:300]
+    names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+    qgs = next(n for n in names if n.endswith(".qgs"))
+    text = zipfile.ZipFile(io.BytesIO(r.content)).read(qgs).decode("utf-8")
+    assert f"url='{server}/ogc'" in text.replace("&apos;", "'") and "typename='parcels'" in text.replace("&apos;", "'")
+    assert "tenChu" not in text
+    site = httpx.get(f"{server}/", timeout=30).text
+    assert 'href="/ogc/resources/bando.qgz"' in site

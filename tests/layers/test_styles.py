@@ -106,7 +106,7 @@ def test_each_sld_parses_as_sld_1_0() -> None:
     label = next(parcels.iter(f"{SLD_NS}Label"))
     assert "".join(label.itertext()) == "soHieuToBanDo/soThuTuThua"
     rule = next(r for r in parcels.iter(f"{SLD_NS}Rule") if r.findtext(f"{SLD_NS}Name") == "label")
-    assert float(rule.findtext(f"{SLD_NS}MaxScaleDenominator") or 0) == pytest.approx(scale_of_zoom(16.5), rel=1e-3)
+    assert float(rule.findtext(f"{SLD_NS}MaxScaleDenominator") or 0) == pytest.approx(scale_of_zoom(17.5), rel=1e-3)
 
 
 def test_legend_lists_every_class_with_its_colour() -> None:
@@ -153,7 +153,7 @@ def test_each_qml_and_sld_loads_in_headless_qgis(qgis: str, qgis_home: Path, tmp
     assert parcels["sld"]["renderer"]["colours"]["loaiDat = 'LUC'"] == "#FFFC8C"
     assert parcels["qml"]["labels"] and parcels["qml"]["label_font"] == "Noto Sans"
     assert parcels["qml"]["label_expression"] == 'concat("soHieuToBanDo", \'/\', "soThuTuThua")'
-    assert parcels["qml"]["label_min_scale"] == pytest.approx(scale_of_zoom(16.5), rel=1e-3)
+    assert parcels["qml"]["label_min_scale"] == pytest.approx(scale_of_zoom(17.5), rel=1e-3)
     assert parcels["qml"]["aliases"]["soThuTuThua"] == "Số thứ tự thửa"
     assert parcels["qml"]["min_scale"] == pytest.approx(scale_of_zoom(13.5), rel=1e-3)
     assert seen["roads"]["qml"]["renderer"]["colour"] == BY_ID["roads"].style.stroke

@@ -61,6 +61,15 @@ def _published(layer_ids: list[str]) -> set[str]:
         return {x for x in layer_ids if db.scalar(conn, "select to_regclass(%s) is not null", (f"data.{x}",))}
 
 
+def _rasters() -> dict[str, str]:
+    """The current file of each published raster layer."""
+    with db.connect(autocommit=True) as conn:
+        if not db.scalar(conn, "select to_regclass('bando.rasters') is not null"):
+            return {}
+        rows = conn.execute("select layer, path from bando.rasters where version_id = 'current'").fetchall()
+    return {str(layer): str(path) for layer, path in rows if Path(path).is_file()}
+
+
 def build_project(settings: Settings, service_url: str) -> tuple[Path, dict[str, str]]:
     """Write the WMS project under ``BANDO_HOME/wms``; returns it and the environment QGIS needs."""
     folder = Path(settings.home) / "wms"
@@ -80,6 +89,7 @@ def build_project(settings: Settings, service_url: str) -> tuple[Path, dict[str,
         styles,
         service_url,
         _published([x.id for x in catalogue]),
+        _rasters(),
     )
     out = folder / "bando-wms.qgz"
     report = project.build(spec, out, workdir=folder, extra_env=env)

@@ -113,7 +113,18 @@ class Style(Strict):
     label: str | None = Field(
         default=None, description="label text: public fields in braces, e.g. '{soHieuToBanDo}/{soThuTuThua}'"
     )
-    label_minzoom: int = Field(default=14, ge=0, le=24, description="web zoom from which labels show")
+    label_minzoom: int = Field(default=14, ge=0, le=24, description="MapLibre zoom from which labels show")
+    ramp: tuple[tuple[float, str], ...] = Field(
+        default=(), description="raster colour ramp: (value, #RRGGBB) stops, interpolated, ascending"
+    )
+
+    @field_validator("ramp")
+    @classmethod
+    def _ramp(cls, v: tuple[tuple[float, str], ...]) -> tuple[tuple[float, str], ...]:
+        values = [x for x, _ in v]
+        if values != sorted(values) or any(not _COLOUR.match(c) for _, c in v):
+            raise ValueError("ramp stops must ascend and carry #RRGGBB colours")
+        return v
 
     @property
     def label_fields(self) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from bando.layers.styles.rules import scale_of_zoom
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).with_name("qgis_build.py")
 #: Themes drawn top to bottom in the layer tree (points over lines over areas).
-THEME_ORDER = ("ioc", "infrastructure", "planning", "cadastre", "land_use", "base")
+THEME_ORDER = ("ioc", "infrastructure", "planning", "cadastre", "land_use", "raster", "base")
 #: Switched on when the project opens; everything else is one click away.
 VISIBLE = ("communes", "roads", "parcels")
 #: Closer than this zoom the parcels come as features (OAPIF), farther as vector tiles.
@@ -181,10 +181,33 @@ def _public_sql(layer: Layer) -> str:
     return f'(select {cols} from "data"."{layer.id}"{where})'
 
 
+def _raster_entry(layer: Layer, path: str) -> dict[str, Any]:
+    """A published raster (a GeoTIFF under BANDO_HOME), drawn with the catalogue's colour ramp."""
+    nodata = layer.raster.nodata if layer.raster else None
+    return {
+        "name": layer.title.vi,
+        "short_name": layer.id,
+        "provider": "gdal",
+        "path": path,
+        "ramp": [list(stop) for stop in layer.style.ramp],
+        "nodata": nodata,
+        "visible": True,
+        "abstract": layer.description.vi,
+    }
+
+
 def wms_spec(
-    layers: list[Layer], conn: PgConn, srid: int, title: str, styles: Path, service_url: str, published: set[str]
+    layers: list[Layer],
+    conn: PgConn,
+    srid: int,
+    title: str,
+    styles: Path,
+    service_url: str,
+    published: set[str],
+    rasters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The WMS server's project: every published public map layer, named by its catalogue id."""
+    rasters = rasters or {}
     groups = []
     for theme in THEME_ORDER:
         entries = []
@@ -204,6 +227,7 @@ def wms_spec(
                     "field_names": True,
                 }
             )
+        entries += [_raster_entry(x, rasters[x.id]) for x in layers if x.theme == theme and x.id in rasters]
         if entries:
             groups.append({"title": f"{THEMES[theme].vi} / {THEMES[theme].en}", "layers": entries, "short_name": theme})
     return {

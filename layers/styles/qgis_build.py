@@ -12,17 +12,22 @@ import sys
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
 from qgis.core import (  # type: ignore[import-not-found]
     QgsApplication,
+    QgsColorRampShader,
     QgsCoordinateReferenceSystem,
     QgsDataSourceUri,
     QgsMapBoxGlStyleConverter,
     QgsProject,
+    QgsRasterLayer,
+    QgsRasterShader,
+    QgsRasterTransparency,
+    QgsSingleBandPseudoColorRenderer,
     QgsVectorLayer,
     QgsVectorTileLayer,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtGui import QColor  # type: ignore[import-not-found]
 
 
 def _postgres_uri(pg: dict[str, str]) -> str:
@@ -91,6 +96,31 @@ def _wms(project: Any, wms: dict[str, Any]) -> None:
     project.writeEntry("WMSUseLayerIDs", "/", False)
 
 
+def _raster(item: dict[str, Any]) -> Any:
+    """A GeoTIFF drawn with an interpolated colour ramp; no-data and values below the first stop clear."""
+    layer = QgsRasterLayer(item["path"], item["name"], "gdal")
+    layer.setShortName(item["short_name"])
+    layer.setAbstract(item.get("abstract", ""))
+    if layer.isValid() and item["ramp"]:
+        ramp = QgsColorRampShader()
+        ramp.setColorRampType(QgsColorRampShader.Interpolated)
+        ramp.setClassificationMode(QgsColorRampShader.Continuous)
+        ramp.setClip(False)
+        ramp.setColorRampItemList([QgsColorRampShader.ColorRampItem(v, QColor(c), f"{v:g}") for v, c in item["ramp"]])
+        shader = QgsRasterShader()
+        shader.setRasterShaderFunction(ramp)
+        renderer = QgsSingleBandPseudoColorRenderer(layer.dataProvider(), 1, shader)
+        renderer.setClassificationMin(item["ramp"][0][0])
+        renderer.setClassificationMax(item["ramp"][-1][0])
+        layer.setRenderer(renderer)
+        transparency = layer.renderer().rasterTransparency() or QgsRasterTransparency()
+        below = QgsRasterTransparency.TransparentSingleValuePixel()
+        below.min, below.max, below.percentTransparent = -1e12, item["ramp"][0][0], 100.0
+        transparency.setTransparentSingleValuePixelList([below])
+        layer.renderer().setRasterTransparency(transparency)
+    return layer
+
+
 def build(spec: dict[str, Any]) -> dict[str, Any]:
     project = QgsProject.instance()
     project.setTitle(spec["title"])
@@ -109,7 +139,8 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
         if group_spec.get("short_name"):
             group.setCustomProperty("wmsShortName", group_spec["short_name"])
         for item in group_spec["layers"]:
-            layer = _tiles(item) if item["provider"] == "vectortile" else _vector(item)
+            kinds = {"vectortile": _tiles, "gdal": _raster}
+            layer = kinds.get(item["provider"], _vector)(item)
             seen.append({"name": item["name"], "valid": bool(layer.isValid())})
             project.addMapLayer(layer, False)
             node = group.addLayer(layer)

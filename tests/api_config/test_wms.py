@@ -140,3 +140,32 @@ def test_qgis_wms_provider_loads_a_layer(server: str, qgis: str, qgis_home: Path
     assert run.returncode == 0, run.stderr[-1500:]
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert seen["valid"], seen
+
+
+def test_flood_depth_is_drawn_with_the_catalogues_colour_ramp(wms: WebMapService, database: str) -> None:
+    import numpy as np
+    import rasterio
+
+    assert "flood_depth" in wms.contents
+    with psycopg.connect(database) as conn:
+        path, srid = conn.execute(
+            "select path, srid from bando.rasters where layer = 'flood_depth' and version_id = 'current'"
+        ).fetchone()
+    with rasterio.open(path) as src:
+        band = src.read(1, masked=True)
+        row, col = np.unravel_index(int(np.ma.argmax(band)), band.shape)
+        depth = float(band[row, col])
+        x, y = src.xy(row, col)
+    assert depth >= 3.0, "the samples' deepest cell should be past the ramp's last stop"
+    half = 3 * abs(src.res[0])
+    img = wms.getmap(
+        layers=["flood_depth"],
+        styles=[""],
+        srs=f"EPSG:{srid}",
+        bbox=(x - half, y - half, x + half, y + half),
+        size=(32, 32),
+        format="image/png",
+        transparent=True,
+    )
+    rgba = Image.open(io.BytesIO(img.read())).convert("RGBA").getpixel((16, 16))
+    assert rgba[3] == 255 and all(abs(a - b) <= 3 for a, b in zip(rgba[:3], (0x08, 0x30, 0x6B), strict=True)), rgba

@@ -118,6 +118,7 @@ def test_legend_lists_every_class_with_its_colour() -> None:
     assert "LUC — Đất chuyên trồng lúa" in texts
 
 
+@pytest.mark.slow  # QGIS: left out of `make test-fast`
 def test_each_qml_and_sld_loads_in_headless_qgis(qgis: str, qgis_home: Path, tmp_path: Path) -> None:  # noqa: F811
     spec = []
     for layer in STYLED:

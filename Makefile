@@ -7,11 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-<<<<<<< HEAD
-.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-maps
-=======
-.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-cad
->>>>>>> main
+.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-maps bench-cad
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -60,13 +56,11 @@ bench-load: setup  ## load: 64 clients for 60 s on items, tiles and reports over
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.load
 
-<<<<<<< HEAD
 bench-maps: setup  ## maps: WMS GetMap (QGIS Server) vs vector tiles on the same z16 extents
 	$(BIN)/python -m benchmarks.maps
-=======
+
 bench-cad: setup  ## CAD: polygons built from a 100 000-parcel drawing's linework (seconds, peak RSS)
 	$(BIN)/python -m benchmarks.cad
->>>>>>> main
 
 clean:  ## stop the embedded database and remove the virtual environment
 	-[ -x $(BIN)/bando ] && $(BIN)/bando db down

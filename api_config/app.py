@@ -23,20 +23,13 @@ from starlette.types import Receive, Scope, Send
 from bando.api_config import config as config_mod
 from bando.api_config import pygeoapi_seam
 from bando.api_config.auth import BearerAuth, configured_tokens
-<<<<<<< HEAD
+from bando.api_config.caching import PublicCaching, feature_layers
 from bando.api_config.errors import CatchAll, bando_error_handler
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
-from bando.api_config.qgis_project import ProjectDownload
-=======
-from bando.api_config.caching import PublicCaching, feature_layers
-from bando.api_config.errors import CatchAll
-from bando.api_config.extents import published_extents
-from bando.api_config.headers import SecurityHeaders
-from bando.api_config.limits import Limits
 from bando.api_config.logs import RequestLog
->>>>>>> main
+from bando.api_config.qgis_project import ProjectDownload
 from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
 from bando.api_config.styles import Styles

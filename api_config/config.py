@@ -24,7 +24,8 @@ from bando.publisher import publisher
 from bando.settings import Settings
 
 View = Literal["public", "internal"]
-<<<<<<< HEAD
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 STYLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/styles"
 
 
@@ -38,10 +39,6 @@ def styles_link(base_url: str, layer_id: str) -> dict[str, str]:
     }
 
 
-=======
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-STATIC = Path(__file__).resolve().parent / "static"
->>>>>>> main
 OUTPUT_EPSG = (4326, 3857, 4756, 3405, 3406)
 
 

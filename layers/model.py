@@ -298,11 +298,9 @@ class Layer(Strict):
             raise ValueError("a layer is either versioned or partitioned, not both")
         if self.kind == "raster" and self.raster is None:
             raise ValueError("a raster layer needs a 'raster' section")
-<<<<<<< HEAD
         for name in self.style.label_fields:
             if not self.field(name).public:
                 raise ValueError(f"label field {name!r} is not public: labels are drawn on public maps")
-=======
         for pname, profile in self.cad_profiles.items():
             unknown = [f for f in profile.fields if f not in names]
             if unknown:
@@ -311,7 +309,6 @@ class Layer(Strict):
                 raise ValueError(f"CAD profile {pname!r} builds lines but the layer is {self.geometry}")
             if profile.build != "lines" and self.geometry not in ("Polygon", "MultiPolygon"):
                 raise ValueError(f"CAD profile {pname!r} builds polygons but the layer is {self.geometry}")
->>>>>>> main
         for name in self.key:
             if not self.field(name).required:
                 raise ValueError(f"key field {name!r} must be required")

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-soak bench-replicas bench-cad
+.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-soak bench-replicas bench-maps bench-cad
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -28,6 +28,7 @@ check: venv  ## lint, formatting and types (ruff, mypy): make test runs it first
 
 setup: system-deps venv
 	@web/vendor.sh
+	@$(BIN)/python -m bando.layers.styles.glyphs
 
 system-deps:
 	@scripts/install-system-deps --test
@@ -66,6 +67,8 @@ bench-replicas: setup  ## reads: items and tiles on the primary only vs primary 
 	  { echo "bench-replicas needs wrk (Debian: apt-get install -y wrk)"; exit 7; }
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.replicas
+bench-maps: setup  ## maps: WMS GetMap (QGIS Server) vs vector tiles on the same z16 extents
+	$(BIN)/python -m benchmarks.maps
 
 bench-cad: setup  ## CAD: polygons built from a 100 000-parcel drawing's linework (seconds, peak RSS)
 	$(BIN)/python -m benchmarks.cad

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
@@ -23,22 +24,29 @@ from bando.api_config import config as config_mod
 from bando.api_config import pygeoapi_seam
 from bando.api_config.auth import BearerAuth, configured_tokens
 from bando.api_config.caching import PublicCaching, feature_layers
-from bando.api_config.errors import CatchAll
+from bando.api_config.errors import CatchAll, bando_error_handler
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
 from bando.api_config.logs import RequestLog
 from bando.api_config.metrics import Metrics
+from bando.api_config.qgis_project import ProjectDownload
 from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
+from bando.api_config.styles import Styles
+from bando.api_config.styles import routes as style_routes
+from bando.errors import BandoError
+from bando.layers.styles.glyphs import FONTS_DIR
 from bando.settings import Settings
 
 VIEWS: tuple[tuple[config_mod.View, str], ...] = (("public", "/ogc"), ("internal", "/internal/ogc"))
 
 
-def build_configs(settings: Settings, base_url: str) -> dict[str, dict[str, Any]]:
+def build_configs(
+    settings: Settings, base_url: str, extents: dict[str, list[float]] | None = None
+) -> dict[str, dict[str, Any]]:
     runtime = get_runtime()
-    extents = published_extents(runtime)
+    extents = published_extents(runtime) if extents is None else extents
     return {
         view: config_mod.build(
             runtime.catalogue, settings, runtime.province, view, f"{base_url.rstrip('/')}{prefix}", extents
@@ -56,10 +64,20 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[BaseRoute], dict
     ``/ogc`` itself is the landing page (its ``self`` link), not a redirect to ``/ogc/``."""
     pygeoapi_seam.install()
     runtime = get_runtime()
-    configs = build_configs(settings, base_url)
+    extents = published_extents(runtime)
+    configs = build_configs(settings, base_url, extents)
     public_api, _ = pygeoapi_seam.make_api(configs["public"])
     internal_api, _ = pygeoapi_seam.make_api(configs["internal"])
-    public = pygeoapi_seam.ogc_app(public_api, runtime.gate("public"))
+    public = with_styles(
+        pygeoapi_seam.ogc_app(public_api, runtime.gate("public")),
+        Styles(
+            runtime.catalogue,
+            f"{base_url.rstrip('/')}/ogc",
+            extents,
+            FONTS_DIR,
+            ProjectDownload(settings, base_url),
+        ),
+    )
     internal = pygeoapi_seam.ogc_app(internal_api, runtime.gate("internal"))
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     public_mount = Mount(
@@ -92,6 +110,12 @@ def _without_slash(mount: Mount) -> Route:
     """``/ogc`` answered in place, not redirected to ``/ogc/``: pygeoapi's ``self`` and ``root``
     links point at ``/ogc?f=…``."""
     return Route(mount.path, _Landing(mount), methods=["GET", "HEAD"])
+
+
+def with_styles(ogc: Starlette, styles: Styles) -> Starlette:
+    """The public view with OGC API - Styles in front of pygeoapi's routes."""
+    routes = [*style_routes(styles), Mount("", app=ogc)]
+    return Starlette(debug=False, routes=routes, exception_handlers={BandoError: bando_error_handler})
 
 
 def middleware(settings: Settings) -> list[Middleware]:

@@ -26,6 +26,19 @@ from bando.settings import Settings
 View = Literal["public", "internal"]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
+STYLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/styles"
+
+
+def styles_link(base_url: str, layer_id: str) -> dict[str, str]:
+    """A collection's link to its styles (OGC API - Styles, :mod:`bando.api_config.styles`)."""
+    return {
+        "type": "application/json",
+        "rel": STYLES_REL,
+        "title": "Kiểu hiển thị / Styles",
+        "href": f"{base_url}/collections/{layer_id}/styles",
+    }
+
+
 OUTPUT_EPSG = (4326, 3857, 4756, 3405, 3406)
 
 
@@ -50,6 +63,8 @@ def _collection(
                 "href": f"{base_url}/collections/catalogue/items/{layer.id}",
             }
         )
+    if layer.kind == "vector" and layer.geometry and view == "public":
+        links.append(styles_link(base_url, layer.id))
     collection: dict[str, Any] = {
         "type": "collection",
         "title": {"vi": layer.title.vi, "en": layer.title.en},
@@ -93,6 +108,8 @@ def _collection(
                 "options": {
                     "zoom": {"min": layer.tiles.minzoom, "max": layer.tiles.maxzoom},
                     "schemes": ["WebMercatorQuad", "WorldCRS84Quad"],
+                    # TileJSON and tile-set limits say where the data is, not the province's box.
+                    **({"bounds": bbox} if bbox else {}),
                 },
                 "format": {"name": "mvt", "mimetype": "application/vnd.mapbox-vector-tile"},
             }

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, description="write the server's log as JSON lines")
     cache_max_age: int = Field(default=60, ge=0, description="Cache-Control max-age (s) of the public API's answers")
     basemap_url: str = Field(default="", description="optional XYZ basemap for the web pages")
+    wms: bool = Field(default=True, description="`bando serve` runs QGIS Server for /wms where QGIS is installed")
+    wms_upstream: str = Field(
+        default="", description="URL of the WMS server /wms forwards to; set by `bando serve` when it runs its own"
+    )
     # the publisher, shown by the API, the records and the pages
     title: str = Field(default="", description="the deployment's title; default: the province's name")
     organisation: str = Field(default="", description="the publishing body; default: the province's People's Committee")

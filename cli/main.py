@@ -14,7 +14,7 @@ import sys
 import traceback
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -319,6 +319,22 @@ def api_config_cmd(
         out.print(f"{view}: {paths[0]}  {paths[1]}")
 
 
+@app.command("qgis-project")
+def qgis_project_cmd(
+    out_path: Annotated[Path, typer.Argument(help="the .qgz file to write")],
+    base_url: Annotated[str | None, typer.Option(help="public URL of the server (default BANDO_BASE_URL)")] = None,
+) -> None:
+    """Write a QGIS project for planners: every public layer by theme, styled, over this server's API."""
+    from bando.api_config.qgis_project import write_project
+
+    if out_path.suffix.lower() != ".qgz":
+        raise BadInput(f"{out_path} must end in .qgz")
+    url = base_url or get_settings().base_url or "http://127.0.0.1:8000"
+    report = write_project(out_path, url)
+    bad = [x["name"] for x in report["layers"] if not x["valid"]]
+    out.print(f"{out_path}: {len(report['layers'])} layers" + (f"; not reachable: {', '.join(bad)}" if bad else ""))
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -338,7 +354,23 @@ def serve_cmd(
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, mode=0o700)
         os.environ["BANDO_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    out.print(f"serving on {url}  (OGC API {url}/ogc, site {url}/, IOC {url}/ioc)")
+    from bando.cli import wms
+
+    map_server = wms.start(settings, url)
+    if map_server is not None:
+        os.environ["BANDO_WMS_UPSTREAM"] = map_server.url  # the workers forward /wms to it
+    out.print(
+        f"serving on {url}  (OGC API {url}/ogc, site {url}/, IOC {url}/ioc"
+        + (f", WMS {url}/wms)" if map_server else ")")
+    )
+    try:
+        _run_uvicorn(uvicorn, settings, host, port, workers)
+    finally:
+        if map_server is not None:
+            map_server.stop()
+
+
+def _run_uvicorn(uvicorn: Any, settings: Any, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "bando.cli.server:app_from_settings",
         factory=True,

@@ -11,6 +11,7 @@ import logging
 
 from starlette.applications import Starlette
 
+from bando.api_config import wms
 from bando.api_config.app import middleware, ogc_routes
 from bando.api_config.health import health_routes
 from bando.api_config.logs import JsonLines
@@ -24,7 +25,8 @@ def create_app(base_url: str | None = None, settings: Settings | None = None) ->
     s = settings or get_settings()
     base = (base_url or s.base_url or DEFAULT_BASE_URL).rstrip("/")
     mounts, configs = ogc_routes(s, base)
-    app = Starlette(debug=False, routes=[*health_routes(), *mounts, *web_routes(s)], middleware=middleware(s))
+    extra = wms.routes(s.wms_upstream, s.request_timeout_s) if s.wms_upstream else []
+    app = Starlette(debug=False, routes=[*health_routes(), *mounts, *extra, *web_routes(s)], middleware=middleware(s))
     app.state.configs = configs
     return app
 

@@ -110,6 +110,26 @@ class Style(Strict):
     width: float = 1.0
     dash: bool = False
     radius: float = 5.0
+    label: str | None = Field(
+        default=None, description="label text: public fields in braces, e.g. '{soHieuToBanDo}/{soThuTuThua}'"
+    )
+    label_minzoom: int = Field(default=14, ge=0, le=24, description="MapLibre zoom from which labels show")
+    ramp: tuple[tuple[float, str], ...] = Field(
+        default=(), description="raster colour ramp: (value, #RRGGBB) stops, interpolated, ascending"
+    )
+
+    @field_validator("ramp")
+    @classmethod
+    def _ramp(cls, v: tuple[tuple[float, str], ...]) -> tuple[tuple[float, str], ...]:
+        values = [x for x, _ in v]
+        if values != sorted(values) or any(not _COLOUR.match(c) for _, c in v):
+            raise ValueError("ramp stops must ascend and carry #RRGGBB colours")
+        return v
+
+    @property
+    def label_fields(self) -> tuple[str, ...]:
+        """The fields the label template names, in order."""
+        return tuple(re.findall(r"\{([A-Za-z][A-Za-z0-9_]*)\}", self.label or ""))
 
     @field_validator("fill", "stroke")
     @classmethod
@@ -264,6 +284,7 @@ class Layer(Strict):
         if clash:
             raise ValueError(f"aliases map to more than one field: {sorted(clash)}")
         refs = [*self.key, self.time_field, self.rules.area_field, self.style.by, self.partition]
+        refs += [*self.style.label_fields]
         refs += [*(self.tiles.properties or ())] if self.tiles else []
         refs += [self.alert.field, self.alert.by] if self.alert else []
         for ref in filter(None, refs):
@@ -277,6 +298,9 @@ class Layer(Strict):
             raise ValueError("a layer is either versioned or partitioned, not both")
         if self.kind == "raster" and self.raster is None:
             raise ValueError("a raster layer needs a 'raster' section")
+        for name in self.style.label_fields:
+            if not self.field(name).public:
+                raise ValueError(f"label field {name!r} is not public: labels are drawn on public maps")
         for pname, profile in self.cad_profiles.items():
             unknown = [f for f in profile.fields if f not in names]
             if unknown:

@@ -28,11 +28,17 @@ cp node_modules/leaflet/dist/images/*.png "$tmp/leaflet/images/"
 cp node_modules/leaflet/LICENSE "$tmp/leaflet/"
 cp node_modules/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js "$tmp/leaflet.vectorgrid/"
 cp node_modules/leaflet.vectorgrid/LICENSE "$tmp/leaflet.vectorgrid/" 2>/dev/null || true
+# MapLibre GL's CSP build (its worker is a file of ours, not a blob) draws the map's labels.
+mkdir -p "$tmp/maplibre-gl" "$tmp/maplibre-gl-leaflet"
+cp node_modules/maplibre-gl/dist/maplibre-gl-csp.js node_modules/maplibre-gl/dist/maplibre-gl-csp-worker.js \
+  node_modules/maplibre-gl/dist/maplibre-gl.css node_modules/maplibre-gl/LICENSE.txt "$tmp/maplibre-gl/"
+cp node_modules/@maplibre/maplibre-gl-leaflet/leaflet-maplibre-gl.js node_modules/@maplibre/maplibre-gl-leaflet/LICENSE \
+  "$tmp/maplibre-gl-leaflet/"
 # Swagger UI for the OGC API's document page (/ogc/openapi?f=html); no source maps.
 cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
   node_modules/swagger-ui-dist/LICENSE "$tmp/swagger-ui/"
 sed -i '/^\/\/# sourceMappingURL=/d; /^\/\*# sourceMappingURL=.*\*\/$/d' "$tmp/swagger-ui/swagger-ui-bundle.js" "$tmp/swagger-ui/swagger-ui.css"
-node -e 'const l=require("./package-lock.json").packages;for(const k of ["leaflet","leaflet.vectorgrid","swagger-ui-dist"])console.log(k, l["node_modules/"+k].version)' > "$tmp/VERSIONS"
+node -e 'const l=require("./package-lock.json").packages;for(const k of ["leaflet","leaflet.vectorgrid","maplibre-gl","@maplibre/maplibre-gl-leaflet","swagger-ui-dist"])console.log(k, l["node_modules/"+k].version)' > "$tmp/VERSIONS"
 # Swap in whole, so a half-copied folder is never taken for an installed front end.
 rm -rf vendor.old
 [[ -d vendor ]] && mv vendor vendor.old

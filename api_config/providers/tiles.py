@@ -10,6 +10,7 @@ The tile-set metadata (OGC tile set, TileJSON, HTML) is built from the catalogue
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import psycopg
@@ -36,6 +37,13 @@ JSON_TYPES = {
 }
 TILEJSON_TYPES = {"string": "String", "integer": "Number", "number": "Number", "boolean": "Boolean"}
 DIMENSION = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1, "Polygon": 2, "MultiPolygon": 2}
+
+
+def center_zoom(w: float, s: float, e: float, n: float, low: int, high: int) -> int:
+    """The zoom at which the data's extent fills about a 1024-pixel view, within the tile zooms."""
+    span = max(e - w, (n - s) * 1.2, 1e-9)
+    fit = int(math.floor(math.log2(360 * 4 / span)))
+    return max(low, min(high, fit))
 
 
 class BandoTileProvider(BaseMVTProvider):
@@ -168,6 +176,11 @@ class BandoTileProvider(BaseMVTProvider):
         }
 
     def _bbox(self) -> tuple[float, float, float, float]:
+        """The published data's CRS84 extent (read at start-up); the province's before any load."""
+        bounds = (self.options or {}).get("bounds")
+        if isinstance(bounds, list) and len(bounds) == 4:
+            w, s, e, n = (float(v) for v in bounds)
+            return w, s, e, n
         return get_runtime().province.bbox_lonlat
 
     def _limits(self, tileset: str) -> list[dict[str, Any]]:
@@ -303,7 +316,7 @@ class BandoTileProvider(BaseMVTProvider):
             "minzoom": low,
             "maxzoom": high,
             "bounds": [w, s, e, n],
-            "center": [round((w + e) / 2, 6), round((s + n) / 2, 6), low],
+            "center": [round((w + e) / 2, 6), round((s + n) / 2, 6), center_zoom(w, s, e, n, low, high)],
             "attribution": self.layer.metadata.contact.organisation,
             "vector_layers": [
                 {

@@ -1,12 +1,19 @@
-// The map both pages share: our own vector tiles drawn on canvas (no WebGL), styled from
-// the catalogue; a layer switcher and a legend built from the same configuration.
+// The map both pages share: our own vector tiles drawn on canvas, styled from the catalogue;
+// a layer switcher and a legend built from the same configuration. Names (communes, roads,
+// plan zones, "sheet/parcel" numbers) are drawn by MapLibre GL from the API's map style
+// (/ogc/styles/bando, derived from the catalogue) with bando's own glyphs, in a pane above
+// the data; where the browser has no WebGL the map works without them.
 import { collection } from "./api.js";
 import { config, landUse } from "./config.js";
 import { onLangChange, pick, t } from "./i18n.js";
 
 const L = window.L;
 // drawing order: areas, an older plan version (site), parcel outlines, water, lines, points, highlights
-const PANES = { polygon: 410, versionPlan: 412, parcels: 414, water: 415, line: 420, point: 430, highlight: 450, live: 460 };
+const PANES = { polygon: 410, versionPlan: 412, parcels: 414, water: 415, line: 420, point: 430, labels: 440,
+  highlight: 450, live: 460 };
+const MAP_STYLE = "/ogc/styles/bando?f=mapbox";
+const GL_WORKER = "/vendor/maplibre-gl/maplibre-gl-csp-worker.js";
+let labelMap = null; // the MapLibre map inside the label layer, once its style is loaded
 const seenCodes = new Map(); // layer id -> Set of land-use codes drawn so far in the view
 const grids = new Map(); // layer id -> VectorGrid layer
 let legendTimer = null;
@@ -113,6 +120,7 @@ export function addVectorLayers(map) {
       ? { fill: true, fillColor: water.colour, fillOpacity: 0.9, weight: 0.5, color: "#5AAFC8" } : []);
     addGrid(map, water.id, vectorGrid(water.tiles, water.source, style, "water"), true);
   }
+  addLabels(map);
   let basemap = null;
   if (config.basemap) {
     basemap = L.tileLayer(config.basemap.url, { maxZoom: 21, crossOrigin: false });
@@ -120,7 +128,68 @@ export function addVectorLayers(map) {
   return { basemap };
 }
 
+function webgl() {
+  try {
+    const canvas = document.createElement("canvas");
+    return Boolean(canvas.getContext("webgl2") || canvas.getContext("webgl"));
+  } catch (e) {
+    return false;
+  }
+}
+
+function labelVisibility(id, on) {
+  if (!labelMap) return;
+  for (const l of labelMap.getStyle().layers) {
+    if (l.source === id) labelMap.setLayoutProperty(l.id, "visibility", on ? "visible" : "none");
+  }
+}
+
+/** The names drawn in the view, for screen readers (and anyone who cannot read the canvas). */
+function listLabels() {
+  const list = document.getElementById("map-labels");
+  if (!list || !labelMap) return;
+  const names = new Set();
+  for (const f of labelMap.queryRenderedFeatures()) {
+    if (f.layer.type !== "symbol") continue;
+    const text = labelMap.getLayoutProperty(f.layer.id, "text-field");
+    const parts = Array.isArray(text) && text[0] === "concat" ? text.slice(1) : [text];
+    names.add(parts.map((p) => (Array.isArray(p) ? String(f.properties[p[1][1]] ?? "") : p)).join(""));
+  }
+  list.replaceChildren(...[...names].sort().slice(0, 200).map((n) => Object.assign(document.createElement("li"), { textContent: n })));
+  list.dataset.count = String(names.size);
+  list.dataset.zoom = String(Math.round(labelMap.getZoom() + 1)); // MapLibre's 512-px zoom is Leaflet's minus one
+}
+
+/** The label layer: the map style's text layers only, over our data; shown with their layers. */
+async function addLabels(map) {
+  const gl = window.maplibregl;
+  if (!gl || !L.maplibreGL || !webgl()) return;
+  let style;
+  try {
+    const response = await fetch(MAP_STYLE, { credentials: "same-origin" });
+    if (!response.ok) return;
+    style = await response.json();
+  } catch (e) {
+    return;
+  }
+  const shown = new Set(config.layers.filter((l) => l.on || l.background).map((l) => l.id));
+  style.layers = style.layers.filter((l) => l.type === "symbol")
+    .map((l) => ({ ...l, layout: { ...l.layout, visibility: shown.has(l.source) ? "visible" : "none" } }));
+  gl.setWorkerUrl(GL_WORKER);
+  const layer = L.maplibreGL({ style, pane: "labels", interactive: false, attributionControl: false });
+  layer.addTo(map);
+  const glMap = layer.getMaplibreMap();
+  glMap.on("idle", () => {
+    labelMap = glMap;
+    for (const [id, grid] of grids) labelVisibility(id, map.hasLayer(grid));
+    listLabels();
+    document.body.dataset.labelsIdle = "true";
+  });
+  glMap.on("movestart", () => { document.body.dataset.labelsIdle = "false"; });
+}
+
 function setVisible(map, id, on) {
+  labelVisibility(id, on);
   const grid = grids.get(id);
   if (!grid) return;
   if (on && !map.hasLayer(grid)) grid.addTo(map);

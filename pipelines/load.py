@@ -10,10 +10,13 @@ that commits as it goes, so they outlive a refused or killed run.
 from __future__ import annotations
 
 import io
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,13 +29,13 @@ from bando.errors import BadInput, LoadRefused
 from bando.layers import catalogue as catalogue_mod
 from bando.layers import tables
 from bando.layers.model import Layer
-from bando.pipelines import publish, setchecks
+from bando.pipelines import delivery, publish, setchecks
 from bando.pipelines.accounting import accounted
 from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Normaliser
 from bando.pipelines.publish import Version
-from bando.pipelines.report import LoadResult, Tally
-from bando.pipelines.sources import FileRefused, SourceSpec, batches, open_source
+from bando.pipelines.report import FileResult, LoadResult, Tally
+from bando.pipelines.sources import FileRefused, Source, SourceSpec, batches, open_source
 from bando.pipelines.text import TextDecoder
 from bando.province import Province
 from bando.province import configured as configured_province
@@ -106,7 +109,9 @@ def run_load(
         version_id=version_id,
         force=opts.force,
         dry_run=opts.dry_run,
-        build=lambda lineage, result: _build(layer, source, opts, url, srid, province, lineage, result, progress),
+        build=lambda lineage, result: _build(
+            layer, source, opts, url, srid, province, lineage, result, progress, s.home / "unpacked"
+        ),
     )
 
 
@@ -120,27 +125,55 @@ def _build(
     lineage: Lineage,
     result: LoadResult,
     progress: Progress | None,
+    scratch: Path,
 ) -> None:
-    spec = SourceSpec(path, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
-    source = open_source(spec)
-    if layer.geometry and not source.is_spatial:
-        raise FileRefused(
-            "geometry.missing", f"{path.name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer"
-        )
-    result.crs = source.crs.to_string() if source.crs else None
-    decoder = TextDecoder(opts.encoding, read_as_bytes=source.read_encoding is not None)
+    if not delivery.is_bundle(path):
+        _build_files(layer, [path], path.parent, opts, url, srid, province, lineage, result, progress)
+        return
+    with delivery.unpacked(path, scratch) as folder:
+        files, ignored = delivery.data_files(folder)
+        if ignored:
+            lineage.update(message=f"ignored {len(ignored)} file(s) bando does not read: {', '.join(ignored[:5])}")
+        _build_files(layer, files, folder, opts, url, srid, province, lineage, result, progress)
+
+
+def _open(layer: Layer, files: list[Path], folder: Path, opts: LoadOptions) -> list[tuple[str, Source]]:
+    """Open every file before reading a row: a file-level defect refuses the whole delivery."""
+    opened = []
+    for f in files:
+        spec = SourceSpec(f, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
+        source = open_source(spec)
+        name = str(f.relative_to(folder))
+        if layer.geometry and not source.is_spatial:
+            raise FileRefused(
+                "geometry.missing", f"{name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer"
+            )
+        opened.append((name, source))
+    return opened
+
+
+def _build_files(
+    layer: Layer,
+    files: list[Path],
+    folder: Path,
+    opts: LoadOptions,
+    url: str,
+    srid: int | None,
+    province: Province,
+    lineage: Lineage,
+    result: LoadResult,
+    progress: Progress | None,
+) -> None:
+    opened = _open(layer, files, folder, opts)
+    total = sum(s.feature_count or 0 for _, s in opened) if all(s.feature_count for _, s in opened) else None
     extent = province.bbox_in(srid) if (srid and layer.rules.extent == "province") else None
-    normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
     staging = f"{layer.table}_{result.lineage_id}"
     staging_ident = sql.Identifier("staging", staging)
     tally = Tally()
     columns = tables.copy_columns(layer)
     with psycopg.connect(url) as conn:  # one transaction: everything or nothing
         conn.execute("set local statement_timeout = 0")
-        # Set checks are large self-joins: use both cores, and skip JIT (its compile time is
-        # wasted on a query dominated by GEOS calls).
-        conn.execute("set local jit = off")
-        conn.execute("set local max_parallel_workers_per_gather = 2")
+        conn.execute("set local jit = off")  # its compile time is wasted on index builds and sorts
         conn.execute(tables.create_table(layer, "staging", staging, srid))
         base = publish.next_fid_base(conn, layer, opts.version)
         copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
@@ -155,31 +188,44 @@ def _build(
             conn.cursor() as cur,
             cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp,
         ):
-            for table, geometry_name in batches(source, opts.batch_size):
-                batch = normaliser.process(table, geometry_name, read)
-                read += table.num_rows
-                tally.add(batch.issues)
-                if batch.issues:
-                    lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
-                result.rows_repaired += batch.repaired
-                if batch.table.num_rows:
-                    cp.write(_csv(batch.table, layer, base, opts.version))
-                    if layer.partition:
-                        delivered.update(pc.unique(batch.table.column(layer.partition)).drop_null().to_pylist())
-                if progress:
-                    progress(read, source.feature_count)
+            for name, source in opened:
+                fr = FileResult(name, read, crs=source.crs.to_string() if source.crs else None)
+                result.files.append(fr)
+                lineage.files.append((read, name))
+                decoder = TextDecoder(opts.encoding, read_as_bytes=source.read_encoding is not None)
+                normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
+                for table, geometry_name in batches(source, opts.batch_size):
+                    batch = normaliser.process(table, geometry_name, read)
+                    read += table.num_rows
+                    tally.add(batch.issues)
+                    if batch.issues:
+                        lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
+                    result.rows_repaired += batch.repaired
+                    if batch.table.num_rows:
+                        cp.write(_csv(batch.table, layer, base, opts.version))
+                        if layer.partition:
+                            delivered.update(pc.unique(batch.table.column(layer.partition)).drop_null().to_pylist())
+                    if progress:
+                        progress(read, total)
+                fr.rows_read = read - fr.first_index
+                fr.encoding, fr.encoding_note = decoder.label, decoder.note
         result.rows_read = read
-        result.encoding, result.encoding_note = decoder.label, decoder.note
-        lineage.update(rows_read=read, encoding=decoder.label, encoding_note=decoder.note, source_crs=result.crs)
+        _summarise_files(result)
+        lineage.update(
+            rows_read=read,
+            encoding=result.encoding,
+            encoding_note=result.encoding_note,
+            source_crs=result.crs,
+            files=[asdict(f) for f in result.files],
+        )
         with result.phase("keep other partitions"):
             kept = publish.carry_other_partitions(conn, layer, staging, delivered)
         with result.phase("primary key and spatial index"):
             for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # needed by the checks
                 conn.execute(stmt)
         with result.phase("keys and overlaps"):
-            conn.execute(sql.SQL("analyze {}").format(staging_ident))  # the planner needs stats for the self-join
             set_issues, set_records, set_wkt = setchecks.run(
-                conn, layer, staging_ident, base, opts.version.id if opts.version else None
+                conn, layer, staging_ident, base, opts.version.id if opts.version else None, _row_name(result.files)
             )
         if set_issues:
             tally.add(set_issues)
@@ -188,8 +234,10 @@ def _build(
         result.rows_warned = len(tally.warned_rows - tally.rejected_rows)
         result.rows_loaded = read - result.rows_rejected
         result.rules = tally.summaries()
+        _file_counts(result, tally.rejected_rows)
+        lineage.update(files=[asdict(f) for f in result.files])
         if read == 0:
-            raise FileRefused("file.no_features", f"{path.name} holds no features")
+            raise FileRefused("file.no_features", f"{Path(result.source).name} holds no features")
         ratio = result.rows_rejected / read
         if ratio > layer.rules.max_reject_ratio:
             raise LoadRefused(
@@ -213,8 +261,49 @@ def _build(
             conn.commit()
     result.outcome = "published"
     result.message = f"published {result.rows_loaded} rows to data.{layer.table}"
+    if len(result.files) > 1:
+        result.message += f" from {len(result.files)} files"
     if kept:
         result.message += f" (kept {kept} rows of {layer.partition} values this delivery does not cover)"
+
+
+def _summarise_files(result: LoadResult) -> None:
+    """The delivery's CRS and encoding: the files' own when they agree, else how many of each."""
+    for attr in ("crs", "encoding"):
+        values = Counter(getattr(f, attr) for f in result.files)
+        if len(values) == 1:
+            setattr(result, attr, next(iter(values)))
+        else:
+            setattr(result, attr, "mixed: " + ", ".join(f"{n} × {v or '—'}" for v, n in values.most_common()))
+    notes = {f.encoding_note for f in result.files if f.encoding_note}
+    if len(result.files) == 1 or len(notes) <= 1:
+        result.encoding_note = next(iter(notes), None)
+    else:
+        result.encoding_note = f"each file's encoding detected on its own ({result.encoding})"
+
+
+def _file_counts(result: LoadResult, rejected: set[int]) -> None:
+    starts = np.array([f.first_index for f in result.files], dtype=np.int64)
+    per_file = np.bincount(
+        np.searchsorted(starts, np.fromiter(rejected, dtype=np.int64, count=len(rejected)), side="right") - 1,
+        minlength=len(starts),
+    )
+    for f, n in zip(result.files, per_file, strict=True):
+        f.rows_rejected = int(n)
+        f.rows_loaded = f.rows_read - f.rows_rejected
+
+
+def _row_name(files: list[FileResult]) -> Callable[[int], str]:
+    """How a finding names another row: 'source row N' for one file, 'row N of FILE' for many."""
+    if len(files) <= 1:
+        return lambda index: f"source row {index}"
+    starts = [f.first_index for f in files]
+
+    def name(index: int) -> str:
+        f = files[bisect_right(starts, index) - 1]
+        return f"row {index - f.first_index} of {f.name}"
+
+    return name
 
 
 def _csv(batch: pa.Table, layer: Layer, base: int, version: Version | None) -> bytes:

@@ -25,6 +25,20 @@ class RuleSummary:
 
 
 @dataclass
+class FileResult:
+    """One file of a delivery: its rows (from ``first_index`` in the delivery's numbering) and how it was read."""
+
+    name: str
+    first_index: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    crs: str | None = None
+    encoding: str | None = None
+    encoding_note: str | None = None
+
+
+@dataclass
 class LoadResult:
     layer: str
     source: str
@@ -44,6 +58,7 @@ class LoadResult:
     rules: list[RuleSummary] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for the steward and benchmarks
     report_path: str | None = None
+    files: list[FileResult] = field(default_factory=list)  # every file of the delivery, in reading order
 
     @contextlib.contextmanager
     def phase(self, name: str):

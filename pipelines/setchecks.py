@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -29,7 +29,12 @@ THREADS = 2
 
 
 def run(
-    conn: psycopg.Connection, layer: Layer, table: sql.Composable, base: int, version_id: str | None
+    conn: psycopg.Connection,
+    layer: Layer,
+    table: sql.Composable,
+    base: int,
+    version_id: str | None,
+    row_name: Callable[[int], str] = lambda index: f"source row {index}",
 ) -> tuple[list[Issue], dict[int, dict], dict[int, str]]:
     """Find clashes, delete rejected rows from staging; return issues and their records."""
     issues: list[Issue] = []
@@ -57,7 +62,7 @@ def run(
                     fid - base - 1,
                     "key.duplicate",
                     "error",
-                    f"key {'+'.join(layer.key)} = {keytext} repeats source row {first - base - 1}",
+                    f"key {'+'.join(layer.key)} = {keytext} repeats {row_name(first - base - 1)}",
                 )
             )
     if layer.geometry and layer.geometry.endswith("Polygon") and layer.rules.overlaps != "off":
@@ -68,9 +73,7 @@ def run(
             if severity == "error":
                 reject_fids.add(b)
             issues.append(
-                Issue(
-                    b - base - 1, "geometry.overlap", severity, f"overlaps source row {a - base - 1} by {area:.2f} m²"
-                )
+                Issue(b - base - 1, "geometry.overlap", severity, f"overlaps {row_name(a - base - 1)} by {area:.2f} m²")
             )
     records: dict[int, dict] = {}
     wkt: dict[int, str] = {}

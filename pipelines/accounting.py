@@ -37,9 +37,10 @@ def accounted(
     force: bool,
     dry_run: bool,
     build: Build,
+    listener: Callable[[str, float | None], None] | None = None,
 ) -> LoadResult:
     check_writable(settings.home / "reports")
-    result = LoadResult(layer=layer_id, source=str(source), outcome="failed", version_id=version_id)
+    result = LoadResult(layer=layer_id, source=str(source), outcome="failed", version_id=version_id, listener=listener)
     started = time.monotonic()
     lineage = Lineage(url, layer_id)
     try:

@@ -42,6 +42,7 @@ from bando.province import configured as configured_province
 from bando.settings import Settings, get_settings
 
 Progress = Callable[[int, int | None], None]
+PhaseListener = Callable[[str, float | None], None]
 
 
 @dataclass
@@ -66,7 +67,9 @@ def run_load(
     options: LoadOptions | None = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    phases: PhaseListener | None = None,
 ) -> LoadResult:
+    """Load one delivery (a file, a folder or a zip of files); ``progress`` hears rows, ``phases`` steps."""
     opts = options or LoadOptions()
     s = settings or get_settings()
     cat = catalogue_mod.load(s.layers_dir)
@@ -88,6 +91,7 @@ def run_load(
             version_id=None,
             force=opts.force,
             dry_run=opts.dry_run,
+            listener=phases,
             build=lambda _, result: convert_and_publish(layer, source, opts, s, url, province, result),
         )
     if layer.versioned and opts.version is None:
@@ -109,6 +113,7 @@ def run_load(
         version_id=version_id,
         force=opts.force,
         dry_run=opts.dry_run,
+        listener=phases,
         build=lambda lineage, result: _build(
             layer, source, opts, url, srid, province, lineage, result, progress, s.home / "unpacked"
         ),
@@ -276,7 +281,7 @@ def _summarise_files(result: LoadResult) -> None:
         else:
             setattr(result, attr, "mixed: " + ", ".join(f"{n} × {v or '—'}" for v, n in values.most_common()))
     notes = {f.encoding_note for f in result.files if f.encoding_note}
-    if len(result.files) == 1 or len(notes) <= 1:
+    if len(notes) <= 1 and not (result.encoding or "").startswith("mixed"):
         result.encoding_note = next(iter(notes), None)
     else:
         result.encoding_note = f"each file's encoding detected on its own ({result.encoding})"

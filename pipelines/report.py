@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,17 +60,30 @@ class LoadResult:
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for the steward and benchmarks
     report_path: str | None = None
     files: list[FileResult] = field(default_factory=list)  # every file of the delivery, in reading order
+    #: told (phase, None) when a phase starts and (phase, seconds) when it ends: progress output
+    listener: Callable[[str, float | None], None] | None = field(default=None, repr=False, compare=False)
 
     @contextlib.contextmanager
-    def phase(self, name: str):
+    def phase(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
+        if self.listener:
+            self.listener(name, None)
         try:
             yield
         finally:
-            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 3)
+            took = time.perf_counter() - started
+            self.phases[name] = round(self.phases.get(name, 0.0) + took, 3)
+            if self.listener:
+                self.listener(name, took)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        listener, self.listener = self.listener, None  # asdict would deep-copy it (and its console)
+        try:
+            data = asdict(self)
+        finally:
+            self.listener = listener
+        data.pop("listener", None)
+        return data
 
 
 class Tally:

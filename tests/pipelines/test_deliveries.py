@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import shapely
 
 from bando.data_samples.gen.writers import write_legacy_shapefile, write_shapefile
 from bando.pipelines.load import LoadOptions, run_load
+from tests.conftest import cli_env
 
 X0, Y0 = 590_000.0, 2_262_000.0  # in Hưng Yên (EPSG:9209), clear of the samples and other tests
 SIDE = 6  # 36 parcels a commune
@@ -119,3 +121,30 @@ def test_a_folder_with_nothing_to_read_is_refused(database: str, tmp_path: Path)
     (tmp_path / "notes.txt").write_text("nothing here")
     result = run_load("parcels", tmp_path, LoadOptions(dry_run=True))
     assert result.outcome == "refused" and [r.rule for r in result.rules] == ["file.empty"]
+
+
+def test_the_terminal_summary_and_lineage_fit_80_columns_without_breaking_a_phrase(
+    database: str, bando_bin: str, folder: Path
+) -> None:
+    env = cli_env({"COLUMNS": "80"})
+    loaded = subprocess.run(
+        [bando_bin, "load", "parcels", str(folder), "--dry-run"], capture_output=True, text=True, env=env
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    lines = loaded.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    assert any("CRS mixed: 21 × EPSG:9209, 1 × EPSG:4326" in line for line in lines), loaded.stdout
+    assert "22 files" in loaded.stdout and "huyen_1/xa_30007.shp" in loaded.stdout
+    # not a terminal: one line per phase, with rows/s for the reading
+    assert any(line.startswith("  read, validate, copy: ") and "rows/s" in line for line in loaded.stderr.splitlines())
+    assert "  keys and overlaps: " in loaded.stderr
+    lineage_id = int(loaded.stdout.rsplit("lineage #", 1)[1].split()[0])
+    shown = subprocess.run(
+        [bando_bin, "lineage", "parcels", "--load", str(lineage_id)], capture_output=True, text=True, env=env
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert all(len(line) <= 80 for line in shown.stdout.splitlines()), shown.stdout
+    assert f"#{lineage_id}" in shown.stdout and "22 files" in shown.stdout
+    assert "huyen_0/xa_30012.shp" in shown.stdout and "tcvn3" in shown.stdout
+    listing = subprocess.run([bando_bin, "lineage", "parcels"], capture_output=True, text=True, env=env)
+    assert all(len(line) <= 80 for line in listing.stdout.splitlines()), listing.stdout

@@ -171,6 +171,12 @@ def load_cmd(
     decision_date: Annotated[str | None, typer.Option(help="approval date, YYYY-MM-DD")] = None,
     authority: Annotated[str | None, typer.Option(help="approving authority")] = None,
     valid_from: Annotated[str | None, typer.Option(help="date the version applies from")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Dask workers staging the delivery in parallel (default BANDO_LOAD_WORKERS)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="a Dask scheduler's address, e.g. tcp://10.0.0.5:8786 (BANDO_DASK_SCHEDULER)")
+    ] = None,
 ) -> None:
     """Load one delivery (a file, or a folder or zip of files) into a layer: validate, publish atomically."""
     from bando.pipelines.load import LoadOptions, run_load
@@ -184,6 +190,8 @@ def load_cmd(
         dry_run=dry_run,
         force=force,
         version=_version(version_id, decision, decision_date, authority, valid_from),
+        workers=workers,
+        scheduler=scheduler,
     )
     from bando.cli.report import LoadProgress
 

@@ -102,6 +102,15 @@ class Tally:
                 s.examples.append(f"row {i.index}: {i.reason}")
             (self.rejected_rows if i.severity == "error" else self.warned_rows).add(i.index)
 
+    def merge(self, other: Tally) -> None:
+        """Add another tally's findings (a piece staged elsewhere), keeping the first examples."""
+        for key, theirs in other.by_rule.items():
+            mine = self.by_rule.setdefault(key, RuleSummary(theirs.rule, theirs.severity))
+            mine.count += theirs.count
+            mine.examples += theirs.examples[: EXAMPLES - len(mine.examples)]
+        self.rejected_rows |= other.rejected_rows
+        self.warned_rows |= other.warned_rows
+
     def summaries(self) -> list[RuleSummary]:
         order = defaultdict(int, {"error": 0, "warning": 1, "note": 2})
         return sorted(self.by_rule.values(), key=lambda s: (order[s.severity], -s.count, s.rule))

@@ -148,3 +148,17 @@ def test_the_terminal_summary_and_lineage_fit_80_columns_without_breaking_a_phra
     assert "huyen_0/xa_30012.shp" in shown.stdout and "tcvn3" in shown.stdout
     listing = subprocess.run([bando_bin, "lineage", "parcels"], capture_output=True, text=True, env=env)
     assert all(len(line) <= 80 for line in listing.stdout.splitlines()), listing.stdout
+
+
+def test_two_dask_workers_stage_the_folder_with_the_same_counts(database: str, folder: Path) -> None:
+    one = run_load("parcels", folder, LoadOptions(dry_run=True, workers=1))
+    two = run_load("parcels", folder, LoadOptions(dry_run=True, workers=2))
+    assert two.outcome == "dry-run", two.message
+    assert [(f.name, f.rows_read, f.rows_rejected, f.encoding, f.crs) for f in two.files] == [
+        (f.name, f.rows_read, f.rows_rejected, f.encoding, f.crs) for f in one.files
+    ]
+    assert (two.rows_read, two.rows_loaded, two.rows_rejected) == (one.rows_read, one.rows_loaded, one.rows_rejected)
+    assert [(r.rule, r.count) for r in two.rules] == [(r.rule, r.count) for r in one.rules]
+    with psycopg.connect(database) as conn:
+        debris = conn.execute("select count(*) from pg_tables where schemaname = 'staging'").fetchone()
+    assert debris == (0,)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -122,7 +122,7 @@ class LoadProgress:
         self.console = console
         self.layer = layer
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.rows = 0
         self.started = time.perf_counter()
 

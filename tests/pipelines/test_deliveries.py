@@ -148,6 +148,11 @@ def test_the_terminal_summary_and_lineage_fit_80_columns_without_breaking_a_phra
     assert "huyen_0/xa_30012.shp" in shown.stdout and "tcvn3" in shown.stdout
     listing = subprocess.run([bando_bin, "lineage", "parcels"], capture_output=True, text=True, env=env)
     assert all(len(line) <= 80 for line in listing.stdout.splitlines()), listing.stdout
+    findings = subprocess.run(
+        [bando_bin, "rejects", "parcels", "--lineage", str(lineage_id)], capture_output=True, text=True, env=env
+    )
+    assert findings.returncode == 0, findings.stderr
+    assert "huyen_1/xa_30007.shp" in findings.stdout and "domain.unknown_code" in findings.stdout
 
 
 def test_two_dask_workers_stage_the_folder_with_the_same_counts(database: str, folder: Path) -> None:

@@ -31,6 +31,17 @@ class Part:
     key: Hashable
     fids: np.ndarray
     geoms: np.ndarray
+    convex: np.ndarray | None = None  # one convex quadrilateral? (computed once, see quads)
+    corners: np.ndarray | None = None
+
+    def shape(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.convex is None or self.corners is None:
+            self.convex, self.corners = quads(self.geoms)
+        return self.convex, self.corners
+
+    def subset(self, mask: np.ndarray) -> Part:
+        convex, corners = self.shape()
+        return Part(self.key, self.fids[mask], self.geoms[mask], convex[mask], corners[mask])
 
 
 def quads(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,9 +67,12 @@ def quads(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ok, corners
 
 
+NEXT = np.array([1, 2, 3, 0])
+
+
 def _clipped_area(p: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Area of each convex polygon p (m, 4, 2) on the side d >= 0 of a line (d: signed distances)."""
-    p1, d1 = np.roll(p, -1, axis=1), np.roll(d, -1, axis=1)
+    p1, d1 = p[:, NEXT], d[:, NEXT]
     inside, inside1 = d >= 0, d1 >= 0
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(inside != inside1, d / (d - d1), 0.0)
@@ -85,7 +99,7 @@ def overlap_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     origin = a[:, :1, :]
     a, b = a - origin, b - origin  # small numbers: the area keeps its precision
-    signed = (b[:, :, 0] * np.roll(b, -1, axis=1)[:, :, 1] - b[:, :, 1] * np.roll(b, -1, axis=1)[:, :, 0]).sum(axis=1)
+    signed = (b[:, :, 0] * b[:, NEXT, 1] - b[:, :, 1] * b[:, NEXT, 0]).sum(axis=1)
     b = np.where((signed < 0)[:, None, None], b[:, ::-1, :], b)  # counter-clockwise: inside is on the left
     bound = np.full(len(a), np.inf)
     for k in range(4):
@@ -96,17 +110,17 @@ def overlap_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return bound
 
 
-def _true_overlaps(fa: np.ndarray, ga: np.ndarray, fb: np.ndarray, gb: np.ndarray, base: int, tol: float) -> list[Pair]:
-    """Of candidate pairs that intersect, keep those with a new row, meeting interiors, area > tol."""
-    new = (fa > base) | (fb > base)
-    fa, ga, fb, gb = fa[new], ga[new], fb[new], gb[new]
-    qa, ca = quads(ga)
-    qb, cb = quads(gb)
-    both = np.flatnonzero(qa & qb)
+def _true_overlaps(a: Part, i: np.ndarray, b: Part, j: np.ndarray, base: int, tol: float) -> list[Pair]:
+    """Of candidate pairs (a[i], b[j]) that intersect, keep those with a new row, meeting interiors, area > tol."""
+    new = (a.fids[i] > base) | (b.fids[j] > base)
+    i, j = i[new], j[new]
+    (qa, ca), (qb, cb) = a.shape(), b.shape()
+    both = np.flatnonzero(qa[i] & qb[j])
     if len(both):  # convex quadrilaterals (most parcels): a bound rules most pairs out without GEOS
-        small = np.zeros(len(ga), dtype=bool)
-        small[both] = overlap_bound(ca[both], cb[both]) <= tol * 0.5
-        fa, ga, fb, gb = fa[~small], ga[~small], fb[~small], gb[~small]
+        small = np.zeros(len(i), dtype=bool)
+        small[both] = overlap_bound(ca[i[both]], cb[j[both]]) <= tol * 0.5
+        i, j = i[~small], j[~small]
+    fa, ga, fb, gb = a.fids[i], a.geoms[i], b.fids[j], b.geoms[j]
     inside = ~shapely.touches(ga, gb)
     fa, ga, fb, gb = fa[inside], ga[inside], fb[inside], gb[inside]
     if not len(fa):
@@ -123,8 +137,7 @@ def within(part: Part, base: int, tol: float) -> list[Pair]:
         return []
     i, j = STRtree(part.geoms).query(part.geoms, predicate="intersects")
     keep = i < j
-    i, j = i[keep], j[keep]
-    return _true_overlaps(part.fids[i], part.geoms[i], part.fids[j], part.geoms[j], base, tol)
+    return _true_overlaps(part, i[keep], part, j[keep], base, tol)
 
 
 def across(a: Part, b: Part, base: int, tol: float) -> list[Pair]:
@@ -132,7 +145,7 @@ def across(a: Part, b: Part, base: int, tol: float) -> list[Pair]:
     if not len(a.geoms) or not len(b.geoms):
         return []
     i, j = STRtree(b.geoms).query(a.geoms, predicate="intersects")
-    return _true_overlaps(a.fids[i], a.geoms[i], b.fids[j], b.geoms[j], base, tol)
+    return _true_overlaps(a, i, b, j, base, tol)
 
 
 class Borders:
@@ -160,7 +173,7 @@ class Borders:
         g, e = self.tree.query(part.geoms)
         hit = np.zeros(len(part.geoms), dtype=bool)
         hit[g[e != own]] = True
-        return Part(part.key, part.fids[hit], part.geoms[hit])
+        return part.subset(hit)
 
     def add(self, band: Part) -> list[Pair]:
         """Check a partition's band against the neighbours seen so far; forget finished bands."""

@@ -57,8 +57,15 @@ def _say(console: Console, phrases: Iterable[str], indent: str = "  ") -> None:
 
 def print_result(console: Console, result: LoadResult) -> None:
     colour = {"published": "green", "noop": "cyan", "dry-run": "cyan", "refused": "red"}.get(result.outcome, "red")
-    console.print(f"[bold {colour}]{result.layer}: {result.outcome}[/]", highlight=False)
-    _say(console, [result.message], indent="  ")
+    head = f"{result.layer}: {result.outcome}"
+    lines = textwrap.wrap(
+        f"{head} — {result.message}", console.width, subsequent_indent="  ", break_long_words=False
+    ) or [head]
+    first = Text(lines[0])
+    first.stylize(f"bold {colour}", 0, len(head))
+    console.print(first, soft_wrap=True)
+    for line in lines[1:]:
+        console.print(Text(line), soft_wrap=True)
     if result.outcome != "noop":
         _say(
             console,

@@ -49,6 +49,7 @@ ALL_DATASETS = (
     "ioc",
     "flood_depth",
     "dirty",
+    "formats",
     "manifest",
 )
 

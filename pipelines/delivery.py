@@ -20,7 +20,24 @@ from pathlib import Path, PurePosixPath
 from bando.pipelines.sources import VECTOR_SUFFIXES, FileRefused
 
 #: Files that travel beside a data file and are read with it, not on their own.
-SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".qix", ".xml", ".qmd", ".aux"}
+SIDECARS = {
+    ".dbf",
+    ".shx",
+    ".prj",
+    ".cpg",
+    ".qpj",
+    ".sbn",
+    ".sbx",
+    ".qix",
+    ".xml",
+    ".qmd",
+    ".aux",
+    ".dat",
+    ".map",
+    ".id",
+    ".ind",
+    ".mid",
+}
 MAX_MEMBERS = 20_000
 MAX_RATIO = 200  # uncompressed / compressed: beyond it, a zip bomb rather than survey data
 

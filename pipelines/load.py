@@ -28,13 +28,14 @@ from bando.layers import tables
 from bando.layers.model import Layer
 from bando.pipelines import delivery, parallel, publish, setchecks
 from bando.pipelines.accounting import accounted
+from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Normaliser
 from bando.pipelines.publish import Version
 from bando.pipelines.report import FileResult, LoadResult, Tally
 from bando.pipelines.rows import copy_csv
 from bando.pipelines.sources import FileRefused, Source, SourceSpec, batches, open_source
-from bando.pipelines.text import TextDecoder
+from bando.pipelines.text import decoder_for
 from bando.province import Province
 from bando.province import configured as configured_province
 from bando.settings import Settings, get_settings
@@ -50,6 +51,7 @@ class LoadOptions:
     source_layer: str | None = None
     x_column: str | None = None
     y_column: str | None = None
+    profile: str | None = None  # the layer's CAD profile for a DGN/DXF drawing
     dry_run: bool = False
     force: bool = False
     version: Version | None = None
@@ -147,13 +149,15 @@ def _build(
         _build_files(layer, files, folder, opts, url, srid, province, lineage, result, progress)
 
 
-def _open(layer: Layer, files: list[Path], folder: Path, opts: LoadOptions) -> list[tuple[str, Source]]:
+def _open(
+    layer: Layer, files: list[Path], folder: Path, opts: LoadOptions, lineage: Lineage, result: LoadResult
+) -> list[tuple[str, Source]]:
     """Open every file before reading a row: a file-level defect refuses the whole delivery."""
     opened = []
     for f in files:
         spec = SourceSpec(f, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
-        source = open_source(spec)
         name = str(f.relative_to(folder))
+        source = open_drawing(layer, spec, opts.profile, lineage, result) if is_drawing(f) else open_source(spec)
         if layer.geometry and not source.is_spatial:
             raise FileRefused(
                 "geometry.missing", f"{name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer"
@@ -174,13 +178,17 @@ def _build_files(
     result: LoadResult,
     progress: Progress | None,
 ) -> None:
-    opened = _open(layer, files, folder, opts)
+    opened = _open(layer, files, folder, opts, lineage, result)
     total = sum(s.feature_count or 0 for _, s in opened) if all(s.feature_count for _, s in opened) else None
     extent = province.bbox_in(srid) if (srid and layer.rules.extent == "province") else None
     staging = f"{layer.table}_{result.lineage_id}"
     staging_ident = sql.Identifier("staging", staging)
     tally = Tally()
-    spread = bool(opts.scheduler or (opts.workers or 1) > 1) and total is not None
+    spread = (
+        bool(opts.scheduler or (opts.workers or 1) > 1)
+        and total is not None
+        and not any(s.prebuilt is not None for _, s in opened)  # drawings are built here, in memory
+    )
     try:
         with psycopg.connect(url) as conn:  # one transaction: everything or nothing
             if spread:
@@ -233,10 +241,10 @@ def _read_here(
     # memory would grow with the file whenever PostgreSQL ingests slower than we read.
     with conn.cursor() as cur, cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp:
         for name, source in opened:
-            fr = FileResult(name, read, crs=source.crs.to_string() if source.crs else None)
+            fr = FileResult(name, read, crs=_crs_text(source))
             result.files.append(fr)
             lineage.files.append((read, name))
-            decoder = TextDecoder(opts.encoding, read_as_bytes=source.read_encoding is not None)
+            decoder = decoder_for(source, opts.encoding)
             normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
             for table, geometry_name in batches(source, opts.batch_size):
                 batch = normaliser.process(table, geometry_name, read)
@@ -270,7 +278,7 @@ def _read_spread(
     first, start = [], 0
     for name, source in opened:
         first.append(start)
-        result.files.append(FileResult(name, start, crs=source.crs.to_string() if source.crs else None))
+        result.files.append(FileResult(name, start, crs=_crs_text(source)))
         lineage.files.append((start, name))
         start += source.feature_count or 0
     job.files = list(lineage.files)
@@ -361,6 +369,13 @@ def _check_and_publish(
         result.message += f" from {len(result.files)} files"
     if kept:
         result.message += f" (kept {kept} rows of {layer.partition} values this delivery does not cover)"
+
+
+def _crs_text(source: Source) -> str | None:
+    crs = source.crs.to_string() if source.crs else None
+    if source.crs_note and crs:
+        crs += f" ({source.crs_note})"
+    return crs
 
 
 def _summarise_files(result: LoadResult) -> None:

@@ -35,7 +35,7 @@ from bando.pipelines.publish import Version
 from bando.pipelines.report import Tally
 from bando.pipelines.rows import copy_csv
 from bando.pipelines.sources import Source, SourceSpec, batches, open_source
-from bando.pipelines.text import TextDecoder
+from bando.pipelines.text import decoder_for
 
 MIN_PIECE = 50_000  # rows: smaller pieces cost more in scheduling than they gain
 
@@ -104,7 +104,7 @@ def pieces(opened: list[tuple[str, Source]], first: list[int], workers: int) -> 
 
 def _decide(source: Source) -> tuple[str | None, str | None]:
     """The file's text encoding from its first rows, so that every piece of it decodes alike."""
-    decoder = TextDecoder(source.spec.encoding, read_as_bytes=source.read_encoding is not None)
+    decoder = decoder_for(source, source.spec.encoding)
     for table, _ in batches(source, 2000, 0, 2000):
         text = [c for c in table.column_names if c in source.columns and is_text(table.column(c))]
         decoder.observe(v for c in text for v in table.column(c).to_pylist() if v)
@@ -114,7 +114,7 @@ def _decide(source: Source) -> tuple[str | None, str | None]:
 def stage(piece: Piece, job: Job) -> Staged:
     """Run on a Dask worker: read, validate and COPY one piece in a transaction of its own."""
     source = open_source(piece.spec)
-    decoder = TextDecoder(piece.spec.encoding, read_as_bytes=source.read_encoding is not None)
+    decoder = decoder_for(source, piece.spec.encoding)
     if piece.encoding is not None:
         decoder.encoding, decoder.note = piece.encoding, piece.note
     normaliser = Normaliser(job.layer, source, job.srid or 4326, job.extent, decoder)

@@ -26,7 +26,7 @@ from bando.errors import BadInput, LoadRefused
 from bando.layers import catalogue as catalogue_mod
 from bando.layers import tables
 from bando.layers.model import Layer
-from bando.pipelines import delivery, parallel, publish, setchecks
+from bando.pipelines import delivery, opendata, parallel, publish, setchecks
 from bando.pipelines.accounting import accounted
 from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
@@ -211,6 +211,8 @@ def _build_files(
                         conn, layer, opened, opts, srid, extent, staging_ident, base, lineage, result, tally, progress
                     )
             _check_and_publish(conn, layer, opts, srid, staging, base, read, delivered, lineage, result, tally)
+            if result.outcome == "published":
+                opendata.export_after_publish(layer, url, get_settings(), province)
     finally:
         if spread:
             parallel.drop_staging(url, staging)  # already gone when published (renamed into data)

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     )
     layers_dir: Path = Field(default_factory=_catalogue_dir, description="the layer catalogue (YAML per layer)")
     # serving
+    load_workers: int = Field(
+        default=1, ge=1, le=256, description="Dask workers of a load's LocalCluster; 1 loads in-process"
+    )
+    dask_scheduler: str = Field(default="", description="a Dask scheduler's address: loads run on that cluster")
     pool_size: int = Field(default=16, ge=1, description="database connections (and worker threads) per view")
     statement_timeout_ms: int = Field(default=15_000, ge=100, description="longest query of the internal API")
     internal_tokens: str = Field(

@@ -28,10 +28,15 @@ class Run:
         return self.rows / self.wall_s if self.wall_s else 0.0
 
 
-def parcels_file(n: int, seed: int = 2026) -> Path:
-    """A GeoPackage of n parcels, generated once and kept under benchmarks/out/ (not committed)."""
-    folder = OUT / f"parcels-{n}-{seed}"
-    found = sorted(folder.rglob("parcels.gpkg"))
+def parcels_file(n: int, seed: int = 2026, clean_grid: bool = False) -> Path:
+    """A GeoPackage of n parcels, generated once and kept under benchmarks/out/ (not committed).
+
+    ``clean_grid``: rectangular parcels sharing their vertices exactly (the generator's
+    ``--clean-grid``), instead of the realistic ones whose shared edges carry float noise.
+    """
+    folder = OUT / (f"grid-{n}-{seed}" if clean_grid else f"parcels-{n}-{seed}")
+    name = "parcels_grid.gpkg" if clean_grid else "parcels.gpkg"
+    found = sorted(folder.rglob(name))
     if not found:
         print(f"generating {n:,} parcels into {folder} …", flush=True)
         subprocess.run(
@@ -44,14 +49,13 @@ def parcels_file(n: int, seed: int = 2026) -> Path:
                 str(seed),
                 "--out",
                 str(folder),
-                "--datasets",
-                "parcels",
+                *(["--clean-grid"] if clean_grid else ["--datasets", "parcels"]),
             ],
             check=True,
         )
-        found = sorted(folder.rglob("parcels.gpkg"))
+        found = sorted(folder.rglob(name))
     if not found:
-        raise SystemExit(f"the generator wrote no parcels.gpkg under {folder}")
+        raise SystemExit(f"the generator wrote no {name} under {folder}")
     return found[0]
 
 

@@ -149,42 +149,9 @@ def _date(value: str | None, option: str) -> date | None:
 
 
 def print_result(result: LoadResult) -> None:
-    colour = {"published": "green", "noop": "cyan", "dry-run": "cyan", "refused": "red"}.get(result.outcome, "red")
-    out.print(f"[bold {colour}]{result.layer}: {result.outcome}[/] — {result.message}", highlight=False)
-    if result.outcome not in ("noop",):
-        out.print(
-            f"  read {result.rows_read}, loaded {result.rows_loaded}, rejected {result.rows_rejected}, "
-            f"repaired {result.rows_repaired}, with warnings {result.rows_warned} — {result.duration_s:.1f} s"
-            f"  (CRS {result.crs or '—'}, encoding {result.encoding or '—'})",
-            highlight=False,
-        )
-    if result.encoding_note:
-        out.print(f"  text: {result.encoding_note}", highlight=False)
-    if result.phases and result.duration_s > 5:
-        out.print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items()), highlight=False)
-    if result.rules:
-        table = Table(box=None, padding=(0, 2))
-        for col in ("rule", "severity", "count", "examples"):
-            table.add_column(col)
-        for r in result.rules:
-            table.add_row(r.rule, r.severity, str(r.count), "\n".join(r.examples))
-        out.print(table)
-    if result.report_path:
-        out.print(f"  report: {result.report_path}  (lineage #{result.lineage_id})", highlight=False)
+    from bando.cli.report import print_result as render
 
-
-def _progress_bar():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
+    render(out, result)
 
 
 @app.command("load")
@@ -192,7 +159,10 @@ def load_cmd(
     layer: Annotated[str, typer.Argument(help="catalogue layer id (see `bando layers`)")],
     source: Annotated[
         Path,
-        typer.Argument(help="file to load: .shp .gpkg .geojson .gdb .tab .mif .csv .tif, or .dgn .dxf with --profile"),
+        typer.Argument(
+            help="what to load: .shp .gpkg .geojson .gdb .tab .mif .csv .tif, .dgn .dxf with --profile,"
+            " or a folder or .zip of files"
+        ),
     ],
     crs: Annotated[
         str | None, typer.Option(help="declared CRS, e.g. the province's VN-2000 TM-3 EPSG code (else the file's)")
@@ -209,8 +179,14 @@ def load_cmd(
     decision_date: Annotated[str | None, typer.Option(help="approval date, YYYY-MM-DD")] = None,
     authority: Annotated[str | None, typer.Option(help="approving authority")] = None,
     valid_from: Annotated[str | None, typer.Option(help="date the version applies from")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Dask workers staging the delivery in parallel (default BANDO_LOAD_WORKERS)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="a Dask scheduler's address, e.g. tcp://10.0.0.5:8786 (BANDO_DASK_SCHEDULER)")
+    ] = None,
 ) -> None:
-    """Load one delivery into a layer: validate, publish atomically, record lineage."""
+    """Load one delivery (a file, or a folder or zip of files) into a layer: validate, publish atomically."""
     from bando.pipelines.load import LoadOptions, run_load
 
     opts = LoadOptions(
@@ -223,10 +199,13 @@ def load_cmd(
         dry_run=dry_run,
         force=force,
         version=_version(version_id, decision, decision_date, authority, valid_from),
+        workers=workers,
+        scheduler=scheduler,
     )
-    with _progress_bar() as bar:
-        task = bar.add_task(f"loading {layer}", total=None)
-        result = run_load(layer, source, opts, progress=lambda n, total: bar.update(task, completed=n, total=total))
+    from bando.cli.report import LoadProgress
+
+    with LoadProgress(err, layer).running() as shown:
+        result = run_load(layer, source, opts, progress=shown.on_rows, phases=shown.on_phase)
     print_result(result)
     if result.outcome in ("refused", "failed"):
         raise typer.Exit(4)
@@ -258,30 +237,13 @@ def load_all_cmd(
 def lineage_cmd(
     layer: Annotated[str, typer.Argument(help="catalogue layer id")],
     limit: Annotated[int, typer.Option(help="how many loads to show")] = 20,
+    load: Annotated[int | None, typer.Option(help="one load, with every file of its delivery")] = None,
 ) -> None:
     """Show the loads of a layer, newest first."""
+    from bando.cli.report import print_lineage
     from bando.pipelines.history import lineage_rows
 
-    rows = lineage_rows(layer, limit)
-    table = Table(title=f"lineage of {layer}")
-    for col in (
-        "#",
-        "when",
-        "outcome",
-        "read",
-        "loaded",
-        "rejected",
-        "repaired",
-        "CRS",
-        "encoding",
-        "version",
-        "source",
-        "message",
-    ):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(*[("" if v is None else str(v)) for v in r])
-    out.print(table)
+    print_lineage(out, layer, lineage_rows(layer, limit, load), files=load is not None)
 
 
 @app.command("rejects")
@@ -295,11 +257,16 @@ def rejects_cmd(
     from bando.pipelines.history import reject_rows
 
     lineage_id, rows = reject_rows(layer, lineage, rule, limit)
-    table = Table(title=f"findings of {layer} load #{lineage_id}")
-    for col in ("row", "rule", "severity", "reason"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(*[("" if v is None else str(v)) for v in r])
+    many = len({r[1] for r in rows}) > 1
+    table = Table(title=f"findings of {layer} load #{lineage_id}", box=None, padding=(0, 1))
+    if many:
+        table.add_column("file", overflow="fold")
+    for col in ("row", "rule", "severity"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("reason", overflow="fold", ratio=1)
+    for index, source_file, file_index, rule_code, severity, reason in rows:
+        row = "" if index is None else str(file_index if many and file_index is not None else index)
+        table.add_row(*([source_file or ""] if many else []), row, rule_code, severity, reason or "")
     out.print(table)
 
 

@@ -6,6 +6,8 @@
     python data_samples/generate.py --parcels 1000000 --out /tmp/big   # scale test
 
     python data_samples/generate.py --province tay_ninh   # the merged southern province
+    python data_samples/generate.py --parcels 1000000 --clean-grid --out /tmp/grid
+                                                          # a topologically clean grid only
 
 `--out` is a root folder: the province's files go to ``OUT/<province>/``; the
 manifest goes to ``OUT/manifest.yml`` for Hưng Yên and to ``OUT/<province>/manifest.yml``
@@ -26,6 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bando.data_samples.gen import grid
 from bando.data_samples.gen.geometry import build_layout, commune_side
 from bando.data_samples.gen.parcels import TARGET_PER_COMMUNE, commune_parcels, parcels_frame
 from bando.data_samples.gen.province import PROVINCES
@@ -64,6 +67,7 @@ def generate(
     province: str = "hung_yen",
     datasets: Iterable[str] | None = None,
     log: Log = _log,
+    clean_grid: bool = False,
 ) -> dict[str, object]:
     """Write the sample datasets under `out_root` and return a small summary.
 
@@ -98,6 +102,9 @@ def generate(
         f"EPSG:{prov.epsg}{f' (parcels: {files})' if files else ''}, output {out}"
     )
     summary: dict[str, object] = {"seed": seed, "province": prov.name, "communes": n_communes, "side_m": side}
+    if clean_grid:  # parcels sharing their vertices exactly (gen/grid.py), nothing else
+        summary["parcels"] = grid.write(seed, layout, parcels, out / "parcels_grid.gpkg", prov.epsg, log)
+        return summary
 
     # --- parcels: generated commune by commune, written in chunks, one file per
     # delivery (a merged province: one per former province, each in its own TM-3 zone)
@@ -174,12 +181,24 @@ def main(argv: list[str] | None = None) -> int:
         f"(default: the province's set — all for Hưng Yên, no TCVN3 or dirty files for Tây Ninh — "
         f"or only parcels above {SCALE_THRESHOLD:,} parcels)",
     )
+    p.add_argument(
+        "--clean-grid",
+        action="store_true",
+        help="write only OUT/<province>/parcels_grid.gpkg: rectangular parcels sharing their vertices exactly",
+    )
     args = p.parse_args(argv)
     if args.parcels is not None and args.parcels < 100:
         p.error("--parcels must be at least 100")
     datasets = [d.strip() for d in args.datasets.split(",")] if args.datasets else None
     try:
-        generate(args.out, seed=args.seed, parcels=args.parcels, province=args.province, datasets=datasets)
+        generate(
+            args.out,
+            seed=args.seed,
+            parcels=args.parcels,
+            province=args.province,
+            datasets=datasets,
+            clean_grid=args.clean_grid,
+        )
     except ValueError as exc:
         p.error(str(exc))
     return 0

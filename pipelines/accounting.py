@@ -17,6 +17,7 @@ from bando import deployment
 from bando.errors import LoadRefused
 from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Issue
+from bando.pipelines.parallel import WorkerLost
 from bando.pipelines.report import LoadResult, Tally, check_writable, write_json
 from bando.pipelines.sources import FileRefused, sha256
 from bando.province import Province
@@ -37,9 +38,10 @@ def accounted(
     force: bool,
     dry_run: bool,
     build: Build,
+    listener: Callable[[str, float | None], None] | None = None,
 ) -> LoadResult:
     check_writable(settings.home / "reports")
-    result = LoadResult(layer=layer_id, source=str(source), outcome="failed", version_id=version_id)
+    result = LoadResult(layer=layer_id, source=str(source), outcome="failed", version_id=version_id, listener=listener)
     started = time.monotonic()
     lineage = Lineage(url, layer_id)
     try:
@@ -76,6 +78,9 @@ def accounted(
             result.rules = tally.summaries()
         except LoadRefused as exc:
             result.outcome, result.message = "refused", str(exc)
+        except WorkerLost as exc:
+            result.outcome = "failed"
+            result.message = f"{exc}; nothing was published. Run the load again."
         except (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory, psycopg.errors.InsufficientResources) as exc:
             what = "disk space" if isinstance(exc, psycopg.errors.DiskFull) else "resources"
             result.outcome = "failed"

@@ -9,6 +9,7 @@ tells the next run that a 'running' row without a live owner was interrupted.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,7 +19,18 @@ from psycopg.types.json import Jsonb
 from bando.errors import LoadRefused
 from bando.pipelines.normalise import Issue
 
-REJECT_COLUMNS = ("lineage_id", "layer", "source_index", "rule", "severity", "reason", "record", "geometry_wkt")
+REJECT_COLUMNS = (
+    "lineage_id",
+    "layer",
+    "source_index",
+    "source_file",
+    "file_index",
+    "rule",
+    "severity",
+    "reason",
+    "record",
+    "geometry_wkt",
+)
 
 
 class Lineage:
@@ -26,6 +38,7 @@ class Lineage:
         self.conn = psycopg.connect(url, autocommit=True)
         self.layer = layer
         self.id: int | None = None
+        self.files: list[tuple[int, str]] = []  # (first source index, file name) of each file read so far
 
     def close(self) -> None:
         self.conn.close()
@@ -74,7 +87,7 @@ class Lineage:
 
     def update(self, **values: Any) -> None:
         sets = ", ".join(f"{k} = %s" for k in values)
-        params = [Jsonb(v) if k == "report" else v for k, v in values.items()]
+        params = [Jsonb(v) if k in ("report", "files") else v for k, v in values.items()]
         self.conn.execute(f"update bando.lineage set {sets} where id = %s", [*params, self.id])
 
     def finish(self, outcome: str, **values: Any) -> None:
@@ -87,13 +100,18 @@ class Lineage:
 
     def write_rejects(self, issues: Iterable[Issue], records: dict[int, dict], wkt: dict[int, str]) -> None:
         with self.conn.cursor() as cur, cur.copy(f"copy bando.rejects ({', '.join(REJECT_COLUMNS)}) from stdin") as cp:
+            starts = [first for first, _ in self.files]
             for i in issues:
                 record = records.get(i.index) if i.severity == "error" else None
+                k = bisect_right(starts, i.index) - 1
+                first, name = self.files[k] if k >= 0 else (0, None)
                 cp.write_row(
                     (
                         self.id,
                         self.layer,
                         i.index,
+                        name,
+                        i.index - first if name is not None else None,
                         i.rule,
                         i.severity,
                         i.reason,

@@ -9,15 +9,15 @@ that commits as it goes, so they outlive a refused or killed run.
 
 from __future__ import annotations
 
-import io
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import psycopg
-import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.copy import LibpqWriter
 
@@ -26,20 +26,22 @@ from bando.errors import BadInput, LoadRefused
 from bando.layers import catalogue as catalogue_mod
 from bando.layers import tables
 from bando.layers.model import Layer
-from bando.pipelines import opendata, publish, setchecks
+from bando.pipelines import delivery, opendata, parallel, publish, setchecks
 from bando.pipelines.accounting import accounted
 from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Normaliser
 from bando.pipelines.publish import Version
-from bando.pipelines.report import LoadResult, Tally
-from bando.pipelines.sources import FileRefused, SourceSpec, batches, open_source
-from bando.pipelines.text import TextDecoder
+from bando.pipelines.report import FileResult, LoadResult, Tally
+from bando.pipelines.rows import copy_csv
+from bando.pipelines.sources import FileRefused, Source, SourceSpec, batches, open_source
+from bando.pipelines.text import decoder_for
 from bando.province import Province
 from bando.province import configured as configured_province
 from bando.settings import Settings, get_settings
 
 Progress = Callable[[int, int | None], None]
+PhaseListener = Callable[[str, float | None], None]
 
 
 @dataclass
@@ -54,6 +56,8 @@ class LoadOptions:
     force: bool = False
     version: Version | None = None
     batch_size: int = 50_000
+    workers: int | None = None  # Dask workers (None: BANDO_LOAD_WORKERS; 1: in this process)
+    scheduler: str | None = None  # a Dask scheduler's address (None: BANDO_DASK_SCHEDULER)
 
 
 ENCODINGS = ("auto", "utf-8", "tcvn3", "vni", "cp1258")
@@ -65,9 +69,16 @@ def run_load(
     options: LoadOptions | None = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    phases: PhaseListener | None = None,
 ) -> LoadResult:
+    """Load one delivery (a file, a folder or a zip of files); ``progress`` hears rows, ``phases`` steps."""
     opts = options or LoadOptions()
     s = settings or get_settings()
+    opts = replace(
+        opts,
+        workers=opts.workers or s.load_workers,
+        scheduler=s.dask_scheduler if opts.scheduler is None else opts.scheduler,
+    )
     cat = catalogue_mod.load(s.layers_dir)
     layer = cat.get(layer_id)
     if opts.encoding not in ENCODINGS:
@@ -87,6 +98,7 @@ def run_load(
             version_id=None,
             force=opts.force,
             dry_run=opts.dry_run,
+            listener=phases,
             build=lambda _, result: convert_and_publish(layer, source, opts, s, url, province, result),
         )
     if layer.versioned and opts.version is None:
@@ -108,7 +120,10 @@ def run_load(
         version_id=version_id,
         force=opts.force,
         dry_run=opts.dry_run,
-        build=lambda lineage, result: _build(layer, source, opts, url, srid, province, lineage, result, progress),
+        listener=phases,
+        build=lambda lineage, result: _build(
+            layer, source, opts, url, srid, province, lineage, result, progress, s.home / "unpacked"
+        ),
     )
 
 
@@ -122,46 +137,117 @@ def _build(
     lineage: Lineage,
     result: LoadResult,
     progress: Progress | None,
+    scratch: Path,
 ) -> None:
-    spec = SourceSpec(path, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
-    source = open_drawing(layer, spec, opts.profile, lineage, result) if is_drawing(path) else open_source(spec)
-    if layer.geometry and not source.is_spatial:
-        raise FileRefused(
-            "geometry.missing", f"{path.name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer"
-        )
-    result.crs = source.crs.to_string() if source.crs else None
-    if source.crs_note and result.crs:
-        result.crs += f" ({source.crs_note})"
-    declared = opts.encoding if opts.encoding != "auto" else source.text_encoding
-    decoder = TextDecoder(declared, read_as_bytes=source.read_encoding is not None)
-    if declared != opts.encoding:
-        decoder.note = f"charset {source.charset} declared by the file"
+    if not delivery.is_bundle(path):
+        _build_files(layer, [path], path.parent, opts, url, srid, province, lineage, result, progress)
+        return
+    with delivery.unpacked(path, scratch) as folder:
+        files, ignored = delivery.data_files(folder)
+        if ignored:
+            lineage.update(message=f"ignored {len(ignored)} file(s) bando does not read: {', '.join(ignored[:5])}")
+        _build_files(layer, files, folder, opts, url, srid, province, lineage, result, progress)
+
+
+def _open(
+    layer: Layer, files: list[Path], folder: Path, opts: LoadOptions, lineage: Lineage, result: LoadResult
+) -> list[tuple[str, Source]]:
+    """Open every file before reading a row: a file-level defect refuses the whole delivery."""
+    opened = []
+    for f in files:
+        spec = SourceSpec(f, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
+        name = str(f.relative_to(folder))
+        source = open_drawing(layer, spec, opts.profile, lineage, result) if is_drawing(f) else open_source(spec)
+        if layer.geometry and not source.is_spatial:
+            raise FileRefused(
+                "geometry.missing", f"{name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer"
+            )
+        opened.append((name, source))
+    return opened
+
+
+def _build_files(
+    layer: Layer,
+    files: list[Path],
+    folder: Path,
+    opts: LoadOptions,
+    url: str,
+    srid: int | None,
+    province: Province,
+    lineage: Lineage,
+    result: LoadResult,
+    progress: Progress | None,
+) -> None:
+    opened = _open(layer, files, folder, opts, lineage, result)
+    total = sum(s.feature_count or 0 for _, s in opened) if all(s.feature_count for _, s in opened) else None
     extent = province.bbox_in(srid) if (srid and layer.rules.extent == "province") else None
-    normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
     staging = f"{layer.table}_{result.lineage_id}"
     staging_ident = sql.Identifier("staging", staging)
     tally = Tally()
-    columns = tables.copy_columns(layer)
-    with psycopg.connect(url) as conn:  # one transaction: everything or nothing
-        conn.execute("set local statement_timeout = 0")
-        # Set checks are large self-joins: use both cores, and skip JIT (its compile time is
-        # wasted on a query dominated by GEOS calls).
-        conn.execute("set local jit = off")
-        conn.execute("set local max_parallel_workers_per_gather = 2")
-        conn.execute(tables.create_table(layer, "staging", staging, srid))
-        base = publish.next_fid_base(conn, layer, opts.version)
-        copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-            staging_ident, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        )
-        read = 0
-        delivered: set = set()  # partition values (communes) this delivery covers
-        # A synchronous writer: psycopg's default queues every batch for a sender thread, so
-        # memory would grow with the file whenever PostgreSQL ingests slower than we read.
-        with (
-            result.phase("read, validate, copy"),
-            conn.cursor() as cur,
-            cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp,
-        ):
+    spread = (
+        bool(opts.scheduler or (opts.workers or 1) > 1)
+        and total is not None
+        and not any(s.prebuilt is not None for _, s in opened)  # drawings are built here, in memory
+    )
+    try:
+        with psycopg.connect(url) as conn:  # one transaction: everything or nothing
+            if spread:
+                parallel.sweep(conn, layer)
+                conn.commit()
+                parallel.create_staging(url, layer, staging, srid)
+            conn.execute("set local statement_timeout = 0")
+            conn.execute("set local jit = off")  # its compile time is wasted on index builds and sorts
+            base = publish.next_fid_base(conn, layer, opts.version)
+            if spread:
+                job = parallel.Job(
+                    layer, url, srid, extent, staging, base, opts.version, result.lineage_id or 0, [], opts.batch_size
+                )
+                with result.phase("read, validate, copy"):
+                    read, delivered = _read_spread(job, opened, opts, lineage, result, tally, progress, total)
+            else:
+                conn.execute(tables.create_table(layer, "staging", staging, srid))
+                with result.phase("read, validate, copy"):
+                    read, delivered = _read_here(
+                        conn, layer, opened, opts, srid, extent, staging_ident, base, lineage, result, tally, progress
+                    )
+            _check_and_publish(conn, layer, opts, srid, staging, base, read, delivered, lineage, result, tally)
+            if result.outcome == "published":
+                opendata.export_after_publish(layer, url, get_settings(), province)
+    finally:
+        if spread:
+            parallel.drop_staging(url, staging)  # already gone when published (renamed into data)
+
+
+def _read_here(
+    conn: psycopg.Connection,
+    layer: Layer,
+    opened: list[tuple[str, Source]],
+    opts: LoadOptions,
+    srid: int | None,
+    extent: tuple[float, float, float, float] | None,
+    staging_ident: sql.Identifier,
+    base: int,
+    lineage: Lineage,
+    result: LoadResult,
+    tally: Tally,
+    progress: Progress | None,
+) -> tuple[int, set]:
+    """Read every file in this process, COPYing into staging in the load's own transaction."""
+    total = sum(s.feature_count or 0 for _, s in opened) if all(s.feature_count for _, s in opened) else None
+    copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
+        staging_ident, sql.SQL(", ").join(sql.Identifier(c) for c in tables.copy_columns(layer))
+    )
+    read = 0
+    delivered: set = set()  # partition values (communes) this delivery covers
+    # A synchronous writer: psycopg's default queues every batch for a sender thread, so
+    # memory would grow with the file whenever PostgreSQL ingests slower than we read.
+    with conn.cursor() as cur, cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp:
+        for name, source in opened:
+            fr = FileResult(name, read, crs=_crs_text(source))
+            result.files.append(fr)
+            lineage.files.append((read, name))
+            decoder = decoder_for(source, opts.encoding)
+            normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
             for table, geometry_name in batches(source, opts.batch_size):
                 batch = normaliser.process(table, geometry_name, read)
                 read += table.num_rows
@@ -170,74 +256,164 @@ def _build(
                     lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
                 result.rows_repaired += batch.repaired
                 if batch.table.num_rows:
-                    cp.write(_csv(batch.table, layer, base, opts.version))
+                    cp.write(copy_csv(batch.table, layer, base, opts.version))
                     if layer.partition:
                         delivered.update(pc.unique(batch.table.column(layer.partition)).drop_null().to_pylist())
                 if progress:
-                    progress(read, source.feature_count)
-        result.rows_read = read
-        result.encoding, result.encoding_note = decoder.label, decoder.note
-        lineage.update(rows_read=read, encoding=decoder.label, encoding_note=decoder.note, source_crs=result.crs)
-        with result.phase("keep other partitions"):
-            kept = publish.carry_other_partitions(conn, layer, staging, delivered)
-        with result.phase("primary key and spatial index"):
-            for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # needed by the checks
-                conn.execute(stmt)
-        with result.phase("keys and overlaps"):
-            conn.execute(sql.SQL("analyze {}").format(staging_ident))  # the planner needs stats for the self-join
-            set_issues, set_records, set_wkt = setchecks.run(
-                conn, layer, staging_ident, base, opts.version.id if opts.version else None
-            )
-        if set_issues:
-            tally.add(set_issues)
-            lineage.write_rejects(set_issues, set_records, set_wkt)
-        result.rows_rejected = len(tally.rejected_rows)
-        result.rows_warned = len(tally.warned_rows - tally.rejected_rows)
-        result.rows_loaded = read - result.rows_rejected
-        result.rules = tally.summaries()
-        if read == 0:
-            raise FileRefused("file.no_features", f"{path.name} holds no features")
-        ratio = result.rows_rejected / read
-        if ratio > layer.rules.max_reject_ratio:
-            raise LoadRefused(
-                f"{result.rows_rejected} of {read} rows ({ratio:.1%}) were rejected, above the layer's "
-                f"limit of {layer.rules.max_reject_ratio:.0%}; nothing was published. "
-                f"See `bando rejects {layer.id}` and fix the source."
-            )
-        with result.phase("other indexes, analyze"):
-            for stmt in tables.index_statements(layer, "staging", staging)[2:]:
-                conn.execute(stmt)
-            if opts.version:
-                publish.carry_other_versions(conn, layer, staging, opts.version)
-            conn.execute(sql.SQL("analyze {}").format(staging_ident))
-        if opts.dry_run:
-            conn.rollback()
-            result.outcome = "dry-run"
-            result.message = f"dry run: {result.rows_loaded} rows would be published; nothing was changed"
-            return
-        with result.phase("publish"):
-            publish.swap(conn, layer, staging, result.lineage_id, srid, opts.version)  # type: ignore[arg-type]
-            conn.commit()
-        opendata.export_after_publish(layer, url, get_settings(), province)
+                    progress(read, total)
+            fr.rows_read = read - fr.first_index
+            fr.encoding, fr.encoding_note = decoder.label, decoder.note
+    return read, delivered
+
+
+def _read_spread(
+    job: parallel.Job,
+    opened: list[tuple[str, Source]],
+    opts: LoadOptions,
+    lineage: Lineage,
+    result: LoadResult,
+    tally: Tally,
+    progress: Progress | None,
+    total: int | None,
+) -> tuple[int, set]:
+    """Read the pieces of the delivery on Dask workers, each COPYing into the committed staging table."""
+    first, start = [], 0
+    for name, source in opened:
+        first.append(start)
+        result.files.append(FileResult(name, start, crs=_crs_text(source)))
+        lineage.files.append((start, name))
+        start += source.feature_count or 0
+    job.files = list(lineage.files)
+    todo = parallel.pieces(opened, first, opts.workers or 1)
+    staged = parallel.run(
+        job, todo, opts.scheduler or "", opts.workers or 1, (lambda n: progress(n, total)) if progress else None
+    )
+    delivered: set = set()
+    by_file = {f.name: f for f in result.files}
+    for piece in staged:
+        tally.merge(piece.tally)
+        delivered |= piece.delivered
+        result.rows_repaired += piece.repaired
+        fr = by_file[piece.name]
+        fr.rows_read += piece.read
+        fr.encoding, fr.encoding_note = piece.encoding, piece.note
+    return sum(p.read for p in staged), delivered
+
+
+def _check_and_publish(
+    conn: psycopg.Connection,
+    layer: Layer,
+    opts: LoadOptions,
+    srid: int | None,
+    staging: str,
+    base: int,
+    read: int,
+    delivered: set,
+    lineage: Lineage,
+    result: LoadResult,
+    tally: Tally,
+) -> None:
+    """Set checks, indexes and the swap, in the load's transaction; refuses above the reject limit."""
+    staging_ident = sql.Identifier("staging", staging)
+    result.rows_read = read
+    _summarise_files(result)
+    lineage.update(
+        rows_read=read,
+        encoding=result.encoding,
+        encoding_note=result.encoding_note,
+        source_crs=result.crs,
+        files=[asdict(f) for f in result.files],
+    )
+    with result.phase("keep other partitions"):
+        kept = publish.carry_other_partitions(conn, layer, staging, delivered)
+    with result.phase("primary key and spatial index"):
+        for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # needed by the checks
+            conn.execute(stmt)
+    with result.phase("keys and overlaps"):
+        set_issues, set_records, set_wkt = setchecks.run(
+            conn, layer, staging_ident, base, opts.version.id if opts.version else None, _row_name(result.files)
+        )
+    if set_issues:
+        tally.add(set_issues)
+        lineage.write_rejects(set_issues, set_records, set_wkt)
+    result.rows_rejected = len(tally.rejected_rows)
+    result.rows_warned = len(tally.warned_rows - tally.rejected_rows)
+    result.rows_loaded = read - result.rows_rejected
+    result.rules = tally.summaries()
+    _file_counts(result, tally.rejected_rows)
+    lineage.update(files=[asdict(f) for f in result.files])
+    if read == 0:
+        raise FileRefused("file.no_features", f"{Path(result.source).name} holds no features")
+    ratio = result.rows_rejected / read
+    if ratio > layer.rules.max_reject_ratio:
+        raise LoadRefused(
+            f"{result.rows_rejected} of {read} rows ({ratio:.1%}) were rejected, above the layer's "
+            f"limit of {layer.rules.max_reject_ratio:.0%}; nothing was published. "
+            f"See `bando rejects {layer.id}` and fix the source."
+        )
+    with result.phase("other indexes, analyze"):
+        for stmt in tables.index_statements(layer, "staging", staging)[2:]:
+            conn.execute(stmt)
+        if opts.version:
+            publish.carry_other_versions(conn, layer, staging, opts.version)
+        conn.execute(sql.SQL("analyze {}").format(staging_ident))
+    if opts.dry_run:
+        conn.rollback()
+        result.outcome = "dry-run"
+        result.message = f"dry run: {result.rows_loaded} rows would be published; nothing was changed"
+        return
+    with result.phase("publish"):
+        publish.swap(conn, layer, staging, result.lineage_id, srid, opts.version)  # type: ignore[arg-type]
+        conn.commit()
     result.outcome = "published"
     result.message = f"published {result.rows_loaded} rows to data.{layer.table}"
+    if len(result.files) > 1:
+        result.message += f" from {len(result.files)} files"
     if kept:
         result.message += f" (kept {kept} rows of {layer.partition} values this delivery does not cover)"
 
 
-def _csv(batch: pa.Table, layer: Layer, base: int, version: Version | None) -> bytes:
-    """One batch as CSV for COPY, columns in :func:`tables.copy_columns` order."""
-    n = batch.num_rows
-    out: dict[str, pa.Array] = {"fid": pc.add(batch.column("_index"), base + 1)}
-    for f in layer.fields:
-        out[f.name] = batch.column(f.name)
-    if layer.versioned:
-        assert version is not None
-        out["version_id"] = pa.array([version.id] * n, type=pa.string())
-        out["valid_from"] = pa.array([version.valid_from] * n, type=pa.date32())
-        out["valid_to"] = pa.nulls(n, type=pa.date32())
-    if layer.geometry:
-        out["geom"] = batch.column("geom")
-    buf = io.BytesIO()
-    pacsv.write_csv(pa.table(out), buf, pacsv.WriteOptions(include_header=False))
-    return buf.getvalue()
+def _crs_text(source: Source) -> str | None:
+    crs = source.crs.to_string() if source.crs else None
+    if source.crs_note and crs:
+        crs += f" ({source.crs_note})"
+    return crs
+
+
+def _summarise_files(result: LoadResult) -> None:
+    """The delivery's CRS and encoding: the files' own when they agree, else how many of each."""
+    for attr in ("crs", "encoding"):
+        values = Counter(getattr(f, attr) for f in result.files)
+        if len(values) == 1:
+            setattr(result, attr, next(iter(values)))
+        else:
+            setattr(result, attr, "mixed: " + ", ".join(f"{n} × {v or '—'}" for v, n in values.most_common()))
+    notes = {f.encoding_note for f in result.files if f.encoding_note}
+    if len(notes) <= 1 and not (result.encoding or "").startswith("mixed"):
+        result.encoding_note = next(iter(notes), None)
+    else:
+        result.encoding_note = f"each file's encoding detected on its own ({result.encoding})"
+
+
+def _file_counts(result: LoadResult, rejected: set[int]) -> None:
+    starts = np.array([f.first_index for f in result.files], dtype=np.int64)
+    per_file = np.bincount(
+        np.searchsorted(starts, np.fromiter(rejected, dtype=np.int64, count=len(rejected)), side="right") - 1,
+        minlength=len(starts),
+    )
+    for f, n in zip(result.files, per_file, strict=True):
+        f.rows_rejected = int(n)
+        f.rows_loaded = f.rows_read - f.rows_rejected
+
+
+def _row_name(files: list[FileResult]) -> Callable[[int], str]:
+    """How a finding names another row: 'source row N' for one file, 'row N of FILE' for many."""
+    if len(files) <= 1:
+        return lambda index: f"source row {index}"
+    starts = [f.first_index for f in files]
+
+    def name(index: int) -> str:
+        f = files[bisect_right(starts, index) - 1]
+        return f"row {index - f.first_index} of {f.name}"
+
+    return name

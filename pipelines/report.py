@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,20 @@ class RuleSummary:
     severity: str
     count: int = 0
     examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileResult:
+    """One file of a delivery: its rows (from ``first_index`` in the delivery's numbering) and how it was read."""
+
+    name: str
+    first_index: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    crs: str | None = None
+    encoding: str | None = None
+    encoding_note: str | None = None
 
 
 @dataclass
@@ -44,17 +59,31 @@ class LoadResult:
     rules: list[RuleSummary] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for the steward and benchmarks
     report_path: str | None = None
+    files: list[FileResult] = field(default_factory=list)  # every file of the delivery, in reading order
+    #: told (phase, None) when a phase starts and (phase, seconds) when it ends: progress output
+    listener: Callable[[str, float | None], None] | None = field(default=None, repr=False, compare=False)
 
     @contextlib.contextmanager
-    def phase(self, name: str):
+    def phase(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
+        if self.listener:
+            self.listener(name, None)
         try:
             yield
         finally:
-            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 3)
+            took = time.perf_counter() - started
+            self.phases[name] = round(self.phases.get(name, 0.0) + took, 3)
+            if self.listener:
+                self.listener(name, took)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        listener, self.listener = self.listener, None  # asdict would deep-copy it (and its console)
+        try:
+            data = asdict(self)
+        finally:
+            self.listener = listener
+        data.pop("listener", None)
+        return data
 
 
 class Tally:
@@ -72,6 +101,15 @@ class Tally:
             if len(s.examples) < EXAMPLES:
                 s.examples.append(f"row {i.index}: {i.reason}")
             (self.rejected_rows if i.severity == "error" else self.warned_rows).add(i.index)
+
+    def merge(self, other: Tally) -> None:
+        """Add another tally's findings (a piece staged elsewhere), keeping the first examples."""
+        for key, theirs in other.by_rule.items():
+            mine = self.by_rule.setdefault(key, RuleSummary(theirs.rule, theirs.severity))
+            mine.count += theirs.count
+            mine.examples += theirs.examples[: EXAMPLES - len(mine.examples)]
+        self.rejected_rows |= other.rejected_rows
+        self.warned_rows |= other.warned_rows
 
     def summaries(self) -> list[RuleSummary]:
         order = defaultdict(int, {"error": 0, "warning": 1, "note": 2})

@@ -280,11 +280,17 @@ def _paged(source: Source, batch_size: int) -> Iterator[tuple[pa.Table, str | No
         skip += table.num_rows
 
 
-def batches(source: Source, batch_size: int = 50_000) -> Iterator[tuple[pa.Table, str | None]]:
-    """Yield (attributes + WKB geometry column, geometry column name) batches."""
+def batches(
+    source: Source, batch_size: int = 50_000, skip: int = 0, limit: int | None = None
+) -> Iterator[tuple[pa.Table, str | None]]:
+    """Yield (attributes + WKB geometry column, geometry column name) batches; rows [skip, skip + limit)."""
     if source.prebuilt is not None:
-        for batch in source.prebuilt.to_batches(batch_size):
+        table = source.prebuilt.slice(skip, limit) if (skip or limit is not None) else source.prebuilt
+        for batch in table.to_batches(batch_size):
             yield pa.Table.from_batches([batch]), "wkb_geometry"
+        return
+    if skip or limit is not None:
+        yield from _ranged(source, batch_size, skip, limit)
         return
     if source.driver in ("CSV", "MapInfo File") and source.read_encoding:
         try:
@@ -309,4 +315,29 @@ def batches(source: Source, batch_size: int = 50_000) -> Iterator[tuple[pa.Table
     except (DataSourceError, DataLayerError) as exc:
         raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None
     except OSError as exc:
+        raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None
+
+
+def _ranged(source: Source, batch_size: int, skip: int, limit: int | None) -> Iterator[tuple[pa.Table, str | None]]:
+    """A slice of a file, for a partitioned load (each worker reads its own rows)."""
+    try:
+        with pyogrio.open_arrow(
+            source.spec.path,
+            layer=source.layer,
+            encoding=source.read_encoding,
+            batch_size=batch_size,
+            use_pyarrow=True,
+            skip_features=skip,
+            **source.open_options,
+        ) as (meta, reader):
+            geometry_name = meta.get("geometry_name") or ("wkb_geometry" if source.is_spatial else None)
+            left = limit
+            for batch in reader:  # GDAL's Arrow reader takes no row limit: stop here
+                if left is not None and batch.num_rows >= left:
+                    yield pa.Table.from_batches([batch.slice(0, left)]), geometry_name
+                    return
+                if left is not None:
+                    left -= batch.num_rows
+                yield pa.Table.from_batches([batch]), geometry_name
+    except (DataSourceError, DataLayerError, OSError) as exc:
         raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bando.encodings import Detection, detect_text, repair_text, to_nfc
+from bando.pipelines.sources import Source
 
 LEGACY = ("tcvn3", "vni")
 
@@ -66,3 +67,12 @@ class TextDecoder:
         if self.encoding in (None, "ascii"):
             return "ascii" if self.read_as_bytes else "utf-8"
         return "utf-8" if self.encoding == "unicode" else self.encoding
+
+
+def decoder_for(source: Source, encoding: str) -> TextDecoder:
+    """The steward's encoding, else the one the file declares (a MapInfo charset), else detection."""
+    declared = encoding if encoding != "auto" else source.text_encoding
+    decoder = TextDecoder(declared, read_as_bytes=source.read_encoding is not None)
+    if declared != encoding:
+        decoder.note = f"charset {source.charset} declared by the file"
+    return decoder

@@ -15,9 +15,9 @@ strictly, before anything reaches the database.
 Errors: pygeoapi 0.24 runs a synchronous process inside its manager, which turns any
 exception into a *failed job*, answered with HTTP 400 and ``{"code":
 "InvalidParameterValue", "description": "Error executing process: <message>"}``. So
-every refusal here — bad input, unknown parcel (the brief's 404 is not reachable from
-inside a process), unknown version — is a 400 with a bilingual message, and no
-exception text other than ours ever reaches the client.
+every refusal here — bad input, unknown version — is a 400 with a bilingual message, and
+no exception text other than ours ever reaches the client; an unknown parcel (or no
+parcel at a point) is noted for the seam, which answers it 404 with the same message.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from psycopg import sql
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from bando.api_config.logs import described
-from bando.api_config.pygeoapi_seam.handlers import note_unavailable
+from bando.api_config.pygeoapi_seam.handlers import note_not_found, note_unavailable
 from bando.api_config.runtime import get_runtime
 from bando.crs import CRS84_URI, vn2000_srids
 from bando.db import scalar
@@ -554,6 +554,8 @@ def build_report(req: Request, doc: dict[str, Any]) -> dict[str, Any]:
             f"no plan version {req.version!r} (known: {known})",
         )
     if not doc["found"]:
+        if req.mode in ("parcel", "point"):
+            note_not_found()  # answered 404, not as a failed job
         if req.mode == "parcel":
             raise ReportError(
                 f"không tìm thấy thửa đất số {req.num}, tờ bản đồ số {req.sheet}, mã xã {req.maxa}",

@@ -28,6 +28,8 @@ upgrade is this package and that test file.
     holder's filter on an owner's name, a 950 KB body three times a second)
     → :func:`.quiet_logs`: pygeoapi's loggers are silenced; bando logs one line per
     refused request without its content (:mod:`bando.api_config.logs`).
+11. The same failed-job 400 answers a process that found nothing (an unknown parcel)
+    → :func:`.handlers.not_found_is_404`: 404 with the process's message.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import logging
 import pygeoapi
 
 from bando.api_config.pygeoapi_seam import crs
-from bando.api_config.pygeoapi_seam.handlers import note_unavailable, to_provider_error
+from bando.api_config.pygeoapi_seam.handlers import note_not_found, note_unavailable, to_provider_error
 from bando.api_config.pygeoapi_seam.routing import make_api, ogc_app
 from bando.errors import SetupError
 
@@ -65,4 +67,13 @@ def quiet_logs() -> None:
         upstream.addHandler(logging.NullHandler())  # not even Python's last-resort handler
 
 
-__all__ = ["PINNED_SERIES", "install", "make_api", "note_unavailable", "ogc_app", "quiet_logs", "to_provider_error"]
+__all__ = [
+    "PINNED_SERIES",
+    "install",
+    "make_api",
+    "note_not_found",
+    "note_unavailable",
+    "ogc_app",
+    "quiet_logs",
+    "to_provider_error",
+]

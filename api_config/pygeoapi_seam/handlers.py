@@ -68,6 +68,36 @@ def unavailable_is_503(handler: Callable[..., tuple[dict, int, Any]]) -> Callabl
     return wrapped
 
 
+_not_found = threading.local()
+
+
+def note_not_found() -> None:
+    """A process found nothing for what it was asked (an unknown parcel). pygeoapi answers every
+    failed synchronous job with a 400; :func:`not_found_is_404` makes the answer a 404 instead."""
+    _not_found.seen = True
+
+
+def not_found_is_404(handler: Handler) -> Handler:
+    """Wrap a pygeoapi process handler: a noted "not found" is answered 404 with the process's own
+    message (a client, or a search engine following a permalink, learns the thing does not exist)."""
+
+    def wrapped(api: Any, request: Any, *args: Any) -> tuple[dict, int, Any]:
+        _not_found.seen = False
+        headers, status, content = handler(api, request, *args)
+        if getattr(_not_found, "seen", False):
+            _not_found.seen = False
+            if status == HTTPStatus.BAD_REQUEST:
+                doc = json.loads(content) if isinstance(content, (str, bytes)) else {}
+                description = str(doc.get("description", "not found")) if isinstance(doc, dict) else "not found"
+                description = description.removeprefix("Error executing process: ")
+                headers, status, content = api.get_exception(
+                    HTTPStatus.NOT_FOUND, headers, request.format, "NotFound", description
+                )
+        return headers, status, content
+
+    return wrapped
+
+
 MAX_DESCRIPTION = 300
 
 

@@ -195,7 +195,7 @@ def routes(api: API, gate: Gate) -> list[Route]:
             api,
             gate,
             "/processes/{process_id}/execution",
-            fix.unavailable_is_503(fix.no_subscriber(processes_api.execute_process)),
+            fix.not_found_is_404(fix.unavailable_is_503(fix.no_subscriber(processes_api.execute_process))),
             ("process_id",),
             methods=("POST",),
         ),

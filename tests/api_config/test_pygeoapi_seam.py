@@ -143,6 +143,16 @@ def test_8_a_database_outage_in_a_process_is_503(client: TestClient, monkeypatch
         assert raw.post(path, json={"inputs": inputs}).status_code == 400
 
 
+def test_11_an_unknown_parcel_is_404(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = "/ogc/processes/planning-report/execution"
+    body = {"inputs": {"maXa": "99999", "soHieuToBanDo": 9999, "soThuTuThua": 99999}}
+    answer = client.post(path, json=body)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["description"].startswith("không tìm thấy thửa đất")
+    with without(monkeypatch, not_found_is_404=IDENTITY) as raw:
+        assert raw.post(path, json=body).status_code == 400
+
+
 def test_9_conformance_states_what_bando_implements(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     crud = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
     ours = client.get("/ogc/conformance", params={"f": "json"}).json()["conformsTo"]

@@ -105,6 +105,13 @@ export function renderReport(section, report, ctx) {
     section.append(el("p", { class: has ? "redline" : "redline none", "data-redline-m2": String(red.areaM2 || 0),
       text: has ? t("report.redline", { area: fmtNumber(red.areaM2, 1), pct: fmtPercent(red.percent), road })
         : t("report.noRedline") }));
+    const details = (red.roads || []).filter((r) => r.width != null || r.note);
+    if (has && details.length) {
+      section.append(el("ul", { class: "road-list", id: "red-roads" }, details.map((r) => el("li", {},
+        el("strong", { text: r.road || t("report.road") }),
+        r.width != null ? ` — ${t("report.roadWidth", { width: fmtNumber(r.width, 1) })}` : null,
+        r.note ? el("span", { class: "road-note", text: ` — ${r.note}` }) : null))));
+    }
   }
 
   const cons = report.construction;
@@ -128,8 +135,10 @@ export function renderReport(section, report, ctx) {
 
   const dates = Object.values(report.dataDates || {}).filter(Boolean).sort();
   if (dates.length) {
-    section.append(el("p", { class: "hint", text: `${t("report.dataDate")}: ${fmtDate(dates[dates.length - 1])}` }));
+    section.append(el("p", { class: "hint", id: "data-date", text: `${t("report.dataDate")}: ${fmtDate(dates[dates.length - 1])}` }));
   }
+  const sources = sourceList(report);
+  if (sources) section.append(sources);
   if (ctx.permalink) {
     section.append(el("p", { class: "print-only permalink", text: t("report.printedOn", { date: fmtDate(new Date().toISOString()), url: ctx.permalink }) }));
   }
@@ -147,6 +156,20 @@ export function renderReport(section, report, ctx) {
       el("a", { href: ctx.permalink, id: "permalink", text: ctx.permalink })));
   }
   section.append(el("p", { class: "disclaimer", text: report.disclaimer || "" }));
+}
+
+/** Each section's source: the layer, the date of its source survey or plan, and when it was published. */
+function sourceList(report) {
+  const sections = [report.currentLandUse, report.plannedLandUse, report.construction, report.redLines]
+    .filter((s) => s && (s.sourceDate || s.dataDate));
+  if (!sections.length) return null;
+  return el("div", { class: "sources", id: "report-sources" },
+    el("p", { class: "hint", text: `${t("report.sources")}:` }),
+    el("ul", { class: "hint" }, sections.map((s) => el("li", { "data-layer": s.layer, text: [
+      s.title,
+      s.sourceDate ? t("report.sourceDate", { date: fmtDate(s.sourceDate) }) : null,
+      s.dataDate ? t("report.publishedOn", { date: fmtDate(s.dataDate) }) : null,
+    ].filter(Boolean).join(" — ") }))));
 }
 
 function versionBox(plan, ctx) {

@@ -159,6 +159,7 @@ function permalink(query, version) {
     q.set("lon", query.lon.toFixed(7));
   }
   if (version && !state.versions.find((v) => v.id === version)?.current) q.set("v", version);
+  if (lang !== "vi") q.set("lang", lang);
   return `${location.origin}/?${q}`;
 }
 
@@ -241,6 +242,7 @@ async function show(query, { version = null, push = true, fit = true } = {}) {
   showMessage("");
   const link = permalink(query, versionId);
   if (push) history.pushState({ q: query, v: version }, "", link);
+  else history.replaceState({ q: query, v: version }, "", link); // e.g. the language changed
   render();
   const bounds = drawReport(report);
   await Promise.all([versionId ? drawChangedZones(versionId) : null, drawVersionPlan(versionId, bounds)]);

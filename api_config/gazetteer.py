@@ -88,16 +88,17 @@ class ParcelQuery(NamedTuple):
 
 
 _PARCEL = re.compile(
-    r"^(?P<place>.*?)\s*(?:\bto\s+(?:ban\s+do\s+)?(?:so\s+)?)?(?P<sheet>\d{1,5})\s+(?:thua\s+(?:so\s+)?)?(?P<num>\d{1,6})$"
+    r"^(?P<place>.*?)\s*(?:\b(?:to|sheet)\s+(?:ban\s+do\s+)?(?:so\s+)?)?(?P<sheet>\d{1,5})"
+    r"\s+(?:(?:thua|parcel)\s+(?:so\s+)?)?(?P<num>\d{1,6})$"
 )
 
 
 def parcel_query(q: str) -> ParcelQuery | None:
-    """ "Vĩnh Khúc tờ 12 thửa 45", "vinh khuc 12/45" → commune words, sheet 12, parcel 45."""
+    """ "Vĩnh Khúc tờ 12 thửa 45", "vinh khuc 12/45", "Vinh Khuc sheet 12 parcel 45" (folded) → its parts."""
     m = _PARCEL.match(q)
-    if not m or not m.group("place").strip():
+    if not m:
         return None
-    place = re.sub(r"\b(?:to|thua|so)\s*$", "", m.group("place")).strip()
+    place = re.sub(r"\b(?:to|sheet|thua|parcel|so)\s*$", "", m.group("place")).strip()
     return ParcelQuery(place, int(m.group("sheet")), int(m.group("num"))) if place else None
 
 

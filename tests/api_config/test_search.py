@@ -41,6 +41,7 @@ def test_fold_ignores_diacritics_case_and_punctuation() -> None:
 def test_parcel_queries_are_recognised() -> None:
     assert parcel_query(fold("Vĩnh Khúc tờ 12 thửa 45")) == ("vinh khuc", 12, 45)
     assert parcel_query("vinh khuc 12 45")[1:] == (12, 45)
+    assert parcel_query(fold("Vinh Khuc sheet 12 parcel 45")) == ("vinh khuc", 12, 45)
     assert parcel_query("quoc lo 39") is None
     assert parcel_query("12 45") is None  # no commune
 

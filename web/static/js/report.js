@@ -33,10 +33,11 @@ function swatch(code, colour) {
 function table(caption, head, rows, numeric) {
   const thead = el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: h }))));
   const tbody = el("tbody", {}, rows.map((r) => el("tr", { class: r.className },
-    r.cells.map((c, i) => el("td", { class: numeric.includes(i) ? "num" : null }, c)))));
-  // wide tables scroll inside their own box on a phone, never the whole page
-  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
-    el("table", {}, el("caption", { text: caption }), thead, tbody));
+    r.cells.map((c, i) => el("td", { class: numeric.includes(i) ? "num" : null, "data-label": head[i] }, c)))));
+  // where the columns do not fit (a phone, the desktop panel), each row becomes a block of
+  // "label: value" lines (site.css, container query) instead of a sideways scroll
+  return el("div", { class: "table-wrap" },
+    el("table", { class: head.length > 4 ? "wide" : "narrow" }, el("caption", { text: caption }), thead, tbody));
 }
 
 function useCell(code, colour, extra) {

@@ -4,6 +4,7 @@ import { ApiError, cqlString, execute, items } from "./api.js";
 import { config, landUse, layerById, provinceLabel } from "./config.js";
 import { bindSwitch, lang, onLangChange, pick, t } from "./i18n.js";
 import { addVectorLayers, buildLayerSwitcher, createMap, fitToData, legendExtras, renderLegend, scheduleLegend, trackIdle } from "./map.js";
+import { bindPlaceSearch } from "./places.js";
 import { comparePlans, renderReport, zoneKey } from "./report.js";
 
 const L = window.L;
@@ -28,6 +29,7 @@ const map = createMap("map");
 const layers = addVectorLayers(map);
 trackIdle(map);
 const highlight = L.layerGroup({ pane: "highlight" }).addTo(map);
+const searchHits = L.layerGroup({ pane: "highlight" }).addTo(map); // a road or zone found by name
 const versionPlan = L.layerGroup().addTo(map); // an older plan version around the parcel (tiles show the one in force)
 const searchMessage = $("search-message");
 
@@ -240,18 +242,61 @@ async function show(query, { version = null, push = true, fit = true } = {}) {
     }
   }
   showMessage("");
+  fillForm(report.parcel);
   const link = permalink(query, versionId);
   if (push) history.pushState({ q: query, v: version }, "", link);
   else history.replaceState({ q: query, v: version }, "", link); // e.g. the language changed
   render();
   const bounds = drawReport(report);
   await Promise.all([versionId ? drawChangedZones(versionId) : null, drawVersionPlan(versionId, bounds)]);
-  if (fit && bounds) map.fitBounds(bounds, { maxZoom: 18, padding: [40, 40] });
+  revealReport();
+  if (fit && bounds) map.fitBounds(bounds, { maxZoom: 18, paddingTopLeft: [40, 40], paddingBottomRight: [40, 40 + sheetOverlap()] });
   scheduleLegend();
   document.body.removeAttribute("aria-busy");
   announce($("report-title")?.textContent || "");
   return true;
 }
+
+/** The form always names the parcel on display (after a tap, a search or a permalink). */
+function fillForm(parcel) {
+  if (!parcel) return;
+  const xa = $("xa");
+  const code = parcel[KEY_XA];
+  if (code && ![...xa.options].some((o) => o.value === code)) {
+    xa.append(new Option(`${state.communes.get(code) || code} (${code})`, code));
+  }
+  xa.value = code || "";
+  $("to").value = parcel[KEY_TO] != null ? String(parcel[KEY_TO]) : "";
+  $("thua").value = parcel[KEY_THUA] != null ? String(parcel[KEY_THUA]) : "";
+  for (const id of ["xa", "to", "thua"]) setError($(id), "");
+}
+
+const narrow = window.matchMedia("(max-width: 760px)");
+
+/** Bring the report into view: a bottom sheet over the map on a phone, the panel scrolled on a desktop. */
+function revealReport() {
+  const section = $("report");
+  document.body.classList.add("has-report");
+  setSheet(true);
+  if (!narrow.matches) section.scrollIntoView({ block: "start" });
+}
+
+/** How much of the map the bottom sheet covers (px), so a fit keeps the parcel above it. */
+function sheetOverlap() {
+  if (!narrow.matches || document.body.classList.contains("sheet-closed")) return 0;
+  const mapBox = $("map").getBoundingClientRect();
+  return Math.max(0, Math.min(mapBox.height - 80, mapBox.bottom - $("report").getBoundingClientRect().top));
+}
+
+function setSheet(open) {
+  const toggle = $("sheet-toggle");
+  document.body.classList.toggle("sheet-closed", !open);
+  toggle.hidden = !state.report;
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.textContent = t(open ? "sheet.hide" : "sheet.show");
+}
+
+$("sheet-toggle").addEventListener("click", () => setSheet(document.body.classList.contains("sheet-closed")));
 
 function render() {
   const section = $("report");
@@ -368,6 +413,53 @@ map.on("click", (event) => {
 $("query-centre").addEventListener("click", () => {
   const c = map.getCenter();
   show({ kind: "point", lon: c.lng, lat: c.lat }, { version: state.version, fit: false });
+});
+
+// -- search by name, locate me ----------------------------------------------------------
+
+function fitBox(bbox, maxZoom = 18) {
+  if (!bbox) return;
+  map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], { maxZoom, padding: [30, 30] });
+}
+
+async function drawHits(result) {
+  searchHits.clearLayers();
+  if (!result.layer || !result.field) return;
+  try {
+    const fc = await items(result.layer, { limit: 200, filter: `${result.field} = ${cqlString(result.name)}` });
+    L.geoJSON(fc, { pane: "highlight", interactive: false,
+      style: { color: "#e36c0a", weight: 6, opacity: 0.9, fillOpacity: 0.15, className: "search-hit" } }).addTo(searchHits);
+  } catch (e) { /* the map still moved there */ }
+}
+
+async function pickPlace(result) {
+  if (result.kind === "parcel") {
+    const ok = await show({ kind: "parcel", xa: result.maXa, to: result.soHieuToBanDo, thua: result.soThuTuThua },
+      { version: state.version });
+    if (ok) $("report").focus();
+    return;
+  }
+  if (result.kind === "commune" || result.kind === "formerCommune") {
+    const xa = $("xa");
+    if ([...xa.options].some((o) => o.value === result.maXa)) xa.value = result.maXa;
+    searchHits.clearLayers();
+  } else {
+    await drawHits(result);
+  }
+  fitBox(result.bbox, result.kind === "road" ? 17 : 18);
+  announce(t("find.shown", { name: result.name }));
+}
+
+bindPlaceSearch({ input: $("place-q"), list: $("place-results"), message: $("place-message"), onPick: pickPlace });
+
+$("locate-me").addEventListener("click", () => {
+  if (!navigator.geolocation) return showMessage(t("site.noLocation"), "bad");
+  showMessage(t("site.locating"));
+  navigator.geolocation.getCurrentPosition(
+    (pos) => show({ kind: "point", lon: pos.coords.longitude, lat: pos.coords.latitude }, { version: state.version }),
+    () => showMessage(t("site.noLocation"), "bad"),
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+  );
 });
 
 function queryFromUrl() {

@@ -9,8 +9,13 @@ import time
 import psycopg
 import pytest
 
+from tests.web import test_site_page as site_page
 from tests.web.test_site_page import READY, REPORT, open_site, settle
-from tests.web.test_site_page import clickable_parcel, db, red_line_parcel  # noqa: F401  (shared fixtures)
+
+# the site page's fixtures, shared
+db = site_page.db
+clickable_parcel = site_page.clickable_parcel
+red_line_parcel = site_page.red_line_parcel
 
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}

@@ -143,6 +143,10 @@ class Gazetteer:
 
     # -- building ---------------------------------------------------------------------
 
+    def due(self) -> bool:
+        """Whether the next search should ask if a layer was published since the last build."""
+        return time.monotonic() - self._checked >= RECHECK_S
+
     def refresh(self, conn: psycopg.Connection) -> None:
         """Rebuild when a layer was published since the last build (asked at most every few seconds)."""
         if time.monotonic() - self._checked < RECHECK_S:

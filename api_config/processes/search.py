@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
-from bando.api_config.gazetteer import Gazetteer, Place, fold, parcel_query
+from bando.api_config.gazetteer import Gazetteer, ParcelQuery, Place, fold, parcel_query
 from bando.api_config.logs import described
 from bando.api_config.pygeoapi_seam.handlers import note_unavailable
 from bando.api_config.runtime import get_runtime
@@ -150,18 +150,14 @@ def labelled(doc: dict[str, Any], lang: str) -> dict[str, Any]:
 
 def run(q: str, limit: int, lang: str) -> dict[str, Any]:
     g = gazetteer()
+    pq = parcel_query(fold(q))
+    asks_parcel = pq is not None and "parcels" in g.tables
     results: list[dict[str, Any]] = []
-    with get_runtime().connection("public") as conn:
-        g.refresh(conn)
-        pq = parcel_query(fold(q))
-        if pq is not None and "parcels" in g.tables:
-            communes: list[Place] = g.communes_named(pq.place)
-            for commune in communes:
-                for hit in find_parcels(conn, g.tables["parcels"], list(commune.codes), pq.sheet, pq.number):
-                    name = g.communes.get(hit["maXa"], (hit["maXa"], None))[0]
-                    via = commune.doc["name"] if commune.kind == "formerCommune" else None
-                    results.append(hit | {"name": name, **({"formerName": via} if via else {})})
-            results = list({(r["maXa"], r["soHieuToBanDo"], r["soThuTuThua"]): r for r in results}.values())
+    if asks_parcel or g.due():  # a name search needs no connection between refreshes
+        with get_runtime().connection("public") as conn:
+            g.refresh(conn)
+            if pq is not None and asks_parcel:
+                results = parcels_named(conn, g, pq)
     results += [p.doc for p in g.search(q, limit)]
     return {
         "type": "SearchResults",
@@ -169,6 +165,20 @@ def run(q: str, limit: int, lang: str) -> dict[str, Any]:
         "parcelQuery": None if pq is None else {"sheet": pq.sheet, "parcel": pq.number},
         "results": [labelled(r, lang) for r in results[:limit]],
     }
+
+
+def parcels_named(conn: psycopg.Connection, g: Gazetteer, pq: ParcelQuery) -> list[dict[str, Any]]:
+    """Parcels with this sheet and number in the communes the words name (today's or former), in one lookup."""
+    communes: list[Place] = g.communes_named(pq.place)
+    codes = sorted({c for commune in communes for c in commune.codes})
+    if not codes:
+        return []
+    out = []
+    for hit in find_parcels(conn, g.tables["parcels"], codes, pq.sheet, pq.number):
+        name = g.communes.get(hit["maXa"], (hit["maXa"], None))[0]
+        via = next((c.doc["name"] for c in communes if c.kind == "formerCommune" and hit["maXa"] in c.codes), None)
+        out.append(hit | {"name": name, **({"formerName": via} if via else {})})
+    return out
 
 
 class SearchProcessor(BaseProcessor):

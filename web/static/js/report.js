@@ -140,9 +140,7 @@ export function renderReport(section, report, ctx) {
   }
   const sources = sourceList(report);
   if (sources) section.append(sources);
-  if (ctx.permalink) {
-    section.append(el("p", { class: "print-only permalink", text: t("report.printedOn", { date: fmtDate(new Date().toISOString()), url: ctx.permalink }) }));
-  }
+  if (ctx.permalink) section.append(printFoot(report, ctx.permalink));
   const actions = el("div", { class: "actions" });
   const print = el("button", { type: "button", id: "print-report", text: t("report.print") });
   print.addEventListener("click", ctx.onPrint);
@@ -173,30 +171,66 @@ function sourceList(report) {
     ].filter(Boolean).join(" — ") }))));
 }
 
+/** A plan version as people name it: "Điều chỉnh Quy hoạch … — QĐ 2468/QĐ-UBND ngày 22/9/2025". */
+export function versionName(v) {
+  if (!v) return "—";
+  const title = v.title ? pick(v.title) : v.id;
+  const name = v.adjustment ? t("version.adjusted", { title }) : title;
+  return v.decision ? `${name} — ${t("version.decision", { number: v.decision, date: fmtDate(v.decisionDate) })}` : name;
+}
+
+/** The printed page's foot: a legend of what the map shows, and the permalink as text and QR code. */
+function printFoot(report, permalink) {
+  const codes = new Map();
+  const add = (code, colour) => { if (code && !codes.has(code)) codes.set(code, colour || landUse[code]?.colour); };
+  add(report.parcel?.loaiDat, report.parcel?.colour);
+  for (const z of report.plannedLandUse?.zones || []) add(z.zone?.[config.planField], z.colour);
+  for (const c of report.construction?.plots || []) add(c.plot?.chucNang, c.colour);
+  const legend = el("ul", { class: "legend-list print-legend", id: "print-legend" },
+    el("li", {}, el("span", { class: "swatch legend-parcel", "aria-hidden": "true" }), t("legend.parcel")),
+    report.redLines?.areaM2 > 0 ? el("li", {}, el("span", { class: "swatch legend-redline", "aria-hidden": "true" }), t("legend.redline")) : null,
+    [...codes].map(([code, colour]) => el("li", {}, swatch(code, colour), codeName(code))));
+  const qr = el("img", { class: "qr", id: "print-qr", width: "96", height: "96", alt: t("report.qr"),
+    src: `/qr.svg?url=${encodeURIComponent(permalink)}` });
+  return el("div", { class: "print-only print-foot" },
+    el("div", {}, el("strong", { text: t("legend.title") }), legend),
+    el("div", { class: "print-link" }, qr,
+      el("p", { class: "permalink", text: t("report.printedOn", { date: fmtDate(new Date().toISOString()), url: permalink }) })));
+}
+
 function versionBox(plan, ctx) {
   const box = el("div", { class: "version-box" });
   const used = (plan.versions || [])[0];
   const all = ctx.versions || [];
+  const byId = (id) => all.find((v) => v.id === id);
+  const selected = byId(ctx.selected);
+  const current = all.find((v) => v.current);
+  if (selected && current && !selected.current) {
+    box.append(el("p", { class: "stamp", id: "superseded-stamp", role: "note",
+      text: t("report.supersededBy", { name: versionName(current) }) }));
+  }
   if (all.length > 1) {
     const select = el("select", { id: "plan-version" });
     for (const v of all) {
-      const label = `${v.id} — ${fmtDate(v.validFrom)}${v.current ? ` (${t("report.current")})` : ` (${t("report.superseded")})`}`;
+      const label = `${versionName(v)}${v.current ? ` (${t("report.current")})` : ` (${t("report.superseded")})`}`;
       select.append(el("option", { value: v.id, text: label, selected: v.id === ctx.selected }));
     }
     select.addEventListener("change", () => ctx.onVersion(select.value));
     box.append(el("div", { class: "field" }, el("label", { for: "plan-version", text: t("report.version") }), select));
   }
   const facts = el("dl", {});
-  facts.append(el("dt", { text: t("report.plan") }), el("dd", { text: used?.versionId || ctx.selected || "—" }));
+  const shown = byId(used?.versionId) || selected;
+  facts.append(el("dt", { text: t("report.plan") }), el("dd", { id: "plan-name",
+    text: shown ? versionName(shown) : used?.versionId || ctx.selected || "—" }));
   facts.append(el("dt", { text: t("report.decision") }), el("dd", { text: decisionText(used) }));
   box.append(facts);
-  if (ctx.changes) box.append(changesBox(ctx.changes));
+  if (ctx.changes) box.append(changesBox(ctx.changes, byId(ctx.changes.other)));
   return box;
 }
 
-function changesBox(changes) {
+function changesBox(changes, other) {
   const box = el("div", { class: "changes", id: "plan-changes" });
-  box.append(el("strong", { text: t("report.changesTitle", { other: changes.other }) }));
+  box.append(el("strong", { text: t("report.changesTitle", { other: other ? versionName(other) : changes.other }) }));
   if (!changes.lines.length) {
     box.append(el("p", { text: t("report.noChanges") }));
     return box;

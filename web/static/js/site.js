@@ -86,15 +86,20 @@ async function loadCommunes() {
 async function loadVersions() {
   if (!config.planLayer) return;
   const found = [];
+  const plan = layerById(config.planLayer);
+  const has = (name) => plan.fields.some((f) => f.name === name);
+  const extra = ["soQuyetDinh", "ngayQuyetDinh"].filter(has);
   for (let i = 0; i < 12; i += 1) {
     const filter = found.length ? `version_id NOT IN (${found.map((v) => cqlString(v.id)).join(", ")})` : "version_id IS NOT NULL";
     const fc = await items(config.planLayer, { limit: 1, skipGeometry: "true", sortby: "-valid_from",
-      properties: "version_id,valid_from,valid_to", filter });
+      properties: ["version_id", "valid_from", "valid_to", ...extra].join(","), filter });
     const f = fc.features[0];
     if (!f) break;
-    found.push({ id: f.properties.version_id, validFrom: f.properties.valid_from, validTo: f.properties.valid_to,
-      current: f.properties.valid_to == null });
+    const p = f.properties;
+    found.push({ id: p.version_id, validFrom: p.valid_from, validTo: p.valid_to, current: p.valid_to == null,
+      decision: p.soQuyetDinh, decisionDate: p.ngayQuyetDinh, title: plan.title });
   }
+  found.forEach((v, i) => { v.adjustment = i < found.length - 1; }); // newest first: all but the oldest adjust it
   state.versions = found;
 }
 
@@ -333,6 +338,7 @@ async function printReport() {
   if (bounds && bounds.isValid()) map.fitBounds(bounds, { maxZoom: 19, padding: [20, 20], animate: false });
   await new Promise((r) => setTimeout(r, 50));
   await tilesSettled();
+  await $("print-qr")?.decode().catch(() => null); // the QR code is on the page before the dialog opens
   window.print();
 }
 

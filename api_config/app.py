@@ -5,6 +5,7 @@ pygeoapi configurations from it (see :mod:`bando.api_config.config`) and returns
 
 * ``/ogc`` — public view (public fields only),
 * ``/internal/ogc`` — every field, behind bearer tokens,
+* ``/documents`` — the documents of published plan versions (:mod:`bando.api_config.documents`),
 
 as Starlette mounts that the server (:mod:`bando.cli.server`) or a test mounts.
 :func:`middleware` is what must wrap them: errors, size and time limits, CORS.
@@ -22,6 +23,7 @@ from starlette.routing import Mount
 from bando.api_config import config as config_mod
 from bando.api_config import pygeoapi_seam
 from bando.api_config.auth import BearerAuth, configured_tokens
+from bando.api_config.documents import documents_app
 from bando.api_config.errors import CatchAll
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
@@ -64,6 +66,12 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str
             ),
         ),
         Mount("/internal/ogc", app=SecurityHeaders(BearerAuth(internal, configured_tokens(settings)))),
+        Mount(
+            "/documents",
+            app=SecurityHeaders(
+                RateLimit(documents_app(), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
+            ),
+        ),
     ]
     return mounts, configs
 

@@ -36,6 +36,7 @@ SCHEMAS = ("bando", "data", "staging")
 PLATFORM_READS: dict[str, tuple[str, ...] | None] = {
     "layer_state": None,
     "layer_versions": None,
+    "plan_documents": None,  # published with their plan: decisions are public documents
     "rasters": None,
     "land_use_codes": None,
     "land_use_legacy": None,

@@ -202,9 +202,19 @@ def load_cmd(
     decision_date: Annotated[str | None, typer.Option(help="approval date, YYYY-MM-DD")] = None,
     authority: Annotated[str | None, typer.Option(help="approving authority")] = None,
     valid_from: Annotated[str | None, typer.Option(help="date the version applies from")] = None,
+    document: Annotated[
+        list[Path] | None,
+        typer.Option(help="a document of the plan version (decision PDF, report, drawing); repeatable"),
+    ] = None,
 ) -> None:
     """Load one delivery into a layer: validate, publish atomically, record lineage."""
+    from bando.pipelines import documents
     from bando.pipelines.load import LoadOptions, run_load
+
+    if document and version_id is None:
+        raise BadInput("--document needs --version-id: documents belong to a plan version")
+    for path in document or []:
+        documents.read(path)  # refuse a bad document before loading anything
 
     opts = LoadOptions(
         crs=crs,
@@ -222,6 +232,9 @@ def load_cmd(
     print_result(result)
     if result.outcome in ("refused", "failed"):
         raise typer.Exit(4)
+    if document and version_id and not dry_run:
+        for d in documents.attach(layer, version_id, document):
+            out.print(f"document {d.name}: {d.size_bytes:,} bytes, sha256 {d.sha256}")
 
 
 @app.command("load-all")

@@ -191,5 +191,6 @@ def test_english_permalink_keeps_the_language(page_factory, web: str, red_line_p
     assert roads, "the sample red line carries no width"
     assert "lộ giới" in page.inner_text("#red-roads")
     assert page.locator("#report-sources li").count() >= 2
+    assert page.get_attribute("#plan-documents a >> nth=0", "href").startswith("/documents/")
     assert page.locator("#report-sources").inner_text().count("ngày") >= 2
     page.wait_for_selector(READY)

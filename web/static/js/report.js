@@ -224,6 +224,12 @@ function versionBox(plan, ctx) {
     text: shown ? versionName(shown) : used?.versionId || ctx.selected || "—" }));
   facts.append(el("dt", { text: t("report.decision") }), el("dd", { text: decisionText(used) }));
   box.append(facts);
+  const docs = used?.documents || [];
+  if (docs.length) {
+    box.append(el("div", { class: "documents", id: "plan-documents" }, el("strong", { text: t("report.documents") }),
+      el("ul", {}, docs.map((d) => el("li", {}, el("a", { href: d.href, download: d.name, text: d.name }),
+        ` (${(d.mediaType.split("/")[1] || d.mediaType).toUpperCase()}, ${fmtNumber(d.sizeBytes / 1024, 1)} kB)`)))));
+  }
   if (ctx.changes) box.append(changesBox(ctx.changes, byId(ctx.changes.other)));
   return box;
 }

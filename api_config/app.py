@@ -5,6 +5,8 @@ pygeoapi configurations from it (see :mod:`bando.api_config.config`) and returns
 
 * ``/ogc`` — public view (public fields only),
 * ``/internal/ogc`` — every field, behind bearer tokens,
+* ``/comments`` and ``/internal/ogc/comments`` — public consultation on draft plans
+  (:mod:`bando.api_config.comments`),
 * ``/documents`` — the documents of published plan versions (:mod:`bando.api_config.documents`),
 
 as Starlette mounts that the server (:mod:`bando.cli.server`) or a test mounts.
@@ -20,8 +22,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
+from bando.api_config import comments, pygeoapi_seam
 from bando.api_config import config as config_mod
-from bando.api_config import pygeoapi_seam
 from bando.api_config.auth import BearerAuth, configured_tokens
 from bando.api_config.documents import documents_app
 from bando.api_config.errors import CatchAll
@@ -65,7 +67,17 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str
                 RateLimit(public, settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
             ),
         ),
+        Mount(
+            "/internal/ogc/comments",
+            app=SecurityHeaders(BearerAuth(comments.internal_app(), configured_tokens(settings))),
+        ),
         Mount("/internal/ogc", app=SecurityHeaders(BearerAuth(internal, configured_tokens(settings)))),
+        Mount(
+            "/comments",
+            app=SecurityHeaders(
+                RateLimit(comments.public_app(), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
+            ),
+        ),
         Mount(
             "/documents",
             app=SecurityHeaders(

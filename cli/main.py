@@ -237,6 +237,29 @@ def load_cmd(
             out.print(f"document {d.name}: {d.size_bytes:,} bytes, sha256 {d.sha256}")
 
 
+@app.command("consultation")
+def consultation_cmd(
+    layer: Annotated[str, typer.Argument(help="versioned layer id, e.g. land_use_plan")],
+    version_id: Annotated[str, typer.Argument(help="the draft version put to public comment")],
+    opens: Annotated[str, typer.Option(help="start of the comment period, ISO date or date-time")],
+    closes: Annotated[str, typer.Option(help="end of the comment period, ISO date or date-time")],
+) -> None:
+    """Open a plan version to public comment between two dates (lấy ý kiến cộng đồng)."""
+    from datetime import datetime
+
+    from bando.pipelines.consultation import open_period
+
+    def when(text: str, name: str) -> datetime:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise BadInput(f"{name} must be an ISO date or date-time, e.g. 2026-01-31, not {text[:30]!r}") from None
+        return value if value.tzinfo else value.astimezone()
+
+    open_period(layer, version_id, when(opens, "--opens"), when(closes, "--closes"))
+    out.print(f"{layer} {version_id}: comments open from {opens} to {closes}")
+
+
 @app.command("load-all")
 def load_all_cmd(
     manifest: Annotated[Path, typer.Argument(help="delivery manifest (YAML), e.g. data_samples/manifest.yml")],

@@ -4,11 +4,13 @@ the map, the report in view, tables that fit, "locate me" — in a real browser.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 
 import psycopg
 import pytest
 
+from tests.conftest import cli_env
 from tests.web import test_site_page as site_page
 from tests.web.test_site_page import READY, REPORT, open_site, settle
 
@@ -194,3 +196,28 @@ def test_english_permalink_keeps_the_language(page_factory, web: str, red_line_p
     assert page.get_attribute("#plan-documents a >> nth=0", "href").startswith("/documents/")
     assert page.locator("#report-sources").inner_text().count("ngày") >= 2
     page.wait_for_selector(READY)
+
+
+def test_a_citizen_comments_on_a_plan_under_consultation(
+    page_factory, web: str, red_line_parcel, bando_bin: str, database: str
+) -> None:
+    key, doc = red_line_parcel
+    version = doc["plannedLandUse"]["versions"][0]["versionId"]
+    run = subprocess.run(
+        [bando_bin, "consultation", "land_use_plan", version, "--opens", "2020-01-01", "--closes", "2099-01-01"],
+        capture_output=True, text=True, env=cli_env(),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    page, _ = open_site(page_factory, web, f"?xa={key[0]}&to={key[1]}&thua={key[2]}")
+    page.wait_for_selector("#consult-form")
+    page.fill("#consult-text", "Đề nghị giữ lại cây đa đầu làng (thử nghiệm trình duyệt)")
+    page.fill("#consult-name", "Trần Văn Thử")
+    with page.expect_response(lambda r: r.url.endswith("/comments/") and r.request.method == "POST") as answer:
+        page.click("#consult-form button[type=submit]")
+    assert answer.value.status == 201
+    until(page, "() => document.getElementById('consult-message').textContent.includes('Cảm ơn')")
+    with psycopg.connect(database) as conn:
+        row = conn.execute(
+            "select author_name, parcel, zone from bando.comments where body like '%thử nghiệm trình duyệt%'"
+        ).fetchone()
+    assert row[0] == "Trần Văn Thử" and row[1] == f"{key[0]}/{key[1]}/{key[2]}" and row[2]

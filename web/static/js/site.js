@@ -4,6 +4,7 @@ import { ApiError, cqlString, execute, items } from "./api.js";
 import { config, landUse, layerById, provinceLabel } from "./config.js";
 import { bindSwitch, lang, onLangChange, pick, t } from "./i18n.js";
 import { addVectorLayers, buildLayerSwitcher, createMap, fitToData, legendExtras, renderLegend, scheduleLegend, trackIdle } from "./map.js";
+import { consultBox, loadConsultations } from "./consult.js";
 import { bindPlaceSearch } from "./places.js";
 import { comparePlans, renderReport, zoneKey } from "./report.js";
 
@@ -251,8 +252,8 @@ async function show(query, { version = null, push = true, fit = true } = {}) {
   const link = permalink(query, versionId);
   if (push) history.pushState({ q: query, v: version }, "", link);
   else history.replaceState({ q: query, v: version }, "", link); // e.g. the language changed
+  const bounds = drawReport(report); // before render: a comment takes its point from the parcel drawn
   render();
-  const bounds = drawReport(report);
   await Promise.all([versionId ? drawChangedZones(versionId) : null, drawVersionPlan(versionId, bounds)]);
   revealReport();
   if (fit && bounds) map.fitBounds(bounds, { maxZoom: 18, paddingTopLeft: [40, 40], paddingBottomRight: [40, 40 + sheetOverlap()] });
@@ -318,7 +319,20 @@ function render() {
     onVersion: (id) => show(state.query, { version: id, fit: false }),
     onPrint: printReport,
   });
+  const zones = (state.report.plannedLandUse?.zones || []).map((z) => z.zone?.[zoneKey()]).filter(Boolean);
+  const consult = versionId && consultBox(config.planLayer, versionId, { point: reportPoint(), zones,
+    parcel: state.report.parcel ? [KEY_XA, KEY_TO, KEY_THUA].map((k) => state.report.parcel[k]).join("/") : null });
+  if (consult) section.insertBefore(consult, section.querySelector(".disclaimer"));
   section.hidden = false;
+}
+
+/** Where a comment on this report is: the point asked about, or the parcel's centre. */
+function reportPoint() {
+  const q = state.query;
+  if (q?.kind === "point") return [q.lon, q.lat];
+  const layers = highlight.getLayers();
+  const c = layers.length ? L.featureGroup(layers).getBounds().getCenter() : map.getCenter();
+  return [c.lng, c.lat];
 }
 
 // -- print: one A4 page with the map ---------------------------------------------------
@@ -511,7 +525,7 @@ async function start() {
   renderLegend();
   const [query, version] = queryFromUrl();
   const fitting = query ? null : fitToData(map);
-  await Promise.allSettled([loadCommunes(), loadVersions(), fitting]);
+  await Promise.allSettled([loadCommunes(), loadVersions(), loadConsultations(), fitting]);
   if (query?.kind === "parcel") {
     $("xa").value = query.xa;
     $("to").value = String(query.to);

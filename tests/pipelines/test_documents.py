@@ -93,3 +93,10 @@ def test_report_lists_the_documents_and_they_download_byte_identical(server: str
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{server}{path}", timeout=10)
         assert err.value.code == status
+
+
+def test_the_version_record_lists_its_documents(server: str) -> None:
+    with urllib.request.urlopen(f"{server}/ogc/collections/catalogue/items/land_use_plan?f=json", timeout=30) as r:
+        record = json.load(r)
+    docs = record["properties"]["decision"]["documents"]
+    assert SAMPLE.name in [d["name"] for d in docs] and all(d["href"].startswith("/documents/") for d in docs)

@@ -30,6 +30,7 @@ class Delivery(BaseModel):
     layer: str
     source: Path
     source_layer: str | None = None
+    profile: str | None = None
     crs: str | None = None
     encoding: str = "auto"
     x_column: str | None = None
@@ -79,6 +80,7 @@ def run_manifest(
             crs=d.crs,
             encoding=d.encoding,
             source_layer=d.source_layer,
+            profile=d.profile,
             x_column=d.x_column,
             y_column=d.y_column,
             force=force,

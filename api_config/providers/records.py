@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
+from bando.api_config.downloads import links as download_links
 from bando.api_config.pygeoapi_seam.handlers import to_provider_error
 from bando.api_config.runtime import Runtime, get_runtime
 from bando.crs import transformer
@@ -53,8 +54,8 @@ select s.layer, s.published_at, s.row_count, s.srid,
             then st_estimatedextent('data', s.layer, 'geom')::box2d end,
        r.srid, r.bounds,
        v.version_id, v.decision, v.decision_date, v.authority, v.valid_from,
-       (select min(coalesce(l.finished_at, l.started_at)) from bando.lineage l
-         where l.layer = s.layer and l.outcome = 'published'),
+       least(s.published_at, (select min(l.started_at) from bando.lineage l
+         where l.layer = s.layer and l.outcome = 'published')),
        (select json_agg(json_build_object('name', d.name, 'mediaType', d.media_type, 'sizeBytes', d.size_bytes,
                         'sha256', d.sha256, 'href', '/documents/' || d.sha256) order by d.name)
           from bando.plan_documents d where d.layer = v.layer and d.version_id = v.version_id)
@@ -204,7 +205,7 @@ class BandoRecordProvider(BaseProvider):
             out.append(entry)
         return out
 
-    def _links(self, layer: Layer) -> list[dict[str, str]]:
+    def _links(self, layer: Layer) -> list[dict[str, Any]]:
         base = f"{self.base_url}/collections/{layer.id}"
         links = [{"rel": "describes", "type": "application/json", "title": layer.title.vi, "href": base}]
         if layer.kind == "raster":
@@ -244,6 +245,8 @@ class BandoRecordProvider(BaseProvider):
                     "href": f"{self.base_url}/collections/{layer.parent}",
                 }
             )
+        if self.view == "public":
+            links += download_links(self.runtime.settings, layer.id, base)
         if layer.metadata.license in LICENSES:
             links.append(
                 {

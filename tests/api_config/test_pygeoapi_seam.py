@@ -143,16 +143,6 @@ def test_8_a_database_outage_in_a_process_is_503(client: TestClient, monkeypatch
         assert raw.post(path, json={"inputs": inputs}).status_code == 400
 
 
-def test_11_an_unknown_parcel_is_404(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = "/ogc/processes/planning-report/execution"
-    body = {"inputs": {"maXa": "99999", "soHieuToBanDo": 9999, "soThuTuThua": 99999}}
-    answer = client.post(path, json=body)
-    assert answer.status_code == 404, answer.text
-    assert answer.json()["description"].startswith("không tìm thấy thửa đất")
-    with without(monkeypatch, not_found_is_404=IDENTITY) as raw:
-        assert raw.post(path, json=body).status_code == 400
-
-
 def test_9_conformance_states_what_bando_implements(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     crud = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
     ours = client.get("/ogc/conformance", params={"f": "json"}).json()["conformsTo"]
@@ -188,3 +178,25 @@ def test_the_seam_refuses_another_pygeoapi_series(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(pygeoapi, "__version__", "0.25.0")
     with pytest.raises(SetupError, match="0.24"):
         pygeoapi_seam.install()
+
+
+def test_11_cql2_json_filter_by_get(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = "/ogc/collections/roads/items"
+    params = {"filter-lang": "cql2-json", "filter": '{"op": ">", "args": [{"property": "beRong"}, 0]}', "f": "json"}
+    assert client.get(path, params=params).status_code == 200
+    with without(monkeypatch, cql2_json_by_get=IDENTITY) as raw:
+        assert raw.get(path, params=params).status_code == 400
+
+
+def test_12_queryables_carry_the_catalogue_titles(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, params = "/ogc/collections/parcels/queryables", {"f": "json"}
+    assert client.get(path, params=params).json()["properties"]["maXa"]["title"] != "maXa"
+    with without(monkeypatch, titled_queryables=lambda handler, titles: handler) as raw:
+        assert raw.get(path, params=params).json()["properties"]["maXa"]["title"] == "maXa"
+
+
+def test_16_accept_image_tiff_on_a_coverage(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, headers = "/ogc/collections/flood_depth/coverage", {"Accept": "image/tiff"}
+    assert client.get(path, headers=headers).headers["content-type"].startswith("image/tiff")
+    with without(monkeypatch, tiff_by_accept=IDENTITY) as raw:
+        assert not raw.get(path, headers=headers).headers["content-type"].startswith("image/tiff")

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-soak bench-replicas bench-maps bench-cad
+.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-soak bench-replicas bench-maps bench-cad bench-search
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -51,6 +51,9 @@ bench-api: setup  ## API: bando vs tipg vs pygeoapi's stock providers on one mil
 	  { echo "bench-api needs wrk (Debian: apt-get install -y wrk)"; exit 7; }
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.api
+
+bench-search: setup  ## search: names and parcels by former commune on one million parcels, beside the planning report
+	$(BIN)/python -m benchmarks.search
 
 bench-load: setup  ## load: 64 clients for 60 s on items, tiles and reports over one million parcels
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -5,6 +5,9 @@ pygeoapi configurations from it (see :mod:`bando.api_config.config`) and returns
 
 * ``/ogc`` — public view (public fields only),
 * ``/internal/ogc`` — every field, behind bearer tokens,
+* ``/comments`` and ``/internal/ogc/comments`` — public consultation on draft plans
+  (:mod:`bando.api_config.comments`),
+* ``/documents`` — the documents of published plan versions (:mod:`bando.api_config.documents`),
 
 as Starlette mounts that the server (:mod:`bando.cli.server`) or a test mounts.
 :func:`middleware` is what must wrap them: errors, size and time limits.
@@ -20,10 +23,11 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from bando.api_config import comments, pygeoapi_seam
 from bando.api_config import config as config_mod
-from bando.api_config import pygeoapi_seam
 from bando.api_config.auth import BearerAuth, configured_tokens
 from bando.api_config.caching import PublicCaching, feature_layers
+from bando.api_config.documents import documents_app
 from bando.api_config.errors import CatchAll, bando_error_handler
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
@@ -92,7 +96,26 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[BaseRoute], dict
         ),
     )
     internal_mount = Mount("/internal/ogc", app=SecurityHeaders(BearerAuth(internal, configured_tokens(settings))))
-    return [_without_slash(public_mount), public_mount, _without_slash(internal_mount), internal_mount], configs
+    comments_internal = Mount(
+        "/internal/ogc/comments",
+        app=SecurityHeaders(BearerAuth(comments.internal_app(), configured_tokens(settings))),
+    )
+    extra = [
+        Mount(
+            "/comments",
+            app=SecurityHeaders(
+                RateLimit(comments.public_app(), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
+            ),
+        ),
+        Mount(
+            "/documents",
+            app=SecurityHeaders(
+                RateLimit(documents_app(), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
+            ),
+        ),
+    ]
+    routes = [_without_slash(public_mount), public_mount, comments_internal, _without_slash(internal_mount)]
+    return [*routes, internal_mount, *extra], configs
 
 
 class _Landing:

@@ -155,6 +155,10 @@ def build(
         "type": "process",
         "processor": {"name": "bando.api_config.processes.planning_report.PlanningReportProcessor", "view": view},
     }
+    resources["search"] = {
+        "type": "process",
+        "processor": {"name": "bando.api_config.processes.search.SearchProcessor"},
+    }
     who = publisher(settings, province)
     title = {"vi": who.title_vi, "en": who.title_en}
     contact = {"name": who.contact_name, "position": who.contact_position, "role": "pointOfContact"}

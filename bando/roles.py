@@ -36,6 +36,9 @@ SCHEMAS = ("bando", "data", "staging")
 PLATFORM_READS: dict[str, tuple[str, ...] | None] = {
     "layer_state": None,
     "layer_versions": None,
+    "plan_documents": None,  # published with their plan: decisions are public documents
+    "consultations": None,
+    "comment_counts": None,  # per zone, closed periods only: no text, no names
     "rasters": None,
     "land_use_codes": None,
     "land_use_legacy": None,
@@ -119,6 +122,21 @@ def grant_platform(owner: psycopg.Connection) -> None:
             owner.execute(sql.SQL("grant select on {} to {}").format(target, readers))
         else:
             owner.execute(sql.SQL("grant select ({}) on {} to {}").format(_ident(*columns), target, readers))
+    grant_comments(owner)
+
+
+def grant_comments(owner: psycopg.Connection) -> None:
+    """Comments are personal data: the public API may only add one through ``bando.add_comment``
+    (period and flood limit checked there); the internal API reads and moderates them."""
+    owner.execute(sql.SQL("revoke all on bando.comments from {}").format(_ident(*READERS)))
+    owner.execute(sql.SQL("grant select, update (status, moderated_at) on bando.comments to {}").format(
+        sql.Identifier(INTERNAL)))  # fmt: skip
+    owner.execute(
+        sql.SQL(
+            "grant execute on function bando.add_comment(text, text, text, double precision, double precision,"
+            " text, text, text, text, text, int, interval) to {}"
+        ).format(sql.Identifier(API))
+    )
 
 
 def grant_table(conn: psycopg.Connection, table: str, public_columns: Iterable[str]) -> None:

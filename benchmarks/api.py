@@ -98,7 +98,9 @@ def ensure_data(env: dict[str, str], url: str, rows: int) -> int:
     manifest_path = ROOT / "data_samples" / "manifest.yml"
     manifest = yaml.safe_load(manifest_path.read_text(encoding="utf-8"))
     deliveries = [
-        d | {"source": str((manifest_path.parent / d["source"]).resolve())}
+        d
+        | {"source": str((manifest_path.parent / d["source"]).resolve())}
+        | {"documents": [str((manifest_path.parent / p).resolve()) for p in d.get("documents", [])]}
         for d in manifest["deliveries"]
         if d["layer"] != "parcels"
     ]

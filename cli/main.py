@@ -185,9 +185,19 @@ def load_cmd(
     scheduler: Annotated[
         str | None, typer.Option(help="a Dask scheduler's address, e.g. tcp://10.0.0.5:8786 (BANDO_DASK_SCHEDULER)")
     ] = None,
+    document: Annotated[
+        list[Path] | None,
+        typer.Option(help="a document of the plan version (decision PDF, report, drawing); repeatable"),
+    ] = None,
 ) -> None:
     """Load one delivery (a file, or a folder or zip of files) into a layer: validate, publish atomically."""
+    from bando.pipelines import documents
     from bando.pipelines.load import LoadOptions, run_load
+
+    if document and version_id is None:
+        raise BadInput("--document needs --version-id: documents belong to a plan version")
+    for path in document or []:
+        documents.read(path)  # refuse a bad document before loading anything
 
     opts = LoadOptions(
         crs=crs,
@@ -209,6 +219,32 @@ def load_cmd(
     print_result(result)
     if result.outcome in ("refused", "failed"):
         raise typer.Exit(4)
+    if document and version_id and not dry_run:
+        for d in documents.attach(layer, version_id, document):
+            out.print(f"document {d.name}: {d.size_bytes:,} bytes, sha256 {d.sha256}")
+
+
+@app.command("consultation")
+def consultation_cmd(
+    layer: Annotated[str, typer.Argument(help="versioned layer id, e.g. land_use_plan")],
+    version_id: Annotated[str, typer.Argument(help="the draft version put to public comment")],
+    opens: Annotated[str, typer.Option(help="start of the comment period, ISO date or date-time")],
+    closes: Annotated[str, typer.Option(help="end of the comment period, ISO date or date-time")],
+) -> None:
+    """Open a plan version to public comment between two dates (lấy ý kiến cộng đồng)."""
+    from datetime import datetime
+
+    from bando.pipelines.consultation import open_period
+
+    def when(text: str, name: str) -> datetime:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise BadInput(f"{name} must be an ISO date or date-time, e.g. 2026-01-31, not {text[:30]!r}") from None
+        return value if value.tzinfo else value.astimezone()
+
+    open_period(layer, version_id, when(opens, "--opens"), when(closes, "--closes"))
+    out.print(f"{layer} {version_id}: comments open from {opens} to {closes}")
 
 
 @app.command("load-all")

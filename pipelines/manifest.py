@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bando.errors import BadInput
+from bando.pipelines.documents import attach
 from bando.pipelines.load import LoadOptions, run_load
 from bando.pipelines.publish import Version
 from bando.pipelines.report import LoadResult
@@ -35,6 +36,7 @@ class Delivery(BaseModel):
     x_column: str | None = None
     y_column: str | None = None
     version: VersionBlock | None = None
+    documents: list[Path] = []  # of the plan version: decision PDF, explanatory report, drawings
     note: str | None = None
 
 
@@ -86,6 +88,8 @@ def run_manifest(
             version=version,
         )
         result = run_load(d.layer, (path.parent / d.source).resolve(), opts)
+        if d.documents and d.version and not dry_run and result.outcome in ("published", "noop"):
+            attach(d.layer, d.version.id, [(path.parent / p).resolve() for p in d.documents])
         if on_result:
             on_result(result)
         results.append(result)

@@ -30,6 +30,7 @@ from bando.layers import catalogue as catalogue_mod
 from bando.province import configured
 from bando.settings import Settings
 from bando.web import site_config
+from bando.web.qr import qr_endpoint
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -120,7 +121,8 @@ class Pages:
 
 
 def web_routes(settings: Settings) -> list[Route | Mount]:
-    """The routes this part adds to bando's app: ``/``, ``/ioc``, ``/site-config.json``, ``/static``, ``/vendor``."""
+    """The routes this part adds to bando's app: ``/``, ``/ioc``, ``/site-config.json``, ``/qr.svg``, ``/static``,
+    ``/vendor``."""
     pages = Pages(settings)
     basemap = site_config.basemap(settings.basemap_url)
     headers = security_headers(basemap["origin"] if basemap else "")
@@ -137,6 +139,7 @@ def web_routes(settings: Settings) -> list[Route | Mount]:
         Route("/", secure(pages.site), methods=["GET", "HEAD"]),
         Route("/ioc", secure(pages.ioc), methods=["GET", "HEAD"]),
         Route("/site-config.json", secure(pages.site_config), methods=["GET", "HEAD"]),
+        Route("/qr.svg", secure(qr_endpoint), methods=["GET", "HEAD"]),
         Mount("/static", app=SecureHeaders(StaticFiles(directory=STATIC), headers), name="static"),
         Mount("/vendor", app=SecureHeaders(StaticFiles(directory=VENDOR, check_dir=False), headers), name="vendor"),
     ]

@@ -15,9 +15,9 @@ strictly, before anything reaches the database.
 Errors: pygeoapi 0.24 runs a synchronous process inside its manager, which turns any
 exception into a *failed job*, answered with HTTP 400 and ``{"code":
 "InvalidParameterValue", "description": "Error executing process: <message>"}``. So
-every refusal here — bad input, unknown parcel (the brief's 404 is not reachable from
-inside a process), unknown version — is a 400 with a bilingual message, and no
-exception text other than ours ever reaches the client.
+every refusal here — bad input, unknown version — is a 400 with a bilingual message, and
+no exception text other than ours ever reaches the client; an unknown parcel (or no
+parcel at a point) is noted for the seam, which answers it 404 with the same message.
 """
 
 from __future__ import annotations

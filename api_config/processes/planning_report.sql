@@ -197,7 +197,11 @@ versions as (
     select coalesce(json_agg(json_build_object(
                'layer', v.layer, 'versionId', v.version_id, 'decision', v.decision,
                'decisionDate', v.decision_date, 'authority', v.authority,
-               'validFrom', v.valid_from, 'validTo', v.valid_to, 'inForce', v.valid_to is null)
+               'validFrom', v.valid_from, 'validTo', v.valid_to, 'inForce', v.valid_to is null,
+               'documents', (select coalesce(json_agg(json_build_object(
+                                 'name', d.name, 'mediaType', d.media_type, 'sizeBytes', d.size_bytes,
+                                 'sha256', d.sha256, 'href', '/documents/' || d.sha256) order by d.name), '[]'::json)
+                             from bando.plan_documents d where d.layer = v.layer and d.version_id = v.version_id))
                order by v.layer, v.valid_from), '[]'::json) as doc
     from bando.layer_versions v
     join used u on u.layer = v.layer and u.version_id = v.version_id

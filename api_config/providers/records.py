@@ -55,7 +55,10 @@ select s.layer, s.published_at, s.row_count, s.srid,
        r.srid, r.bounds,
        v.version_id, v.decision, v.decision_date, v.authority, v.valid_from,
        least(s.published_at, (select min(l.started_at) from bando.lineage l
-         where l.layer = s.layer and l.outcome = 'published'))
+         where l.layer = s.layer and l.outcome = 'published')),
+       (select json_agg(json_build_object('name', d.name, 'mediaType', d.media_type, 'sizeBytes', d.size_bytes,
+                        'sha256', d.sha256, 'href', '/documents/' || d.sha256) order by d.name)
+          from bando.plan_documents d where d.layer = v.layer and d.version_id = v.version_id)
 from bando.layer_state s
 left join bando.rasters r on r.layer = s.layer and r.version_id = 'current'
 left join lateral (select * from bando.layer_versions x where x.layer = s.layer and x.valid_to is null
@@ -117,6 +120,7 @@ def read_states(runtime: Runtime, view: str = "public") -> dict[str, State]:
         authority,
         valid_from,
         created,
+        documents,
     ) in rows:
         box = box or exact.get(layer)
         bbox = None
@@ -133,6 +137,7 @@ def read_states(runtime: Runtime, view: str = "public") -> dict[str, State]:
                 "authority": authority,
                 "decision_date": _iso(decision_date),
                 "valid_from": _iso(valid_from),
+                "documents": documents or [],
             }
         states[layer] = State(published_at, created, int(count), r_srid or srid, bbox, version)
     return states

@@ -53,7 +53,7 @@ import logging
 import pygeoapi
 
 from bando.api_config.pygeoapi_seam import crs
-from bando.api_config.pygeoapi_seam.handlers import note_unavailable, to_provider_error
+from bando.api_config.pygeoapi_seam.handlers import note_not_found, note_unavailable, to_provider_error
 from bando.api_config.pygeoapi_seam.routing import make_api, ogc_app
 from bando.errors import SetupError
 
@@ -81,4 +81,13 @@ def quiet_logs() -> None:
         upstream.addHandler(logging.NullHandler())  # not even Python's last-resort handler
 
 
-__all__ = ["PINNED_SERIES", "install", "make_api", "note_unavailable", "ogc_app", "quiet_logs", "to_provider_error"]
+__all__ = [
+    "PINNED_SERIES",
+    "install",
+    "make_api",
+    "note_not_found",
+    "note_unavailable",
+    "ogc_app",
+    "quiet_logs",
+    "to_provider_error",
+]

@@ -16,6 +16,7 @@ import shapely
 
 from .construction import construction_layers
 from .dirty import short_names, write_dirty
+from .documents import decision_pdf
 from .geometry import Layout
 from .infrastructure import build_network, network_frames
 from .ioc import cameras, readings, sensors
@@ -37,6 +38,9 @@ def communes_frame(layout: Layout):
         "dienTichTuNhien": [round(c.polygon.area / 10_000, 2) for c in cells],
     }
     return frame(cols, [shapely.multipolygons([c.polygon]) for c in cells], layout.prov.epsg)
+
+
+PLAN_TITLE = "Quy hoạch sử dụng đất đến năm 2030"
 
 
 def write_all(
@@ -74,11 +78,15 @@ def write_all(
             v2, changes = plan_v2(seed, layout, communes, v1)
             versions.append((v2, prov.plan_v2, "land_use_plan_v2.gpkg"))
             summary["plan_changes"] = changes
-        for zones, dec, name in versions:
+        for i, (zones, dec, name) in enumerate(versions):
             p = out / name
             p.unlink(missing_ok=True)
             write_gpkg(plan_frame(zones, dec, epsg), p, "quy_hoach_sdd", multi=True)
             log(f"  land-use plan {dec.version_id}: {len(zones)} zones → {name}")
+            title = ("Điều chỉnh " if i else "") + PLAN_TITLE
+            pdf = out / "documents" / f"{dec.version_id}.pdf"
+            pdf.parent.mkdir(parents=True, exist_ok=True)
+            pdf.write_bytes(decision_pdf(dec, title, layout.prov.name))
     if "construction_plan" in wanted:
         cp = next(c for c in communes if c.code == prov.construction_plan_commune)
         layers, roads = construction_layers(seed, layout, cp, prov)
@@ -185,7 +193,13 @@ def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> Path
         *[
             (
                 "land_use_plan",
-                {"source": f"{pre}{name}", "source_layer": "quy_hoach_sdd", "crs": crs, "version": version(dec)},
+                {
+                    "source": f"{pre}{name}",
+                    "source_layer": "quy_hoach_sdd",
+                    "crs": crs,
+                    "version": version(dec),
+                    "documents": [f"{pre}documents/{dec.version_id}.pdf"],
+                },
             )
             for dec, name in plans
         ],

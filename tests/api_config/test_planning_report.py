@@ -326,6 +326,7 @@ def test_nan_and_non_json_bodies_are_refused(server: str) -> None:
 
 def test_unknown_parcel_is_not_found(server: str) -> None:
     status, doc = post(server, {"inputs": {"maXa": "99999", "soHieuToBanDo": 9999, "soThuTuThua": 99999}})
+    assert status == 404, (status, doc)
     text = _assert_clean_refusal(status, doc)
     assert "không tìm thấy thửa đất" in text and "parcel not found" in text
 

@@ -135,7 +135,7 @@ def test_manifest() -> None:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     Manifest.model_validate(doc)  # the format `bando load-all` reads
     assert doc["province"] == "Tây Ninh"
-    listed = {d["source"] for d in doc["deliveries"]}
+    listed = {d["source"] for d in doc["deliveries"]} | {p for d in doc["deliveries"] for p in d.get("documents", [])}
     for d in doc["deliveries"]:
         assert (path.parent / d["source"]).is_file(), d["source"]
         assert not d["source"].startswith(("tay_ninh/", "/"))  # relative to the manifest

@@ -45,8 +45,11 @@ def cluster() -> Iterator[PrivateCluster]:
     try:
         c.up()
         manifest = yaml.safe_load((ROOT / "data_samples" / "manifest.yml").read_text(encoding="utf-8"))
+        here = ROOT / "data_samples"
         deliveries = [
-            d | {"source": str((ROOT / "data_samples" / d["source"]).resolve())}
+            d
+            | {"source": str((here / d["source"]).resolve())}
+            | {"documents": [str((here / p).resolve()) for p in d.get("documents", [])]}
             for d in manifest["deliveries"]
             if d["layer"] in SUBSET
         ]

@@ -33,10 +33,11 @@ function swatch(code, colour) {
 function table(caption, head, rows, numeric) {
   const thead = el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: h }))));
   const tbody = el("tbody", {}, rows.map((r) => el("tr", { class: r.className },
-    r.cells.map((c, i) => el("td", { class: numeric.includes(i) ? "num" : null }, c)))));
-  // wide tables scroll inside their own box on a phone, never the whole page
-  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
-    el("table", {}, el("caption", { text: caption }), thead, tbody));
+    r.cells.map((c, i) => el("td", { class: numeric.includes(i) ? "num" : null, "data-label": head[i] }, c)))));
+  // where the columns do not fit (a phone, the desktop panel), each row becomes a block of
+  // "label: value" lines (site.css, container query) instead of a sideways scroll
+  return el("div", { class: "table-wrap" },
+    el("table", { class: head.length > 4 ? "wide" : "narrow" }, el("caption", { text: caption }), thead, tbody));
 }
 
 function useCell(code, colour, extra) {
@@ -105,6 +106,13 @@ export function renderReport(section, report, ctx) {
     section.append(el("p", { class: has ? "redline" : "redline none", "data-redline-m2": String(red.areaM2 || 0),
       text: has ? t("report.redline", { area: fmtNumber(red.areaM2, 1), pct: fmtPercent(red.percent), road })
         : t("report.noRedline") }));
+    const details = (red.roads || []).filter((r) => r.width != null || r.note);
+    if (has && details.length) {
+      section.append(el("ul", { class: "road-list", id: "red-roads" }, details.map((r) => el("li", {},
+        el("strong", { text: r.road || t("report.road") }),
+        r.width != null ? ` — ${t("report.roadWidth", { width: fmtNumber(r.width, 1) })}` : null,
+        r.note ? el("span", { class: "road-note", text: ` — ${r.note}` }) : null))));
+    }
   }
 
   const cons = report.construction;
@@ -128,11 +136,11 @@ export function renderReport(section, report, ctx) {
 
   const dates = Object.values(report.dataDates || {}).filter(Boolean).sort();
   if (dates.length) {
-    section.append(el("p", { class: "hint", text: `${t("report.dataDate")}: ${fmtDate(dates[dates.length - 1])}` }));
+    section.append(el("p", { class: "hint", id: "data-date", text: `${t("report.dataDate")}: ${fmtDate(dates[dates.length - 1])}` }));
   }
-  if (ctx.permalink) {
-    section.append(el("p", { class: "print-only permalink", text: t("report.printedOn", { date: fmtDate(new Date().toISOString()), url: ctx.permalink }) }));
-  }
+  const sources = sourceList(report);
+  if (sources) section.append(sources);
+  if (ctx.permalink) section.append(printFoot(report, ctx.permalink));
   const actions = el("div", { class: "actions" });
   const print = el("button", { type: "button", id: "print-report", text: t("report.print") });
   print.addEventListener("click", ctx.onPrint);
@@ -149,30 +157,86 @@ export function renderReport(section, report, ctx) {
   section.append(el("p", { class: "disclaimer", text: report.disclaimer || "" }));
 }
 
+/** Each section's source: the layer, the date of its source survey or plan, and when it was published. */
+function sourceList(report) {
+  const sections = [report.currentLandUse, report.plannedLandUse, report.construction, report.redLines]
+    .filter((s) => s && (s.sourceDate || s.dataDate));
+  if (!sections.length) return null;
+  return el("div", { class: "sources", id: "report-sources" },
+    el("p", { class: "hint", text: `${t("report.sources")}:` }),
+    el("ul", { class: "hint" }, sections.map((s) => el("li", { "data-layer": s.layer, text: [
+      s.title,
+      s.sourceDate ? t("report.sourceDate", { date: fmtDate(s.sourceDate) }) : null,
+      s.dataDate ? t("report.publishedOn", { date: fmtDate(s.dataDate) }) : null,
+    ].filter(Boolean).join(" — ") }))));
+}
+
+/** A plan version as people name it: "Điều chỉnh Quy hoạch … — QĐ 2468/QĐ-UBND ngày 22/9/2025". */
+export function versionName(v) {
+  if (!v) return "—";
+  const title = v.title ? pick(v.title) : v.id;
+  const name = v.adjustment ? t("version.adjusted", { title }) : title;
+  return v.decision ? `${name} — ${t("version.decision", { number: v.decision, date: fmtDate(v.decisionDate) })}` : name;
+}
+
+/** The printed page's foot: a legend of what the map shows, and the permalink as text and QR code. */
+function printFoot(report, permalink) {
+  const codes = new Map();
+  const add = (code, colour) => { if (code && !codes.has(code)) codes.set(code, colour || landUse[code]?.colour); };
+  add(report.parcel?.loaiDat, report.parcel?.colour);
+  for (const z of report.plannedLandUse?.zones || []) add(z.zone?.[config.planField], z.colour);
+  for (const c of report.construction?.plots || []) add(c.plot?.chucNang, c.colour);
+  const legend = el("ul", { class: "legend-list print-legend", id: "print-legend" },
+    el("li", {}, el("span", { class: "swatch legend-parcel", "aria-hidden": "true" }), t("legend.parcel")),
+    report.redLines?.areaM2 > 0 ? el("li", {}, el("span", { class: "swatch legend-redline", "aria-hidden": "true" }), t("legend.redline")) : null,
+    [...codes].map(([code, colour]) => el("li", {}, swatch(code, colour), codeName(code))));
+  const qr = el("img", { class: "qr", id: "print-qr", width: "96", height: "96", alt: t("report.qr"),
+    src: `/qr.svg?url=${encodeURIComponent(permalink)}` });
+  return el("div", { class: "print-only print-foot" },
+    el("div", {}, el("strong", { text: t("legend.title") }), legend),
+    el("div", { class: "print-link" }, qr,
+      el("p", { class: "permalink", text: t("report.printedOn", { date: fmtDate(new Date().toISOString()), url: permalink }) })));
+}
+
 function versionBox(plan, ctx) {
   const box = el("div", { class: "version-box" });
   const used = (plan.versions || [])[0];
   const all = ctx.versions || [];
+  const byId = (id) => all.find((v) => v.id === id);
+  const selected = byId(ctx.selected);
+  const current = all.find((v) => v.current);
+  if (selected && current && !selected.current) {
+    box.append(el("p", { class: "stamp", id: "superseded-stamp", role: "note",
+      text: t("report.supersededBy", { name: versionName(current) }) }));
+  }
   if (all.length > 1) {
     const select = el("select", { id: "plan-version" });
     for (const v of all) {
-      const label = `${v.id} — ${fmtDate(v.validFrom)}${v.current ? ` (${t("report.current")})` : ` (${t("report.superseded")})`}`;
+      const label = `${versionName(v)}${v.current ? ` (${t("report.current")})` : ` (${t("report.superseded")})`}`;
       select.append(el("option", { value: v.id, text: label, selected: v.id === ctx.selected }));
     }
     select.addEventListener("change", () => ctx.onVersion(select.value));
     box.append(el("div", { class: "field" }, el("label", { for: "plan-version", text: t("report.version") }), select));
   }
   const facts = el("dl", {});
-  facts.append(el("dt", { text: t("report.plan") }), el("dd", { text: used?.versionId || ctx.selected || "—" }));
+  const shown = byId(used?.versionId) || selected;
+  facts.append(el("dt", { text: t("report.plan") }), el("dd", { id: "plan-name",
+    text: shown ? versionName(shown) : used?.versionId || ctx.selected || "—" }));
   facts.append(el("dt", { text: t("report.decision") }), el("dd", { text: decisionText(used) }));
   box.append(facts);
-  if (ctx.changes) box.append(changesBox(ctx.changes));
+  const docs = used?.documents || [];
+  if (docs.length) {
+    box.append(el("div", { class: "documents", id: "plan-documents" }, el("strong", { text: t("report.documents") }),
+      el("ul", {}, docs.map((d) => el("li", {}, el("a", { href: d.href, download: d.name, text: d.name }),
+        ` (${(d.mediaType.split("/")[1] || d.mediaType).toUpperCase()}, ${fmtNumber(d.sizeBytes / 1024, 1)} kB)`)))));
+  }
+  if (ctx.changes) box.append(changesBox(ctx.changes, byId(ctx.changes.other)));
   return box;
 }
 
-function changesBox(changes) {
+function changesBox(changes, other) {
   const box = el("div", { class: "changes", id: "plan-changes" });
-  box.append(el("strong", { text: t("report.changesTitle", { other: changes.other }) }));
+  box.append(el("strong", { text: t("report.changesTitle", { other: other ? versionName(other) : changes.other }) }));
   if (!changes.lines.length) {
     box.append(el("p", { text: t("report.noChanges") }));
     return box;

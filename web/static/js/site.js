@@ -4,6 +4,8 @@ import { ApiError, cqlString, execute, items } from "./api.js";
 import { config, landUse, layerById, provinceLabel } from "./config.js";
 import { bindSwitch, lang, onLangChange, pick, t } from "./i18n.js";
 import { addVectorLayers, buildLayerSwitcher, createMap, fitToData, legendExtras, renderLegend, scheduleLegend, trackIdle } from "./map.js";
+import { consultBox, loadConsultations } from "./consult.js";
+import { bindPlaceSearch } from "./places.js";
 import { comparePlans, renderReport, zoneKey } from "./report.js";
 
 const L = window.L;
@@ -28,6 +30,7 @@ const map = createMap("map");
 const layers = addVectorLayers(map);
 trackIdle(map);
 const highlight = L.layerGroup({ pane: "highlight" }).addTo(map);
+const searchHits = L.layerGroup({ pane: "highlight" }).addTo(map); // a road or zone found by name
 const versionPlan = L.layerGroup().addTo(map); // an older plan version around the parcel (tiles show the one in force)
 const searchMessage = $("search-message");
 
@@ -84,15 +87,20 @@ async function loadCommunes() {
 async function loadVersions() {
   if (!config.planLayer) return;
   const found = [];
+  const plan = layerById(config.planLayer);
+  const has = (name) => plan.fields.some((f) => f.name === name);
+  const extra = ["soQuyetDinh", "ngayQuyetDinh"].filter(has);
   for (let i = 0; i < 12; i += 1) {
     const filter = found.length ? `version_id NOT IN (${found.map((v) => cqlString(v.id)).join(", ")})` : "version_id IS NOT NULL";
     const fc = await items(config.planLayer, { limit: 1, skipGeometry: "true", sortby: "-valid_from",
-      properties: "version_id,valid_from,valid_to", filter });
+      properties: ["version_id", "valid_from", "valid_to", ...extra].join(","), filter });
     const f = fc.features[0];
     if (!f) break;
-    found.push({ id: f.properties.version_id, validFrom: f.properties.valid_from, validTo: f.properties.valid_to,
-      current: f.properties.valid_to == null });
+    const p = f.properties;
+    found.push({ id: p.version_id, validFrom: p.valid_from, validTo: p.valid_to, current: p.valid_to == null,
+      decision: p.soQuyetDinh, decisionDate: p.ngayQuyetDinh, title: plan.title });
   }
+  found.forEach((v, i) => { v.adjustment = i < found.length - 1; }); // newest first: all but the oldest adjust it
   state.versions = found;
 }
 
@@ -159,6 +167,7 @@ function permalink(query, version) {
     q.set("lon", query.lon.toFixed(7));
   }
   if (version && !state.versions.find((v) => v.id === version)?.current) q.set("v", version);
+  if (lang !== "vi") q.set("lang", lang);
   return `${location.origin}/?${q}`;
 }
 
@@ -239,17 +248,61 @@ async function show(query, { version = null, push = true, fit = true } = {}) {
     }
   }
   showMessage("");
+  fillForm(report.parcel);
   const link = permalink(query, versionId);
   if (push) history.pushState({ q: query, v: version }, "", link);
+  else history.replaceState({ q: query, v: version }, "", link); // e.g. the language changed
+  const bounds = drawReport(report); // before render: a comment takes its point from the parcel drawn
   render();
-  const bounds = drawReport(report);
   await Promise.all([versionId ? drawChangedZones(versionId) : null, drawVersionPlan(versionId, bounds)]);
-  if (fit && bounds) map.fitBounds(bounds, { maxZoom: 18, padding: [40, 40] });
+  revealReport();
+  if (fit && bounds) map.fitBounds(bounds, { maxZoom: 18, paddingTopLeft: [40, 40], paddingBottomRight: [40, 40 + sheetOverlap()] });
   scheduleLegend();
   document.body.removeAttribute("aria-busy");
   announce($("report-title")?.textContent || "");
   return true;
 }
+
+/** The form always names the parcel on display (after a tap, a search or a permalink). */
+function fillForm(parcel) {
+  if (!parcel) return;
+  const xa = $("xa");
+  const code = parcel[KEY_XA];
+  if (code && ![...xa.options].some((o) => o.value === code)) {
+    xa.append(new Option(`${state.communes.get(code) || code} (${code})`, code));
+  }
+  xa.value = code || "";
+  $("to").value = parcel[KEY_TO] != null ? String(parcel[KEY_TO]) : "";
+  $("thua").value = parcel[KEY_THUA] != null ? String(parcel[KEY_THUA]) : "";
+  for (const id of ["xa", "to", "thua"]) setError($(id), "");
+}
+
+const narrow = window.matchMedia("(max-width: 760px)");
+
+/** Bring the report into view: a bottom sheet over the map on a phone, the panel scrolled on a desktop. */
+function revealReport() {
+  const section = $("report");
+  document.body.classList.add("has-report");
+  setSheet(true);
+  if (!narrow.matches) section.scrollIntoView({ block: "start" });
+}
+
+/** How much of the map the bottom sheet covers (px), so a fit keeps the parcel above it. */
+function sheetOverlap() {
+  if (!narrow.matches || document.body.classList.contains("sheet-closed")) return 0;
+  const mapBox = $("map").getBoundingClientRect();
+  return Math.max(0, Math.min(mapBox.height - 80, mapBox.bottom - $("report").getBoundingClientRect().top));
+}
+
+function setSheet(open) {
+  const toggle = $("sheet-toggle");
+  document.body.classList.toggle("sheet-closed", !open);
+  toggle.hidden = !state.report;
+  toggle.setAttribute("aria-expanded", String(open));
+  toggle.textContent = t(open ? "sheet.hide" : "sheet.show");
+}
+
+$("sheet-toggle").addEventListener("click", () => setSheet(document.body.classList.contains("sheet-closed")));
 
 function render() {
   const section = $("report");
@@ -266,7 +319,20 @@ function render() {
     onVersion: (id) => show(state.query, { version: id, fit: false }),
     onPrint: printReport,
   });
+  const zones = (state.report.plannedLandUse?.zones || []).map((z) => z.zone?.[zoneKey()]).filter(Boolean);
+  const consult = versionId && consultBox(config.planLayer, versionId, { point: reportPoint(), zones,
+    parcel: state.report.parcel ? [KEY_XA, KEY_TO, KEY_THUA].map((k) => state.report.parcel[k]).join("/") : null });
+  if (consult) section.insertBefore(consult, section.querySelector(".disclaimer"));
   section.hidden = false;
+}
+
+/** Where a comment on this report is: the point asked about, or the parcel's centre. */
+function reportPoint() {
+  const q = state.query;
+  if (q?.kind === "point") return [q.lon, q.lat];
+  const layers = highlight.getLayers();
+  const c = layers.length ? L.featureGroup(layers).getBounds().getCenter() : map.getCenter();
+  return [c.lng, c.lat];
 }
 
 // -- print: one A4 page with the map ---------------------------------------------------
@@ -286,6 +352,7 @@ async function printReport() {
   if (bounds && bounds.isValid()) map.fitBounds(bounds, { maxZoom: 19, padding: [20, 20], animate: false });
   await new Promise((r) => setTimeout(r, 50));
   await tilesSettled();
+  await $("print-qr")?.decode().catch(() => null); // the QR code is on the page before the dialog opens
   window.print();
 }
 
@@ -368,6 +435,53 @@ $("query-centre").addEventListener("click", () => {
   show({ kind: "point", lon: c.lng, lat: c.lat }, { version: state.version, fit: false });
 });
 
+// -- search by name, locate me ----------------------------------------------------------
+
+function fitBox(bbox, maxZoom = 18) {
+  if (!bbox) return;
+  map.fitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]], { maxZoom, padding: [30, 30] });
+}
+
+async function drawHits(result) {
+  searchHits.clearLayers();
+  if (!result.layer || !result.field) return;
+  try {
+    const fc = await items(result.layer, { limit: 200, filter: `${result.field} = ${cqlString(result.name)}` });
+    L.geoJSON(fc, { pane: "highlight", interactive: false,
+      style: { color: "#e36c0a", weight: 6, opacity: 0.9, fillOpacity: 0.15, className: "search-hit" } }).addTo(searchHits);
+  } catch (e) { /* the map still moved there */ }
+}
+
+async function pickPlace(result) {
+  if (result.kind === "parcel") {
+    const ok = await show({ kind: "parcel", xa: result.maXa, to: result.soHieuToBanDo, thua: result.soThuTuThua },
+      { version: state.version });
+    if (ok) $("report").focus();
+    return;
+  }
+  if (result.kind === "commune" || result.kind === "formerCommune") {
+    const xa = $("xa");
+    if ([...xa.options].some((o) => o.value === result.maXa)) xa.value = result.maXa;
+    searchHits.clearLayers();
+  } else {
+    await drawHits(result);
+  }
+  fitBox(result.bbox, result.kind === "road" ? 17 : 18);
+  announce(t("find.shown", { name: result.name }));
+}
+
+bindPlaceSearch({ input: $("place-q"), list: $("place-results"), message: $("place-message"), onPick: pickPlace });
+
+$("locate-me").addEventListener("click", () => {
+  if (!navigator.geolocation) return showMessage(t("site.noLocation"), "bad");
+  showMessage(t("site.locating"));
+  navigator.geolocation.getCurrentPosition(
+    (pos) => show({ kind: "point", lon: pos.coords.longitude, lat: pos.coords.latitude }, { version: state.version }),
+    () => showMessage(t("site.noLocation"), "bad"),
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+  );
+});
+
 function queryFromUrl() {
   const q = new URLSearchParams(location.search);
   const version = q.get("v");
@@ -411,7 +525,7 @@ async function start() {
   renderLegend();
   const [query, version] = queryFromUrl();
   const fitting = query ? null : fitToData(map);
-  await Promise.allSettled([loadCommunes(), loadVersions(), fitting]);
+  await Promise.allSettled([loadCommunes(), loadVersions(), loadConsultations(), fitting]);
   if (query?.kind === "parcel") {
     $("xa").value = query.xa;
     $("to").value = String(query.to);

@@ -28,6 +28,7 @@ from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
 from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
+from bando.api_config.transactions import ReadOnly, Rules, Transactions
 from bando.settings import Settings
 
 VIEWS: tuple[tuple[config_mod.View, str], ...] = (("public", "/ogc"), ("internal", "/internal/ogc"))
@@ -44,11 +45,14 @@ def build_configs(settings: Settings, base_url: str) -> dict[str, dict[str, Any]
     }
 
 
-def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str, dict[str, Any]]]:
+def ogc_routes(
+    settings: Settings, base_url: str, rules: Rules | None = None
+) -> tuple[list[Mount], dict[str, dict[str, Any]]]:
     """The two OGC API views as mounts, and the configurations they were built from.
 
     Each view runs on its own workers (:mod:`bando.api_config.gate`) and carries the security
-    headers; the public one is rate-limited per client, the internal one sits behind tokens."""
+    headers; the public one is rate-limited per client and read-only, the internal one sits
+    behind named tokens and takes Part 4 writes checked by ``rules`` (the load's rules)."""
     pygeoapi_seam.install()
     runtime = get_runtime()
     configs = build_configs(settings, base_url)
@@ -60,10 +64,13 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[Mount], dict[str
         Mount(
             "/ogc",
             app=SecurityHeaders(
-                RateLimit(public, settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
+                RateLimit(ReadOnly(public), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
             ),
         ),
-        Mount("/internal/ogc", app=SecurityHeaders(BearerAuth(internal, configured_tokens(settings)))),
+        Mount(
+            "/internal/ogc",
+            app=SecurityHeaders(BearerAuth(Transactions(internal, rules), configured_tokens(settings))),
+        ),
     ]
     return mounts, configs
 

@@ -45,9 +45,10 @@ def db_up() -> None:
     from bando.layers import catalogue
     from bando.pipelines.access import grant_all
 
-    status = db.up()
+    layers = catalogue.load(get_settings().layers_dir)
+    status = db.up(edit_tables=[layer.table for layer in layers if layer.kind != "raster"])
     with db.connect(autocommit=True) as conn:  # a catalogue change reaches the grants without a reload
-        grant_all(conn, catalogue.load(get_settings().layers_dir))
+        grant_all(conn, layers)
     where = "external server" if status.mode == "external" else f"port {status.details['port']}"
     out.print(f"[green]database up[/] ({status.mode}, {where}, PostGIS {status.details['postgis']})")
 

@@ -12,6 +12,8 @@ import logging
 from starlette.applications import Starlette
 
 from bando.api_config.app import middleware, ogc_routes
+from bando.api_config.transactions import Rules
+from bando.pipelines import edits
 from bando.settings import Settings, get_settings, reset_settings
 from bando.web.app import web_routes
 
@@ -21,7 +23,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 def create_app(base_url: str | None = None, settings: Settings | None = None) -> Starlette:
     s = settings or get_settings()
     base = (base_url or s.base_url or DEFAULT_BASE_URL).rstrip("/")
-    mounts, configs = ogc_routes(s, base)
+    mounts, configs = ogc_routes(s, base, Rules(edits.check_rows, edits.check_set))
     app = Starlette(debug=False, routes=[*mounts, *web_routes(s)], middleware=middleware(s))
     app.state.configs = configs
     return app

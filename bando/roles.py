@@ -43,6 +43,8 @@ PLATFORM_READS: dict[str, tuple[str, ...] | None] = {
     "land_use_codes": None,
     "land_use_legacy": None,
     "lineage": ("id", "layer", "outcome", "started_at", "finished_at"),
+    # every state of an edited feature: the public API reads the public fields' copy only
+    "feature_history": ("id", "layer", "fid", "valid_from", "valid_to", "public", "geom"),
 }
 EDIT_PREFIX = "bando_edit_"
 #: What every edit role may do outside its own table: append audit and history, bump the revision.
@@ -130,6 +132,7 @@ def grant_platform(owner: psycopg.Connection) -> None:
             owner.execute(sql.SQL("grant select on {} to {}").format(target, readers))
         else:
             owner.execute(sql.SQL("grant select ({}) on {} to {}").format(_ident(*columns), target, readers))
+    owner.execute(sql.SQL("grant select (properties) on bando.feature_history to {}").format(sql.Identifier(INTERNAL)))
 
 
 def grant_table(conn: psycopg.Connection, table: str, public_columns: Iterable[str]) -> None:

@@ -348,3 +348,48 @@ def test_the_edit_role_can_write_only_its_own_table(database: str) -> None:
         conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute('update data.roads set "tenDuong" = "tenDuong" where false')  # without set role either
+
+
+def test_datetime_before_an_edit_answers_the_old_state_on_both_apis(edit_server: str, tokens, hydrant) -> None:
+    item, etag = hydrant
+    fid = int(item.rsplit("/", 1)[1])
+    headers = auth(tokens, STEWARD)
+    time.sleep(0.05)
+    before_edit = owner_rows("select now()")[0][0].isoformat()
+    time.sleep(0.05)
+    answer = httpx.patch(
+        item, json={"type": "Feature", "properties": {"trangThai": "dang_sua"}}, headers={**headers, "If-Match": etag}
+    )
+    assert answer.status_code == 204
+    for base, h in ((f"{edit_server}/ogc", {}), (f"{edit_server}/internal/ogc", headers)):
+        url = f"{base}/collections/point_assets/items"
+        maTaiSan = httpx.get(f"{url}/{fid}", headers=h, timeout=30).json()["properties"]["maTaiSan"]
+        then = httpx.get(url, params={"datetime": before_edit, "maTaiSan": maTaiSan}, headers=h, timeout=30).json()
+        now = httpx.get(url, params={"maTaiSan": maTaiSan}, headers=h, timeout=30).json()
+        assert [f["properties"]["trangThai"] for f in then["features"]] == ["tot"], then
+        assert [f["properties"]["trangThai"] for f in now["features"]] == ["dang_sua"]
+        long_ago = httpx.get(url, params={"datetime": "2001-01-01T00:00:00Z", "maTaiSan": maTaiSan}, headers=h)
+        assert long_ago.json()["features"] == []  # it was created after that
+        untouched = httpx.get(url, params={"datetime": before_edit, "limit": 5}, headers=h, timeout=30).json()
+        assert len(untouched["features"]) == 5  # features never edited are as loaded
+
+
+def test_bando_history_shows_a_features_life(edit_server: str, tokens, hydrant, bando_bin: str) -> None:
+    item, etag = hydrant
+    fid = item.rsplit("/", 1)[1]
+    answer = httpx.patch(
+        item,
+        json={"type": "Feature", "properties": {"trangThai": "hu_hong"}},
+        headers={**auth(tokens, STEWARD), "If-Match": etag},
+    )
+    assert answer.status_code == 204
+    shown = subprocess.run(
+        [bando_bin, "history", "point_assets", fid], env=cli_env(), capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "create" in shown.stdout and "update" in shown.stdout and STEWARD in shown.stdout
+    assert "tot → hu_hong" in shown.stdout
+    missing = subprocess.run(
+        [bando_bin, "history", "point_assets", "987654321"], env=cli_env(), capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 3

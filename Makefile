@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load
+.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-ingest
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -54,6 +54,10 @@ bench-api: setup  ## API: bando vs tipg vs pygeoapi's stock providers on one mil
 bench-load: setup  ## load: 64 clients for 60 s on items, tiles and reports over one million parcels
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.load
+
+bench-ingest: setup  ## ingestion: sensor readings/s through the internal API, validated and audited, and loss
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.ingest
 
 clean:  ## stop the embedded database and remove the virtual environment
 	-[ -x $(BIN)/bando ] && $(BIN)/bando db down

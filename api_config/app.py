@@ -17,12 +17,13 @@ from typing import Any
 
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from bando.api_config import config as config_mod
 from bando.api_config import pygeoapi_seam
 from bando.api_config.auth import BearerAuth, configured_tokens
 from bando.api_config.errors import CatchAll
+from bando.api_config.events import event_routes
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
@@ -47,7 +48,7 @@ def build_configs(settings: Settings, base_url: str) -> dict[str, dict[str, Any]
 
 def ogc_routes(
     settings: Settings, base_url: str, rules: Rules | None = None
-) -> tuple[list[Mount], dict[str, dict[str, Any]]]:
+) -> tuple[list[Mount | Route], dict[str, dict[str, Any]]]:
     """The two OGC API views as mounts, and the configurations they were built from.
 
     Each view runs on its own workers (:mod:`bando.api_config.gate`) and carries the security
@@ -60,7 +61,8 @@ def ogc_routes(
     internal_api, _ = pygeoapi_seam.make_api(configs["internal"])
     public = pygeoapi_seam.ogc_app(public_api, runtime.gate("public"))
     internal = pygeoapi_seam.ogc_app(internal_api, runtime.gate("internal"))
-    mounts = [
+    mounts: list[Mount | Route] = [
+        *event_routes(),  # new readings as Server-Sent Events (public fields only)
         Mount(
             "/ogc",
             app=SecurityHeaders(

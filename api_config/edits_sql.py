@@ -95,12 +95,14 @@ def _values(layer: Layer) -> sql.Composable:
 
 
 def insert(conn: psycopg.Connection, layer: Layer, fids: list[int], rows: list[dict[str, Any]]) -> None:
+    """New features by COPY (a gateway's batch of readings is thousands of rows); geometry as hex EWKB."""
     cols = _columns(layer)
-    statement = sql.SQL("insert into {t} (fid, {c}) values (%s, {v})").format(
-        t=table(layer), c=sql.SQL(", ").join(map(sql.Identifier, cols)), v=_values(layer)
+    statement = sql.SQL("copy {t} (fid, {c}) from stdin").format(
+        t=table(layer), c=sql.SQL(", ").join(map(sql.Identifier, cols))
     )
-    with conn.cursor() as cur:
-        cur.executemany(statement, [(fid, *(row.get(c) for c in cols)) for fid, row in zip(fids, rows, strict=True)])
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for fid, row in zip(fids, rows, strict=True):
+            copy.write_row((fid, *(row.get(c) for c in cols)))
 
 
 def replace(conn: psycopg.Connection, layer: Layer, fid: int, row: dict[str, Any]) -> None:
@@ -185,11 +187,13 @@ def state(conn: psycopg.Connection, layer: Layer, fid: int) -> dict[str, Any] | 
 
 
 def bump(conn: psycopg.Connection, layer: Layer, added: int) -> None:
-    """A new revision of the layer: tile ETags and caches change with it."""
+    """A new revision of the layer: tile ETags and caches change with it, and event streams hear of it
+    (PostgreSQL delivers the notification only if the transaction commits)."""
     conn.execute(
         "update bando.layer_state set revision = revision + 1, row_count = row_count + %s where layer = %s",
         (added, layer.id),
     )
+    conn.execute("select pg_notify('bando_edits', %s)", (layer.id,))
 
 
 def _json(value: dict | None) -> str | None:

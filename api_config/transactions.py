@@ -43,6 +43,7 @@ CONFORMANCE = (
 )
 MAX_FEATURES = 10_000
 CQL_JSON = "application/query-cql-json"
+NDJSON = ("application/x-ndjson", "application/jsonl", "application/json-seq")
 _ITEMS = re.compile(r"^/collections/([^/]+)/items/?$")
 _ITEM = re.compile(r"^/collections/([^/]+)/items/([^/]+)$")
 _FID = re.compile(r"[1-9][0-9]{0,18}")
@@ -84,7 +85,7 @@ def _is_feature_post(scope: Scope, body: bytes) -> bool:
     ctype = _header(scope, b"content-type").split(";")[0].strip().lower()
     if ctype == CQL_JSON:
         return False
-    if ctype == "application/geo+json":
+    if ctype == "application/geo+json" or ctype in NDJSON:
         return True
     try:
         doc = json.loads(body)
@@ -231,7 +232,8 @@ class Transactions:
         write = Write(runtime, self.rules, layer, token.name, content_crs)
         gate = runtime.gate("internal")
         if method == "POST":
-            return await gate.run(write.create, _features(body))
+            ndjson = _header(scope, b"content-type").split(";")[0].strip().lower() in NDJSON
+            return await gate.run(write.create, _lines(body) if ndjson else _features(body))
         assert fid is not None
         if method == "DELETE":
             return await gate.run(write.delete, fid, match)
@@ -319,6 +321,26 @@ def _features(body: bytes) -> list[dict[str, Any]]:
         if not isinstance(f, dict) or f.get("type") != "Feature" or not isinstance(f.get("properties") or {}, dict):
             raise BadInput("every member must be a GeoJSON Feature with an object of properties")
     return features
+
+
+def _lines(body: bytes) -> list[dict[str, Any]]:
+    """JSON lines (a gateway's batch of readings): each line a Feature or just its properties."""
+    features = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            raise BadInput(f"line {number} is not JSON") from None
+        if not isinstance(doc, dict):
+            raise BadInput(f"line {number} is not a JSON object")
+        features.append(
+            doc if doc.get("type") == "Feature" else {"type": "Feature", "properties": doc, "geometry": None}
+        )
+    if not features:
+        raise BadInput("the body holds no lines")
+    return _features(json.dumps({"type": "FeatureCollection", "features": features}).encode())
 
 
 def _findings(issues: list[Any]) -> list[dict[str, Any]]:

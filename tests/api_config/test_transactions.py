@@ -25,6 +25,8 @@ from bando import db
 from bando.api_config.auth import new_token
 from tests.conftest import _free_port, cli_env
 
+pytestmark = pytest.mark.slow  # a `bando serve` of its own
+
 STEWARD = "steward-infrastructure"
 CADASTRE = "cadastre-editor"
 GATEWAY = "sensor-gateway"
@@ -393,3 +395,26 @@ def test_bando_history_shows_a_features_life(edit_server: str, tokens, hydrant, 
         [bando_bin, "history", "point_assets", "987654321"], env=cli_env(), capture_output=True, text=True, timeout=60
     )
     assert missing.returncode == 3
+
+
+def test_a_gateway_posts_json_lines_all_or_nothing(edit_server: str, tokens) -> None:
+    headers = {**auth(tokens, GATEWAY), "Content-Type": "application/x-ndjson"}
+    sensor = owner_rows('select "maCamBien" from data.env_sensors order by fid limit 1')[0][0]
+    items = f"{edit_server}/internal/ogc/collections/sensor_readings/items"
+    lines = [
+        {"maCamBien": sensor, "thoiGian": f"2026-12-04T09:{m:02d}:00+07:00", "giaTri": 20 + m, "loai": "pm25"}
+        for m in range(50)
+    ]
+    before = count("sensor_readings")
+    bad = [*lines[:10], {**lines[10], "loai": "co2"}]
+    refused = httpx.post(items, content="\n".join(json.dumps(x) for x in bad), headers=headers, timeout=30)
+    assert refused.status_code == 422 and refused.json()["rules"][0]["rule"] == "domain.invalid_value"
+    assert refused.json()["rules"][0]["index"] == 10
+    assert count("sensor_readings") == before
+    answer = httpx.post(items, content="\n".join(json.dumps(x) for x in lines), headers=headers, timeout=30)
+    assert answer.status_code == 201, answer.text
+    ids = answer.json()["ids"]
+    assert len(ids) == 50 and count("sensor_readings") == before + 50
+    owner_rows_delete = "delete from data.sensor_readings where fid = any(%s)"
+    with psycopg.connect(db.database_url()) as conn:
+        conn.execute(owner_rows_delete, (ids,))

@@ -189,7 +189,11 @@ def main() -> None:
     port = free_port()
     with open(INGEST / "server.log", "wb") as log:
         server = subprocess.Popen(
-            [str(BIN / "bando"), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+            [str(BIN / "bando"), "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             result = run(f"http://127.0.0.1:{port}", env, token, args, fleet)

@@ -105,9 +105,7 @@ def check_set(conn: psycopg.Connection, layer: Layer, fids: list[int]) -> list[I
     issues: list[Issue] = []
     position = {fid: k for k, fid in enumerate(fids)}
     if layer.key:
-        same = sql.SQL(" and ").join(
-            sql.SQL("o.{k} is not distinct from n.{k}").format(k=sql.Identifier(k)) for k in layer.key
-        )
+        same = sql.SQL(" and ").join(sql.SQL("o.{k} = n.{k}").format(k=sql.Identifier(k)) for k in layer.key)
         shown = sql.SQL(", ").join(sql.SQL("n.{}").format(sql.Identifier(k)) for k in layer.key)
         for fid, other, key in conn.execute(
             sql.SQL(

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from bando import roles
-from bando.errors import BandoError
+from bando.errors import BandoError, Unavailable
 from bando.layers.model import Layer
 
 HISTORY_COLUMNS = "layer, fid, valid_from, valid_to, properties, public, geom, audit_id"
@@ -33,7 +33,13 @@ def table(layer: Layer) -> sql.Identifier:
 
 def begin(conn: psycopg.Connection, layer: Layer) -> None:
     """Become the layer's edit role and share the layer's load lock for this transaction."""
-    conn.execute(sql.SQL("set local role {}").format(sql.Identifier(roles.edit_role(layer.table))))
+    try:
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(roles.edit_role(layer.table))))
+    except (psycopg.errors.InvalidParameterValue, psycopg.errors.InsufficientPrivilege):
+        raise Unavailable(
+            f"edits of {layer.id!r} are not set up in this database: run `bando db up` "
+            "(with BANDO_ADMIN_DATABASE_URL where DATABASE_URL may not create roles)"
+        ) from None
     row = conn.execute("select pg_try_advisory_xact_lock_shared(hashtext(%s))", (f"bando.load:{layer.id}",)).fetchone()
     if not row or not row[0]:
         raise Busy(f"a load of layer {layer.id!r} is running; retry when it has finished")

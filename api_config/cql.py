@@ -275,7 +275,8 @@ def too_many_vertices(filter_: Any, cap: int) -> str | None:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if item.get("type") in GEOMETRY_TYPES | {"GeometryCollection"}:
+            kind = item.get("type")
+            if isinstance(kind, str) and kind in GEOMETRY_TYPES | {"GeometryCollection"}:
                 n = vertices(item)
                 if n > cap:
                     return f"a geometry in a filter may have at most {cap} vertices; this one has {n}"

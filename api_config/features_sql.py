@@ -109,10 +109,13 @@ class FeatureQuery:
     def as_of(self, instant: date | datetime) -> None:
         """Layers edited through the internal API: the features as they were at an instant
         (a date means the end of that day, Vietnam time)."""
-        if not isinstance(instant, datetime):
-            instant = datetime.combine(instant + timedelta(days=1), time.min, tzinfo=ICT)
-        elif instant.tzinfo is None:
-            instant = instant.replace(tzinfo=ICT)
+        try:
+            if not isinstance(instant, datetime):
+                instant = datetime.combine(instant + timedelta(days=1), time.min, tzinfo=ICT)
+            elif instant.tzinfo is None:
+                instant = instant.replace(tzinfo=ICT)
+        except OverflowError:
+            raise BadInput("datetime is out of range") from None
         self._as_of = True
         self.from_params = [self.layer.id, self.layer.id, instant, instant]
 

@@ -103,17 +103,18 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
-    sent = False
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands the app the body already read, then the client's own messages."""
+    pending = True
 
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
 
-    return receive
+    return replayed
 
 
 class ReadOnly:
@@ -131,7 +132,7 @@ class ReadOnly:
         body = b""
         if method == "POST":
             body = await _read_body(receive)
-            receive = _replay(body)
+            receive = _replay(body, receive)
         if method in ("PUT", "PATCH", "DELETE") or (_ITEMS.match(path) and _is_feature_post(scope, body)):
             allow = "GET, POST" if _ITEMS.match(path) else "GET"
             response = problem(
@@ -167,7 +168,7 @@ class Transactions:
             return
         body = await _read_body(receive)
         if method == "POST" and not _is_feature_post(scope, body):
-            await self.app(scope, _replay(body), send)
+            await self.app(scope, _replay(body, receive), send)
             return
         match = items or item
         assert match is not None
@@ -190,7 +191,7 @@ class Transactions:
             route = "/collections/{collection_id}/items" + ("/{item_id}" if item else "")
             known = match.group(1) if match.group(1) in get_runtime().catalogue.layers else None
             logs.refused(scope, route, response.status_code, body, known)
-        await response(scope, _replay(b""), send)
+        await response(scope, receive, send)
 
     async def _with_etag(self, scope: Scope, receive: Receive, send: Send, collection: str, fid_text: str) -> None:
         runtime = get_runtime()

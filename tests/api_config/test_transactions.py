@@ -415,6 +415,9 @@ def test_a_gateway_posts_json_lines_all_or_nothing(edit_server: str, tokens) -> 
     assert answer.status_code == 201, answer.text
     ids = answer.json()["ids"]
     assert len(ids) == 50 and count("sensor_readings") == before + 50
-    owner_rows_delete = "delete from data.sensor_readings where fid = any(%s)"
-    with psycopg.connect(db.database_url()) as conn:
-        conn.execute(owner_rows_delete, (ids,))
+    with psycopg.connect(db.database_url()) as conn:  # as the owner, keeping the published row count true
+        conn.execute("delete from data.sensor_readings where fid = any(%s)", (ids,))
+        conn.execute(
+            "update bando.layer_state set row_count = (select count(*) from data.sensor_readings)"
+            " where layer = 'sensor_readings'"
+        )

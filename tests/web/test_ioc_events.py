@@ -25,6 +25,10 @@ def posted(database: str, loaded: list) -> Iterator[list[int]]:
     yield ids
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("delete from data.sensor_readings where fid = any(%s)", (ids,))
+        conn.execute(  # the published row count stays true
+            "update bando.layer_state set row_count = (select count(*) from data.sensor_readings)"
+            " where layer = 'sensor_readings'"
+        )
 
 
 def calm_sensors(database: str) -> list[tuple[str, str, float]]:

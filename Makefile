@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-ingest
+.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-ingest bench-cad
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -58,6 +58,9 @@ bench-load: setup  ## load: 64 clients for 60 s on items, tiles and reports over
 bench-ingest: setup  ## ingestion: sensor readings/s through the internal API, validated and audited, and loss
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.ingest
+
+bench-cad: setup  ## CAD: polygons built from a 100 000-parcel drawing's linework (seconds, peak RSS)
+	$(BIN)/python -m benchmarks.cad
 
 clean:  ## stop the embedded database and remove the virtual environment
 	-[ -x $(BIN)/bando ] && $(BIN)/bando db down

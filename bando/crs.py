@@ -164,3 +164,78 @@ def spatial_ref_sys_rows() -> list[tuple[int, str, int, str, str]]:
         wkt = wkt.replace('GEOGCS["unknown"', 'GEOGCS["VN-2000"')
         rows.append((srid, "BANDO", srid, wkt, bound_proj4(srid)))
     return rows
+
+
+#: TM-3 parameters every VN-2000 zone shares (the meridian picks the zone).
+_TM3 = {"scale_factor": 0.9999, "false_easting": 500_000.0, "false_northing": 0.0, "latitude_of_origin": 0.0}
+
+
+def recognise_vn2000(crs: CRS) -> int | None:
+    """The EPSG code of a VN-2000 TM-3 definition written without one, or None if it is not one.
+
+    MapInfo (``CoordSys Earth Projection 8, 9999, 28, <7 parameters>``) and older GIS
+    exports describe VN-2000 as "a Transverse Mercator on the WGS 84 ellipsoid with a
+    datum shift" and no code. Such a file is recognised only when every parameter
+    agrees — k 0.9999, false easting 500 000 m, a meridian of the zone table, and a
+    shift of EPSG:6960 (in either rotation convention) — so nothing is guessed.
+    Raises BadInput for a TM-3-shaped definition with no datum shift (it may be WGS 84
+    or VN-2000: the steward must say with ``--crs``).
+    """
+    if crs.to_epsg(min_confidence=100) is not None or not crs.is_projected:
+        return None  # a coded CRS needs no recognising (a lower confidence would be PROJ guessing)
+    params = _tm_params(crs)
+    if params is None or any(abs(params.get(k, -1.0) - v) > 1e-6 for k, v in _TM3.items()):
+        return None
+    ellipsoid = crs.ellipsoid
+    if ellipsoid is None or abs(ellipsoid.semi_major_metre - 6378137.0) > 0.01:
+        return None
+    zone = next((z for z in tm3_zones() if abs(z.meridian - params.get("central_meridian", -999)) < 1e-6), None)
+    if zone is None:
+        return None
+    if is_vn2000(crs) or _datum_named_vn2000(crs):
+        return zone.epsg
+    shift = _towgs84(crs)
+    if shift is None:
+        raise BadInput(
+            f"the file's CRS is a TM-3 projection on meridian {zone.meridian:g}° without a datum shift: it may be "
+            f"VN-2000 (EPSG:{zone.epsg}) or WGS 84; say which with --crs"
+        )
+    return zone.epsg if _is_6960(shift) else None
+
+
+def _tm_params(crs: CRS) -> dict[str, float] | None:
+    source = crs.source_crs if crs.is_bound and crs.source_crs is not None else crs
+    op = source.coordinate_operation
+    if op is None or "transverse mercator" not in op.method_name.lower():
+        return None
+    names = {
+        "latitude of natural origin": "latitude_of_origin",
+        "longitude of natural origin": "central_meridian",
+        "scale factor at natural origin": "scale_factor",
+        "false easting": "false_easting",
+        "false northing": "false_northing",
+    }
+    return {names[p.name.lower()]: float(p.value) for p in op.params if p.name.lower() in names}
+
+
+def _datum_named_vn2000(crs: CRS) -> bool:
+    datum = crs.datum.name if crs.datum is not None else ""
+    return bool(re.search(r"vn[-_ ]?2000|vietnam[-_ ]?2000", datum, re.IGNORECASE))
+
+
+def _towgs84(crs: CRS) -> tuple[float, ...] | None:
+    match = re.search(r"TOWGS84\[([-\d.,e]+)\]", crs.to_wkt("WKT1_GDAL") or "") if crs.is_bound else None
+    if match is None:
+        return None
+    values = tuple(float(v) for v in match[1].split(","))
+    return values if len(values) == 7 else None
+
+
+def _is_6960(shift: tuple[float, ...]) -> bool:
+    """EPSG:6960's shift, with rotations in either sign convention (MapInfo writes the decision's)."""
+    if any(abs(a - b) > 0.01 for a, b in zip(shift[:3], TOWGS84_6960[:3], strict=True)):
+        return False
+    rot, ref = shift[3:6], TOWGS84_6960[3:6]
+    same = all(abs(a - b) < 1e-5 for a, b in zip(rot, ref, strict=True))
+    flipped = all(abs(a + b) < 1e-5 for a, b in zip(rot, ref, strict=True))
+    return (same or flipped) and abs(shift[6] - TOWGS84_6960[6]) < 0.01

@@ -188,12 +188,16 @@ def _progress_bar():
 @app.command("load")
 def load_cmd(
     layer: Annotated[str, typer.Argument(help="catalogue layer id (see `bando layers`)")],
-    source: Annotated[Path, typer.Argument(help="file to load: .shp .gpkg .geojson .gdb .csv .tif")],
+    source: Annotated[
+        Path,
+        typer.Argument(help="file to load: .shp .gpkg .geojson .gdb .tab .mif .csv .tif, or .dgn .dxf with --profile"),
+    ],
     crs: Annotated[
         str | None, typer.Option(help="declared CRS, e.g. the province's VN-2000 TM-3 EPSG code (else the file's)")
     ] = None,
     encoding: Annotated[str, typer.Option(help="auto|utf-8|tcvn3|vni|cp1258")] = "auto",
     source_layer: Annotated[str | None, typer.Option(help="layer inside a GeoPackage/.gdb")] = None,
+    profile: Annotated[str | None, typer.Option(help="the layer's CAD profile for a DGN/DXF drawing")] = None,
     x_column: Annotated[str | None, typer.Option(help="CSV column holding X (easting / longitude)")] = None,
     y_column: Annotated[str | None, typer.Option(help="CSV column holding Y (northing / latitude)")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="validate and report; publish nothing")] = False,
@@ -211,6 +215,7 @@ def load_cmd(
         crs=crs,
         encoding=encoding,
         source_layer=source_layer,
+        profile=profile,
         x_column=x_column,
         y_column=y_column,
         dry_run=dry_run,

@@ -46,6 +46,7 @@ ALL_DATASETS = (
     "ioc",
     "flood_depth",
     "dirty",
+    "formats",
     "manifest",
 )
 

@@ -158,6 +158,59 @@ class Raster(Strict):
     max_pixels: int = Field(default=4_000_000, ge=1, description="largest coverage request")
 
 
+class CadLabels(Strict):
+    """Where a feature's attributes are written in the drawing: a text pattern or a block's attributes."""
+
+    layers: tuple[str, ...] = Field(description="CAD layers (DXF) or level numbers (DGN) holding the labels")
+    pattern: str | None = Field(
+        default=None, description="regular expression over a text label; its named groups are field names"
+    )
+    block: str | None = Field(default=None, description="block name whose attributes carry the fields")
+    attributes: dict[str, str] = Field(default_factory=dict, description="block attribute tag -> field")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CadLabels:
+        if (self.pattern is None) == (self.block is None):
+            raise ValueError("labels need either a text 'pattern' or a 'block' with 'attributes'")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r} is not a regular expression: {exc}") from None
+        if self.block is not None and not self.attributes:
+            raise ValueError("a label block needs its 'attributes' (tag: field)")
+        return self
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        if self.pattern is not None:
+            return tuple(re.compile(self.pattern).groupindex)
+        return tuple(self.attributes.values())
+
+
+class CadProfile(Strict):
+    """How one kind of CAD delivery (a DGN cadastral sheet, a DXF plan) becomes this layer's features."""
+
+    format: Literal["dgn", "dxf"]
+    description: Text
+    build: Literal["faces", "closed", "lines"] = Field(
+        description="faces: polygons built from boundary linework; closed: one polygon per closed "
+        "polyline; lines: one line feature per polyline"
+    )
+    linework: tuple[str, ...] = Field(description="CAD layers (DXF) or level numbers (DGN) holding the geometry")
+    labels: CadLabels
+    file_name: str | None = Field(
+        default=None, description="regular expression over the file name; its named groups are field names"
+    )
+    snap: float = Field(default=0.001, gt=0, le=1, description="snap-rounding grid in metres (faces)")
+    label_distance: float = Field(default=1.0, gt=0, description="how far (m) a line's label may lie from it")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        named = tuple(re.compile(self.file_name).groupindex) if self.file_name else ()
+        return (*named, *self.labels.fields)
+
+
 class Layer(Strict):
     id: str
     title: Text
@@ -181,6 +234,9 @@ class Layer(Strict):
     tiles: Tiles | None = None
     raster: Raster | None = None
     alert: Alert | None = None
+    cad_profiles: dict[str, CadProfile] = Field(
+        default_factory=dict, description="named ways a CAD drawing delivers this layer (`bando load --profile`)"
+    )
     metadata: Metadata
 
     @field_validator("id")
@@ -221,6 +277,14 @@ class Layer(Strict):
             raise ValueError("a layer is either versioned or partitioned, not both")
         if self.kind == "raster" and self.raster is None:
             raise ValueError("a raster layer needs a 'raster' section")
+        for pname, profile in self.cad_profiles.items():
+            unknown = [f for f in profile.fields if f not in names]
+            if unknown:
+                raise ValueError(f"CAD profile {pname!r} names fields this layer lacks: {unknown}")
+            if profile.build == "lines" and self.geometry not in ("LineString", "MultiLineString"):
+                raise ValueError(f"CAD profile {pname!r} builds lines but the layer is {self.geometry}")
+            if profile.build != "lines" and self.geometry not in ("Polygon", "MultiPolygon"):
+                raise ValueError(f"CAD profile {pname!r} builds polygons but the layer is {self.geometry}")
         for name in self.key:
             if not self.field(name).required:
                 raise ValueError(f"key field {name!r} must be required")

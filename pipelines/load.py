@@ -28,6 +28,7 @@ from bando.layers import tables
 from bando.layers.model import Layer
 from bando.pipelines import publish, setchecks
 from bando.pipelines.accounting import accounted
+from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Normaliser
 from bando.pipelines.publish import Version
@@ -48,6 +49,7 @@ class LoadOptions:
     source_layer: str | None = None
     x_column: str | None = None
     y_column: str | None = None
+    profile: str | None = None  # the layer's CAD profile for a DGN/DXF drawing
     dry_run: bool = False
     force: bool = False
     version: Version | None = None
@@ -122,13 +124,18 @@ def _build(
     progress: Progress | None,
 ) -> None:
     spec = SourceSpec(path, opts.source_layer, opts.crs, opts.encoding, opts.x_column, opts.y_column)
-    source = open_source(spec)
+    source = open_drawing(layer, spec, opts.profile, lineage, result) if is_drawing(path) else open_source(spec)
     if layer.geometry and not source.is_spatial:
         raise FileRefused(
             "geometry.missing", f"{path.name} has no geometry but layer {layer.id!r} is a {layer.geometry} layer"
         )
     result.crs = source.crs.to_string() if source.crs else None
-    decoder = TextDecoder(opts.encoding, read_as_bytes=source.read_encoding is not None)
+    if source.crs_note and result.crs:
+        result.crs += f" ({source.crs_note})"
+    declared = opts.encoding if opts.encoding != "auto" else source.text_encoding
+    decoder = TextDecoder(declared, read_as_bytes=source.read_encoding is not None)
+    if declared != opts.encoding:
+        decoder.note = f"charset {source.charset} declared by the file"
     extent = province.bbox_in(srid) if (srid and layer.rules.extent == "province") else None
     normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
     staging = f"{layer.table}_{result.lineage_id}"

@@ -29,6 +29,7 @@ class Delivery(BaseModel):
     layer: str
     source: Path
     source_layer: str | None = None
+    profile: str | None = None
     crs: str | None = None
     encoding: str = "auto"
     x_column: str | None = None
@@ -77,6 +78,7 @@ def run_manifest(
             crs=d.crs,
             encoding=d.encoding,
             source_layer=d.source_layer,
+            profile=d.profile,
             x_column=d.x_column,
             y_column=d.y_column,
             force=force,

@@ -21,8 +21,9 @@ import pyogrio.raw
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
-from bando.crs import parse_crs
+from bando.crs import parse_crs, recognise_vn2000
 from bando.errors import BadInput, LoadRefused
+from bando.pipelines import mapinfo
 
 VECTOR_SUFFIXES = {
     ".shp": "ESRI Shapefile",
@@ -31,7 +32,11 @@ VECTOR_SUFFIXES = {
     ".json": "GeoJSON",
     ".csv": "CSV",
     ".gdb": "OpenFileGDB",
+    ".tab": "MapInfo File",
+    ".mif": "MapInfo File",
 }
+#: The files beside the one named that belong to the delivery (checksummed with it).
+SIDECARS = {".shp": (), ".tab": (".dat", ".map", ".id"), ".mif": (".mid",)}
 RASTER_SUFFIXES = {".tif", ".tiff"}
 #: Read text byte-for-byte (every byte one character) so bando can detect legacy encodings.
 BYTES = "ISO-8859-1"
@@ -70,6 +75,10 @@ class Source:
     read_encoding: str | None  # what pyogrio is asked to decode with (None = its own choice)
     has_cpg: bool = False
     open_options: dict[str, str] = field(default_factory=dict)
+    charset: str | None = None  # what a MapInfo file declares
+    text_encoding: str = "auto"  # what the file itself says its text is (the steward's --encoding wins)
+    crs_note: str | None = None  # how a CRS without a code was recognised
+    prebuilt: pa.Table | None = None  # rows already built (a CAD drawing through its profile)
 
     @property
     def is_spatial(self) -> bool:
@@ -90,10 +99,15 @@ def sha256(path: Path) -> str:
 
 
 def _sidecars(path: Path) -> list[Path]:
-    if path.suffix.lower() != ".shp":
+    if path.suffix.lower() not in SIDECARS:
         return [path]
     stem = path.with_suffix("")
-    found = [p for p in path.parent.iterdir() if p.with_suffix("") == stem]
+    kinds = {path.suffix.lower(), *SIDECARS[path.suffix.lower()]}
+    found = [
+        p
+        for p in path.parent.iterdir()
+        if p.with_suffix("") == stem and (path.suffix.lower() == ".shp" or p.suffix.lower() in kinds)
+    ]
     return sorted(found, key=lambda p: p.suffix.lower())
 
 
@@ -182,6 +196,9 @@ def open_source(spec: SourceSpec) -> Source:
     if driver in ("ESRI Shapefile", "CSV") and (spec.encoding != "auto" or not has_cpg):
         # Read bytes one-to-one so legacy encodings can be detected and decoded by bando.
         read_encoding = BYTES
+    charset = mapinfo.declared_charset(path) if driver == "MapInfo File" else None
+    if driver == "MapInfo File":
+        read_encoding = BYTES  # and undo GDAL's recoding (pipelines/mapinfo.py)
     try:
         with _gdal_limits(path):
             info = pyogrio.read_info(path, layer=layer, encoding=read_encoding, **options)
@@ -200,6 +217,14 @@ def open_source(spec: SourceSpec) -> Source:
         crs, origin = CRS.from_user_input(info["crs"]), "file"
     else:
         crs, origin = None, "none"
+    crs_note = None
+    try:
+        code = recognise_vn2000(crs) if origin == "file" and crs is not None else None
+    except BadInput as exc:
+        raise FileRefused("crs.ambiguous", f"{path.name}: {exc}") from None
+    if code is not None:
+        crs_note = f"the file's VN-2000 TM-3 definition (no EPSG code) recognised as EPSG:{code}"
+        crs = CRS.from_epsg(code)
     if geometry_type is not None and crs is None:
         hint = " (a Shapefile without its .prj)" if driver == "ESRI Shapefile" else ""
         raise FileRefused(
@@ -219,6 +244,9 @@ def open_source(spec: SourceSpec) -> Source:
         read_encoding=read_encoding,
         has_cpg=has_cpg,
         open_options=options,
+        charset=charset,
+        text_encoding=mapinfo.text_encoding(charset) if driver == "MapInfo File" else "auto",
+        crs_note=crs_note,
     )
 
 
@@ -238,6 +266,11 @@ def _paged(source: Source, batch_size: int) -> Iterator[tuple[pa.Table, str | No
         if n == 0:
             return
         columns = {str(name): pa.array(values) for name, values in zip(meta["fields"], fields, strict=True)}
+        if source.driver == "MapInfo File":
+            columns = {
+                k: mapinfo.as_file_bytes(v, source.charset) if pa.types.is_string(v.type) else v
+                for k, v in columns.items()
+            }
         if geometry is not None:
             columns["wkb_geometry"] = pa.array(geometry, type=pa.binary())
         table = pa.table(columns)
@@ -249,7 +282,11 @@ def _paged(source: Source, batch_size: int) -> Iterator[tuple[pa.Table, str | No
 
 def batches(source: Source, batch_size: int = 50_000) -> Iterator[tuple[pa.Table, str | None]]:
     """Yield (attributes + WKB geometry column, geometry column name) batches."""
-    if source.driver == "CSV" and source.read_encoding:
+    if source.prebuilt is not None:
+        for batch in source.prebuilt.to_batches(batch_size):
+            yield pa.Table.from_batches([batch]), "wkb_geometry"
+        return
+    if source.driver in ("CSV", "MapInfo File") and source.read_encoding:
         try:
             yield from _paged(source, batch_size)
         except (DataSourceError, DataLayerError, OSError) as exc:

@@ -117,6 +117,13 @@ def write_all(
     if "dirty" in wanted:
         doc = write_dirty(parcels, out / "dirty", epsg)
         log(f"  dirty variants: {len(doc['files'])} files → dirty/ (defects.yml)")
+    if "formats" in wanted:
+        from .formats import write_formats
+
+        counts = write_formats(out, epsg)
+        log(
+            f"  other formats: DGN, DXF, 2 MapInfo TAB, File Geodatabase, {counts['dirty_cad']} dirty drawings → formats/"
+        )
     if "manifest" in wanted:
         path = write_manifest(layout, out_root, out, seed)
         log(f"  manifest → {path}")

@@ -60,10 +60,19 @@ def read_tree(root: Path) -> dict[str, Table]:
     """Every dataset under `root`, keyed by relative path (and ::layer for GeoPackages)."""
     out: dict[str, Table] = {}
     for p in sorted(root.rglob("*")):
-        if not p.is_file():
-            continue
         rel = p.relative_to(root).as_posix()
         suffix = p.suffix.lower()
+        if p.is_dir() and suffix == ".gdb":  # a File Geodatabase: its layers, not its files
+            for layer in [name for name, _ in pyogrio.list_layers(p)]:
+                out[f"{rel}::{layer}"] = _vector(p, layer)
+            continue
+        if not p.is_file() or any(q.suffix.lower() == ".gdb" for q in p.parents):
+            continue
+        if suffix in {".tab", ".dgn", ".dxf"}:  # binary or timestamped: compare what a reader gets
+            out[rel] = _vector(p, encoding="ISO-8859-1" if suffix == ".tab" else None)
+            continue
+        if suffix in {".dat", ".map", ".id"}:
+            continue  # read through the .tab
         if suffix == ".gpkg":
             try:
                 layers = [name for name, _ in pyogrio.list_layers(p)]

@@ -7,7 +7,7 @@ pygeoapi configurations from it (see :mod:`bando.api_config.config`) and returns
 * ``/internal/ogc`` — every field, behind bearer tokens,
 
 as Starlette mounts that the server (:mod:`bando.cli.server`) or a test mounts.
-:func:`middleware` is what must wrap them: errors, size and time limits, CORS.
+:func:`middleware` is what must wrap them: errors, size and time limits.
 How much work a request may cause, and what is logged of it, is in SECURITY.md.
 """
 
@@ -16,17 +16,19 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from bando.api_config import config as config_mod
 from bando.api_config import pygeoapi_seam
 from bando.api_config.auth import BearerAuth, configured_tokens
+from bando.api_config.caching import PublicCaching, feature_layers
 from bando.api_config.errors import CatchAll
 from bando.api_config.events import event_routes
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
+from bando.api_config.logs import RequestLog
 from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
 from bando.api_config.transactions import ReadOnly, Rules, Transactions
@@ -48,12 +50,14 @@ def build_configs(settings: Settings, base_url: str) -> dict[str, dict[str, Any]
 
 def ogc_routes(
     settings: Settings, base_url: str, rules: Rules | None = None
-) -> tuple[list[Mount | Route], dict[str, dict[str, Any]]]:
+) -> tuple[list[BaseRoute], dict[str, dict[str, Any]]]:
     """The two OGC API views as mounts, and the configurations they were built from.
 
     Each view runs on its own workers (:mod:`bando.api_config.gate`) and carries the security
-    headers; the public one is rate-limited per client and read-only, the internal one sits
-    behind named tokens and takes Part 4 writes checked by ``rules`` (the load's rules)."""
+    headers; the public one is rate-limited per client, read-only, and carries HTTP validators
+    and CORS (:mod:`bando.api_config.caching`); the internal one sits behind named tokens and
+    takes Part 4 writes checked by ``rules`` (the load's rules).
+    ``/ogc`` itself is the landing page (its ``self`` link), not a redirect to ``/ogc/``."""
     pygeoapi_seam.install()
     runtime = get_runtime()
     configs = build_configs(settings, base_url)
@@ -61,33 +65,55 @@ def ogc_routes(
     internal_api, _ = pygeoapi_seam.make_api(configs["internal"])
     public = pygeoapi_seam.ogc_app(public_api, runtime.gate("public"))
     internal = pygeoapi_seam.ogc_app(internal_api, runtime.gate("internal"))
-    mounts: list[Mount | Route] = [
-        *event_routes(),  # new readings as Server-Sent Events (public fields only)
-        Mount(
-            "/ogc",
-            app=SecurityHeaders(
-                RateLimit(ReadOnly(public), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt)
-            ),
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    public_mount = Mount(
+        "/ogc",
+        app=SecurityHeaders(
+            PublicCaching(
+                RateLimit(ReadOnly(public), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt),
+                feature_layers(configs["public"]),
+                settings.cache_max_age,
+                origins,
+            )
         ),
-        Mount(
-            "/internal/ogc",
-            app=SecurityHeaders(BearerAuth(Transactions(internal, rules), configured_tokens(settings))),
-        ),
-    ]
-    return mounts, configs
+    )
+    internal_mount = Mount(
+        "/internal/ogc",
+        app=SecurityHeaders(BearerAuth(Transactions(internal, rules), configured_tokens(settings))),
+    )
+    events: list[BaseRoute] = [*event_routes()]  # new readings as Server-Sent Events (public fields only)
+    return [
+        *events,
+        _without_slash(public_mount),
+        public_mount,
+        _without_slash(internal_mount),
+        internal_mount,
+    ], configs
+
+
+class _Landing:
+    """``/ogc`` answered by the mount's landing page (an ASGI app: Starlette routes it as is)."""
+
+    def __init__(self, mount: Mount) -> None:
+        self.mount = mount
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") or self.mount.path.encode()
+        await self.mount(dict(scope, path=f"{self.mount.path}/", raw_path=raw + b"/"), receive, send)
+
+
+def _without_slash(mount: Mount) -> Route:
+    """``/ogc`` answered in place, not redirected to ``/ogc/``: pygeoapi's ``self`` and ``root``
+    links point at ``/ogc?f=…``."""
+    return Route(mount.path, _Landing(mount), methods=["GET", "HEAD"])
 
 
 def middleware(settings: Settings) -> list[Middleware]:
-    """Outermost first: every error answered cleanly, then size and time limits, then CORS."""
-    stack = [Middleware(CatchAll), Middleware(Limits, max_seconds=settings.request_timeout_s)]
-    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    if origins:
-        stack.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "Content-Type"],
-            )
-        )
-    return stack
+    """Outermost first: one log line per request, every error answered cleanly, then size and
+    time limits (CORS is the
+    public view's own: :mod:`bando.api_config.caching`)."""
+    return [
+        Middleware(RequestLog),
+        Middleware(CatchAll),
+        Middleware(Limits, max_seconds=settings.request_timeout_s),
+    ]

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from bando.api_config import downloads
 from bando.crs import CRS84_URI, epsg_uri
 from bando.layers.catalogue import Catalogue
 from bando.layers.model import Layer
@@ -23,6 +24,8 @@ from bando.publisher import publisher
 from bando.settings import Settings
 
 View = Literal["public", "internal"]
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 OUTPUT_EPSG = (4326, 3857, 4756, 3405, 3406)
 
 
@@ -33,11 +36,11 @@ def crs_list(storage_srid: int) -> list[str]:
 
 
 def _collection(
-    layer: Layer, view: View, province: Province, bbox: list[float] | None, base_url: str
+    layer: Layer, view: View, province: Province, bbox: list[float] | None, base_url: str, settings: Settings
 ) -> dict[str, Any]:
     srid = province.storage_srid(layer.storage_crs)
     meta = layer.metadata
-    links = []
+    links = downloads.links(settings, layer.id, f"{base_url}/collections/{layer.id}") if view == "public" else []
     if meta.source_decision:
         links.append(
             {
@@ -108,7 +111,7 @@ def build(
     """The pygeoapi configuration for one view, as a dict."""
     extents = extents or {}
     resources: dict[str, Any] = {
-        layer.id: _collection(layer, view, province, extents.get(layer.id), base_url) for layer in catalogue
+        layer.id: _collection(layer, view, province, extents.get(layer.id), base_url, settings) for layer in catalogue
     }
     resources["catalogue"] = {
         "type": "collection",
@@ -151,6 +154,8 @@ def build(
             "pretty_print": False,
             "limits": {"default_items": 100, "max_items": 1000, "on_exceed": "throttle"},
             "map": {"url": "/static/blank.png", "attribution": "bando"},
+            # bando's own page templates (the site's look, vendored assets only) before pygeoapi's
+            "templates": {"path": str(TEMPLATES), "static": str(STATIC)},
             # Processes run synchronously: no job store (TinyDB would rewrite a file per request).
             "manager": {"name": "Dummy"},
         },

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -71,7 +72,47 @@ TEMPORAL = {
     ast.TemporalComparisonOp.BEFORE: "<",
     ast.TemporalComparisonOp.TEQUALS: "=",
 }
-FUNCTIONS = {"casei": "lower", "lower": "lower", "upper": "upper"}
+#: SQL per CQL2 function; ``%s`` pairs take the translation tables below (PostgreSQL's ``lower``
+#: changes ASCII only under the C locale, so non-ASCII letters are folded by table).
+FUNCTIONS = {
+    "casei": "lower(translate({}, %s, %s))",
+    "lower": "lower(translate({}, %s, %s))",
+    "upper": "upper({})",
+    "accenti": "translate({}, %s, %s)",
+}
+
+
+def _accent_table() -> tuple[str, str]:
+    """Every precomposed Latin letter (Vietnamese's included) and its base letter, for ``ACCENTI``:
+    a fixed table for SQL's ``translate`` (no ``unaccent`` extension to install)."""
+    source, target = ["đ", "Đ"], ["d", "D"]
+    for code in (*range(0xC0, 0x250), *range(0x1EA0, 0x1F00)):
+        letter = chr(code)
+        base = unicodedata.normalize("NFD", letter)[0]
+        if base != letter and base.isascii():
+            source.append(letter)
+            target.append(base)
+    return "".join(source), "".join(target)
+
+
+def _case_table() -> tuple[str, str]:
+    """Every precomposed non-ASCII capital Latin letter and its small letter, for ``CASEI``."""
+    letters = [chr(c) for c in (*range(0xC0, 0x250), *range(0x1EA0, 0x1F00))]
+    pairs = [(u, u.lower()) for u in letters if u.isupper() and len(u.lower()) == 1 and u.lower() != u]
+    return "".join(u for u, _ in pairs), "".join(low for _, low in pairs)
+
+
+ACCENTS = _accent_table()
+CASES = _case_table()
+
+
+def _function(name: str, arg: Frag) -> Frag:
+    template = FUNCTIONS.get(name.lower())
+    if template is None:
+        raise BadInput(f"function {name[:40]!r} is not supported in filters (supported: casei, accenti)")
+    sql_text, params = _join(template, arg)
+    table = ACCENTS if name.lower() == "accenti" else CASES
+    return sql_text, params + (list(table) if "%s" in template else [])
 
 
 def _join(template: str, *frags: Frag) -> Frag:
@@ -127,7 +168,10 @@ class _ToSQL(Evaluator):
 
     @handle(ast.Like)
     def like(self, node, lhs: Frag) -> Frag:
-        pattern = node.pattern
+        pattern, wrappers = node.pattern, []
+        while isinstance(pattern, ast.Function) and len(pattern.arguments) == 1:  # CASEI('%giang%')
+            wrappers.append(pattern.name)
+            pattern = pattern.arguments[0]
         if not isinstance(pattern, str):  # e.g. a property or a number as the pattern
             raise BadInput("LIKE needs a text pattern as its second argument")
         if node.wildcard != "%":
@@ -135,7 +179,10 @@ class _ToSQL(Evaluator):
         if node.singlechar != "_":
             pattern = pattern.replace(node.singlechar, "_")
         op = ("not " if node.not_ else "") + ("ilike" if node.nocase else "like")
-        return _join("({} " + op + " {})", lhs, (sql.SQL("%s"), [pattern]))
+        rhs: Frag = (sql.SQL("%s"), [pattern])
+        for name in reversed(wrappers):
+            rhs = _function(name, rhs)
+        return _join("({} " + op + " {})", lhs, rhs)
 
     @handle(ast.In)
     def in_(self, node, lhs: Frag, *options: Frag) -> Frag:
@@ -209,10 +256,9 @@ class _ToSQL(Evaluator):
 
     @handle(ast.Function)
     def function(self, node, *args: Frag) -> Frag:
-        fn = FUNCTIONS.get(node.name.lower())
-        if fn is None or len(args) != 1:
-            raise BadInput(f"function {node.name[:40]!r} is not supported in filters (supported: casei)")
-        return _join(fn + "({})", args[0])
+        if len(args) != 1:
+            raise BadInput(f"function {node.name[:40]!r} takes one argument")
+        return _function(node.name, args[0])
 
     @handle(values.Interval)
     def interval(self, node) -> Frag:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bando.api_config.logs import described
+from bando.api_config.logs import request_id as request_id_of
 from bando.errors import BadInput, NotFound, Unavailable
 
 LOG = logging.getLogger("bando.api")
@@ -60,7 +61,8 @@ def response_for(exc: Exception, scope: Scope) -> JSONResponse:
         return problem(400, "InvalidParameterValue", str(exc))
     if isinstance(exc, NotFound):
         return problem(404, "NotFound", str(exc))
-    request_id = uuid.uuid4().hex[:12]
+    request_id = request_id_of(scope)
+    request_id = uuid.uuid4().hex[:12] if request_id == "-" else request_id
     route = scope.get("route")
     where = f"{scope.get('root_path', '')}{getattr(route, 'path', '')}" if route else "-"
     LOG.error("request %s %s failed (id %s): %s", scope.get("method"), where, request_id, described(exc))

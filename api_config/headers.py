@@ -2,7 +2,8 @@
 
 pygeoapi renders HTML pages for ``f=html`` on the same origin as the citizens' site; they
 get the same strict policy as the site (:func:`bando.http_headers.security_headers`):
-no script, style or frame from anywhere else, and no framing by anyone.
+no script, style or frame from anywhere else, and no framing by anyone (images may also be
+``data:`` URLs, for Swagger UI's icons).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bando.http_headers import security_headers
 
 _ALL = [(b"x-content-type-options", b"nosniff")]
-_HTML = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security_headers().items()]
+#: Swagger UI's stylesheet draws its icons as ``data:`` SVG images: images only, nothing else.
+_HTML = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in security_headers("data:").items()]
 
 
 class SecurityHeaders:

@@ -26,6 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -114,11 +115,13 @@ class TileCache:
 
 
 class Lineages:
-    """Each published layer's lineage id, read from ``bando.layer_state`` at most once per TTL."""
+    """Each published layer's lineage id (and publish time), read from ``bando.layer_state`` at most
+    once per TTL; HTTP caching of the other answers reads the same clock."""
 
     def __init__(self, ttl_s: float = LINEAGE_TTL_S) -> None:
         self.ttl_s = ttl_s
         self._values: dict[str, int] = {}
+        self._published: dict[str, datetime] = {}
         self._read_at = float("-inf")
         self._failed_at = float("-inf")
         self._lock = threading.Lock()
@@ -142,13 +145,25 @@ class Lineages:
 
                 try:
                     with get_runtime().connection() as conn:
-                        rows = conn.execute(f"select layer, {LAYER_CLOCK} from bando.layer_state").fetchall()
+                        rows = conn.execute(
+                            f"select layer, {LAYER_CLOCK}, published_at from bando.layer_state"
+                        ).fetchall()
                 except Unavailable:
                     self._failed_at = time.monotonic()
                     raise
-                self._values = dict(rows)
+                self._values = {layer: lineage for layer, lineage, _ in rows}
+                self._published = {layer: at for layer, _, at in rows}
                 self._read_at = time.monotonic()
             return self._values.get(layer)
+
+    def snapshot(self) -> dict[str, tuple[int, datetime]]:
+        """Every published layer's (lineage id, publish time), refreshed if older than the TTL."""
+        self.get("")
+        values, published = self._values, self._published
+        return {layer: (lineage, published[layer]) for layer, lineage in values.items() if layer in published}
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self._read_at < self.ttl_s
 
 
 CACHE = TileCache()

@@ -92,7 +92,14 @@ class Settings(BaseSettings):
     )
     internal_tokens_file: Path | None = None
     base_url: str = Field(default="", description="public URL of the server, e.g. https://gis.example.gov.vn")
-    cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS ('*' for any)")
+    cors_origins: str = Field(
+        default="*", description="origins allowed by CORS on the public API ('*': any, the data is open; '': none)"
+    )
+    downloads_dir: Path | None = Field(
+        default=None, description="open-data downloads written at publish time; default: <home>/downloads"
+    )
+    log_json: bool = Field(default=False, description="write the server's log as JSON lines")
+    cache_max_age: int = Field(default=60, ge=0, description="Cache-Control max-age (s) of the public API's answers")
     basemap_url: str = Field(default="", description="optional XYZ basemap for the web pages")
     # the publisher, shown by the API, the records and the pages
     title: str = Field(default="", description="the deployment's title; default: the province's name")

@@ -12,6 +12,7 @@ import logging
 from starlette.applications import Starlette
 
 from bando.api_config.app import middleware, ogc_routes
+from bando.api_config.logs import JsonLines
 from bando.api_config.transactions import Rules
 from bando.pipelines import edits
 from bando.settings import Settings, get_settings, reset_settings
@@ -32,6 +33,11 @@ def create_app(base_url: str | None = None, settings: Settings | None = None) ->
 def app_from_settings() -> Starlette:
     """uvicorn factory: the app as configured by the environment (``bando serve``)."""
     reset_settings()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bando.api").setLevel(logging.INFO)  # one line per refused request, see api_config.logs
+    handler = logging.StreamHandler()
+    if get_settings().log_json:
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("bando.api").setLevel(logging.INFO)  # one line per request, see api_config.logs
     return create_app()

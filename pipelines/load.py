@@ -26,7 +26,7 @@ from bando.errors import BadInput, LoadRefused
 from bando.layers import catalogue as catalogue_mod
 from bando.layers import tables
 from bando.layers.model import Layer
-from bando.pipelines import publish, setchecks
+from bando.pipelines import opendata, publish, setchecks
 from bando.pipelines.accounting import accounted
 from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
@@ -218,6 +218,7 @@ def _build(
         with result.phase("publish"):
             publish.swap(conn, layer, staging, result.lineage_id, srid, opts.version)  # type: ignore[arg-type]
             conn.commit()
+        opendata.export_after_publish(layer, url, get_settings(), province)
     result.outcome = "published"
     result.message = f"published {result.rows_loaded} rows to data.{layer.table}"
     if kept:

@@ -22,13 +22,17 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 tmp="$(mktemp -d "$here/.vendor.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/leaflet/images" "$tmp/leaflet.vectorgrid"
+mkdir -p "$tmp/leaflet/images" "$tmp/leaflet.vectorgrid" "$tmp/swagger-ui"
 cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css "$tmp/leaflet/"
 cp node_modules/leaflet/dist/images/*.png "$tmp/leaflet/images/"
 cp node_modules/leaflet/LICENSE "$tmp/leaflet/"
 cp node_modules/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js "$tmp/leaflet.vectorgrid/"
 cp node_modules/leaflet.vectorgrid/LICENSE "$tmp/leaflet.vectorgrid/" 2>/dev/null || true
-node -e 'const l=require("./package-lock.json").packages;for(const k of ["leaflet","leaflet.vectorgrid"])console.log(k, l["node_modules/"+k].version)' > "$tmp/VERSIONS"
+# Swagger UI for the OGC API's document page (/ogc/openapi?f=html); no source maps.
+cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+  node_modules/swagger-ui-dist/LICENSE "$tmp/swagger-ui/"
+sed -i '/^\/\/# sourceMappingURL=/d; /^\/\*# sourceMappingURL=.*\*\/$/d' "$tmp/swagger-ui/swagger-ui-bundle.js" "$tmp/swagger-ui/swagger-ui.css"
+node -e 'const l=require("./package-lock.json").packages;for(const k of ["leaflet","leaflet.vectorgrid","swagger-ui-dist"])console.log(k, l["node_modules/"+k].version)' > "$tmp/VERSIONS"
 # Swap in whole, so a half-copied folder is never taken for an installed front end.
 rm -rf vendor.old
 [[ -d vendor ]] && mv vendor vendor.old

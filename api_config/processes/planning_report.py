@@ -39,7 +39,7 @@ from psycopg import sql
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from bando.api_config.logs import described
-from bando.api_config.pygeoapi_seam.handlers import note_unavailable
+from bando.api_config.pygeoapi_seam.handlers import note_not_found, note_unavailable
 from bando.api_config.runtime import get_runtime
 from bando.crs import CRS84_URI, vn2000_srids
 from bando.db import scalar
@@ -171,7 +171,7 @@ PROCESS_METADATA: dict[str, Any] = {
         },
         "crs": {
             "title": "Hệ toạ độ của điểm/vùng / CRS of point or polygon",
-            "description": f"{CRS84_URI} (default), EPSG:4326 (longitude first) or a VN-2000 code (the province's TM-3 EPSG code …)",
+            "description": f"{CRS84_URI} (default), EPSG:4326 (longitude first; as an OGC URI, latitude first, as in the Features API) or a VN-2000 code (the province's TM-3 EPSG code …)",
             "schema": {"type": "string"},
             "minOccurs": 0,
             "maxOccurs": 1,
@@ -205,6 +205,10 @@ class ReportError(Exception):
 
     def __init__(self, vi: str, en: str) -> None:
         super().__init__(f"{vi} / {en}")
+
+
+class NoSuchParcel(ReportError):
+    """The parcel asked for does not exist: 404, not a bad request."""
 
 
 # -- inputs --------------------------------------------------------------------------
@@ -280,9 +284,20 @@ def _crs(value: Any) -> tuple[int, bool, str]:
     )
 
 
-def _position(value: Any, geographic: bool) -> tuple[float, float]:
+def _lat_first(crs: Any) -> bool:
+    """An OGC URI or URN of EPSG:4326 or 4756 means latitude first, as in the Features API's
+    ``crs``; the short ``EPSG:4326`` and CRS84 stay [longitude, latitude]."""
+    if not isinstance(crs, str) or crs.upper().startswith("EPSG:"):
+        return False
+    m = _EPSG.match(crs)
+    return m is not None and int(m.group(1)) in (4326, 4756)
+
+
+def _position(value: Any, geographic: bool, lat_first: bool = False) -> tuple[float, float]:
     if not isinstance(value, list) or len(value) not in (2, 3):
         raise ReportError("toạ độ phải là [x, y]", "a position must be [x, y]")
+    if lat_first:
+        value = [value[1], value[0]]
     if any(type(v) not in (int, float) for v in value):
         raise ReportError("toạ độ phải là số", "coordinates must be numbers")
     x, y = float(value[0]), float(value[1])
@@ -298,7 +313,7 @@ def _position(value: Any, geographic: bool) -> tuple[float, float]:
     return x, y
 
 
-def _polygon(value: Any, geographic: bool) -> shapely.Polygon:
+def _polygon(value: Any, geographic: bool, lat_first: bool = False) -> shapely.Polygon:
     if not isinstance(value, dict) or value.get("type") != "Polygon" or not isinstance(value.get("coordinates"), list):
         raise ReportError("polygon phải là một GeoJSON Polygon", "polygon must be a GeoJSON Polygon")
     rings = value["coordinates"]
@@ -310,7 +325,7 @@ def _polygon(value: Any, geographic: bool) -> shapely.Polygon:
             f"polygon có quá nhiều đỉnh (tối đa {cap})",
             f"polygon has too many vertices (at most {cap})",
         )
-    coords = [[_position(p, geographic) for p in ring] for ring in rings]
+    coords = [[_position(p, geographic, lat_first) for p in ring] for ring in rings]
     for ring in coords:
         if len(ring) < 4 or ring[0] != ring[-1]:
             raise ReportError(
@@ -369,12 +384,13 @@ def parse(data: Any) -> Request:
         num = _int_in(data["soThuTuThua"], "soThuTuThua", *_domain(parcels, "soThuTuThua", (1, 99999)))
         return Request("parcel", lang, version, maxa=maxa, sheet=sheet, num=num)
     srid, geographic, name = _crs(data.get("crs"))
+    lat_first = _lat_first(data.get("crs"))
     if modes == ["point"]:
-        x, y = _position(data["point"], geographic)
+        x, y = _position(data["point"], geographic, lat_first)
         return Request(
             "point", lang, version, wkb=shapely.to_wkb(shapely.Point(x, y)), srid=srid, crs=name, point=(x, y)
         )
-    poly = _polygon(data["polygon"], geographic)
+    poly = _polygon(data["polygon"], geographic, lat_first)
     return Request("area", lang, version, wkb=shapely.to_wkb(poly), srid=srid, crs=name)
 
 
@@ -555,7 +571,7 @@ def build_report(req: Request, doc: dict[str, Any]) -> dict[str, Any]:
         )
     if not doc["found"]:
         if req.mode == "parcel":
-            raise ReportError(
+            raise NoSuchParcel(
                 f"không tìm thấy thửa đất số {req.num}, tờ bản đồ số {req.sheet}, mã xã {req.maxa}",
                 f"parcel not found: commune {req.maxa}, map sheet {req.sheet}, parcel {req.num}",
             )
@@ -605,6 +621,8 @@ class PlanningReportProcessor(BaseProcessor):
             req = parse(data)
             return "application/json", build_report(req, run(req, self.view))
         except ReportError as exc:
+            if isinstance(exc, NoSuchParcel):
+                note_not_found()
             raise ProcessorExecuteError(user_msg=str(exc)) from None
         except Exception as exc:  # never a traceback, SQL text or path to the client
             LOG.error("planning-report failed: %s", described(exc))

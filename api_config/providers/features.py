@@ -32,6 +32,7 @@ JSON_TYPES = {
     "boolean": ("boolean", None),
 }
 MAX_OFFSET = 1_000_000
+VERSION_FIELDS = ("version_id", "valid_from", "valid_to")
 #: A filter comparing a field with a value of another type ("dienTich > 'abc'", "loaiDat > 5"):
 #: PostgreSQL refuses it as data (class 22, e.g. invalid text) or as an undefined operator.
 TYPE_ERRORS = (
@@ -93,10 +94,16 @@ class BandoFeatureProvider(BaseProvider):
             raise to_provider_error(exc) from None
         return row[0] if row else None
 
-    def _datetime(self, q: FeatureQuery, datetime_: str | None, filterq: Any) -> None:
+    def _datetime(self, q: FeatureQuery, datetime_: str | None, filterq: Any, properties: list) -> None:
+        """A versioned layer answers with the version in force today unless the request says
+        which versions it wants: by ``datetime``, or by naming a version field in a filter or a
+        property parameter (``version_id=…``, ``valid_from < DATE(…)``)."""
         start, end = _interval(datetime_) if datetime_ else (None, None)
         if self.layer.versioned:
-            mentions_version = filterq is not None and mentions(filterq, "version_id")
+            named = {name for name, _ in properties}.intersection(VERSION_FIELDS)
+            mentions_version = bool(named) or (
+                filterq is not None and any(mentions(filterq, f) for f in VERSION_FIELDS)
+            )
             if datetime_:
                 q.valid_at(start, end)
             elif not mentions_version:
@@ -130,7 +137,7 @@ class BandoFeatureProvider(BaseProvider):
             query = self._query()
             if bbox:
                 query.bbox([float(b) for b in bbox])
-            self._datetime(query, datetime_, filterq)
+            self._datetime(query, datetime_, filterq, properties or [])
             for name, value in properties or []:
                 query.equals(name, value)
             if filterq is not None:

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
+from bando.api_config.downloads import links as download_links
 from bando.api_config.pygeoapi_seam.handlers import to_provider_error
 from bando.api_config.runtime import Runtime, get_runtime
 from bando.crs import transformer
@@ -53,8 +54,8 @@ select s.layer, s.published_at, s.row_count, s.srid,
             then st_estimatedextent('data', s.layer, 'geom')::box2d end,
        r.srid, r.bounds,
        v.version_id, v.decision, v.decision_date, v.authority, v.valid_from,
-       (select min(coalesce(l.finished_at, l.started_at)) from bando.lineage l
-         where l.layer = s.layer and l.outcome = 'published')
+       least(s.published_at, (select min(l.started_at) from bando.lineage l
+         where l.layer = s.layer and l.outcome = 'published'))
 from bando.layer_state s
 left join bando.rasters r on r.layer = s.layer and r.version_id = 'current'
 left join lateral (select * from bando.layer_versions x where x.layer = s.layer and x.valid_to is null
@@ -199,7 +200,7 @@ class BandoRecordProvider(BaseProvider):
             out.append(entry)
         return out
 
-    def _links(self, layer: Layer) -> list[dict[str, str]]:
+    def _links(self, layer: Layer) -> list[dict[str, Any]]:
         base = f"{self.base_url}/collections/{layer.id}"
         links = [{"rel": "describes", "type": "application/json", "title": layer.title.vi, "href": base}]
         if layer.kind == "raster":
@@ -239,6 +240,8 @@ class BandoRecordProvider(BaseProvider):
                     "href": f"{self.base_url}/collections/{layer.parent}",
                 }
             )
+        if self.view == "public":
+            links += download_links(self.runtime.settings, layer.id, base)
         if layer.metadata.license in LICENSES:
             links.append(
                 {

@@ -28,6 +28,22 @@ upgrade is this package and that test file.
     holder's filter on an owner's name, a 950 KB body three times a second)
     → :func:`.quiet_logs`: pygeoapi's loggers are silenced; bando logs one line per
     refused request without its content (:mod:`bando.api_config.logs`).
+11. A ``filter`` parameter is parsed as CQL2 text even with ``filter-lang=cql2-json``
+    → :func:`.handlers.cql2_json_by_get` passes it on as the JSON body pygeoapi reads.
+12. Queryables are titled with their names → :func:`.handlers.titled_queryables`: the
+    catalogue's titles, in the request's language.
+13. Unknown query parameters on items are ignored (Features Part 1 asks for 400), items are
+    ``application/json`` rather than GeoJSON's type, unknown paths answer plain text, and
+    ``/ogc`` redirects to ``/ogc/`` while its links name ``/ogc`` → :mod:`.routing` and
+    :mod:`bando.api_config.app`: 400 naming the parameter, ``application/geo+json``, a JSON
+    404, the landing page at both.
+14. The TileMatrixSets pages read the template folder from the configuration's top level
+    and so ignore ``server.templates`` (CDN assets, inline scripts) → :func:`.routing.make_api`
+    puts the folder there too.
+15. The OpenAPI document references the OGC standards' building blocks by absolute URL, leaves
+    out filters, TileMatrixSets and tile metadata, tags what bando does not serve and carries
+    pygeoapi's version → :func:`.openapi.complete`: self-contained and complete.
+16. ``Accept: image/tiff`` on a coverage answers JSON → :func:`.handlers.tiff_by_accept`.
 """
 
 from __future__ import annotations

@@ -50,13 +50,23 @@ def note_unavailable() -> None:
     _unavailable.seen = True
 
 
+def note_not_found() -> None:
+    """A process was asked about something that does not exist (a parcel): 404, not 400."""
+    _unavailable.not_found = True
+
+
 def unavailable_is_503(handler: Callable[..., tuple[dict, int, Any]]) -> Callable[..., tuple[dict, int, Any]]:
     """Wrap a pygeoapi handler run in a worker thread: a noted outage is answered 503 with
-    Retry-After (a client retries a 503; a 400 tells it the request itself is wrong)."""
+    Retry-After (a client retries a 503; a 400 tells it the request itself is wrong), and a
+    noted missing subject 404 with pygeoapi's message."""
 
     def wrapped(api: Any, request: Any, *args: Any) -> tuple[dict, int, Any]:
         _unavailable.seen = False
+        _unavailable.not_found = False
         headers, status, content = handler(api, request, *args)
+        if getattr(_unavailable, "not_found", False) and status == HTTPStatus.BAD_REQUEST:
+            _unavailable.not_found = False
+            status = HTTPStatus.NOT_FOUND
         if getattr(_unavailable, "seen", False):
             _unavailable.seen = False
             headers, status, content = api.get_exception(
@@ -182,3 +192,52 @@ def conformance(api: API, request: APIRequest) -> tuple[dict, int, Any]:
         doc["conformsTo"] = sorted({*classes, *ALSO_IMPLEMENTED})
         content = json.dumps(doc)
     return headers, status, content
+
+
+def cql2_json_by_get(handler: Handler) -> Handler:
+    """pygeoapi parses a ``filter`` query parameter as CQL2 text whatever ``filter-lang`` says
+    ("Bad CQL text" for ``filter-lang=cql2-json``), and reads CQL2 JSON from a body only: hand
+    it the parameter as the body it expects."""
+
+    def items(api: API, request: APIRequest, dataset: str) -> tuple[dict, int, Any]:
+        params = request.params
+        if params.get("filter-lang") == "cql2-json" and params.get("filter") is not None and not request.data:
+            request._data = str(params["filter"]).encode("utf-8")
+            request._args = {k: v for k, v in params.items() if k != "filter"}
+        return handler(api, request, dataset)
+
+    return items
+
+
+def titled_queryables(handler: Handler, titles: Callable[[str, str], dict[str, str]]) -> Handler:
+    """pygeoapi titles each queryable with its name ("maXa"); the provider's fields carry the
+    catalogue's titles: put them in (``titles(collection, language)`` → name → title)."""
+
+    def queryables(api: API, request: APIRequest, dataset: str) -> tuple[dict, int, Any]:
+        headers, status, content = handler(api, request, dataset)
+        if status != HTTPStatus.OK or request.format not in (None, "json") or not isinstance(content, (str, bytes)):
+            return headers, status, content
+        doc = json.loads(content)
+        named = titles(dataset, "en" if str(request.locale).startswith("en") else "vi")
+        for name, schema in doc.get("properties", {}).items():
+            if name in named and isinstance(schema, dict):
+                schema["title"] = named[name]
+        return headers, status, json.dumps(doc, ensure_ascii=False)
+
+    return queryables
+
+
+def tiff_by_accept(handler: Handler) -> Handler:
+    """pygeoapi negotiates a coverage's format from ``f`` or from its generic format table, which
+    lacks GeoTIFF: ``Accept: image/tiff`` answered JSON. Without ``f``, the Accept header's
+    preference for TIFF (before JSON) now chooses the coverage's native GeoTIFF."""
+
+    def coverage(api: API, request: APIRequest, dataset: str) -> tuple[dict, int, Any]:
+        if not (request.params.get("f") or "").strip():
+            accepted = get_choice_from_headers(request.get_request_headers(request.headers), "accept", all=True) or []
+            first = next((t for t in accepted if t in ("image/tiff", "application/json", "text/html")), None)
+            if first == "image/tiff":
+                request._format = "GTiff"
+        return handler(api, request, dataset)
+
+    return coverage

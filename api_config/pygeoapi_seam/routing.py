@@ -23,14 +23,17 @@ from pygeoapi.openapi import get_oas
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 import bando.api_config.pygeoapi_seam.handlers as fix
-from bando.api_config import logs, tile_cache
+from bando.api_config import dcat, downloads, logs, tile_cache
+from bando.api_config.config import STATIC
 from bando.api_config.cql import too_many_vertices
 from bando.api_config.errors import bando_error_handler, problem, response_for
 from bando.api_config.gate import Gate
 from bando.api_config.pygeoapi_seam.handlers import Handler
+from bando.api_config.pygeoapi_seam.openapi import complete
 from bando.errors import BandoError
 
 
@@ -59,6 +62,54 @@ def _restricted_params(api: API, collection_id: str, names: Any) -> list[str]:
             hidden = {f.name for f in get_runtime().layer(data["layer"]).fields if not f.public}
             return sorted(hidden.intersection(names))
     return []
+
+
+#: Query parameters of items that are not properties (pygeoapi's list, but ``q``: bando's features
+#: offer no free-text search, and a silently ignored ``q`` answers every feature).
+ITEMS_PARAMS = frozenset(
+    {
+        "bbox", "bbox-crs", "crs", "f", "lang", "limit", "offset", "resulttype", "datetime", "sortby",
+        "properties", "skipGeometry", "filter", "filter-lang", "filter-crs",
+    }
+)  # fmt: skip
+VERSION_FIELDS = ("version_id", "valid_from", "valid_to")
+
+
+def _feature_layer(api: API, collection_id: str) -> tuple[Any, str] | None:
+    """(layer, view) of a collection served by bando's features provider, else None."""
+    resource = api.config.get("resources", {}).get(collection_id)
+    for provider in resource.get("providers", []) if isinstance(resource, dict) else []:
+        data = provider.get("data")
+        if provider.get("type") == "feature" and isinstance(data, dict) and "layer" in data:
+            from bando.api_config.runtime import get_runtime
+
+            return get_runtime().layer(data["layer"]), str(data.get("view", "public"))
+    return None
+
+
+def _unknown_params(api: API, collection_id: str, names: Any) -> list[str]:
+    """Items parameters that are neither standard nor a queryable of the collection: Features Part 1
+    answers them 400 (ignoring ``q=D4`` would answer every road as if it had matched)."""
+    found = _feature_layer(api, collection_id)
+    if found is None:
+        return []
+    layer, view = found
+    from bando.api_config.runtime import get_runtime
+
+    fields = {f.name for f in get_runtime().fields(layer, view)} | (set(VERSION_FIELDS) if layer.versioned else set())
+    return sorted(set(names) - ITEMS_PARAMS - fields)
+
+
+def queryable_titles(collection_id: str, language: str, api: API) -> dict[str, str]:
+    """The catalogue's titles of a collection's fields, in ``language`` (vi or en)."""
+    found = _feature_layer(api, collection_id)
+    if found is None:
+        return {}
+    layer, _ = found
+    titles = {f.name: (f.title.en if language == "en" else f.title.vi) for f in layer.fields}
+    versions = {"version_id": ("Phiên bản", "Plan version"), "valid_from": ("Hiệu lực từ", "Valid from")}
+    versions |= {"valid_to": ("Hiệu lực đến", "Valid to")}
+    return titles | {k: (en if language == "en" else vi) for k, (vi, en) in versions.items()}
 
 
 def _oversized_filter(request: Request, body: bytes) -> str | None:
@@ -100,6 +151,15 @@ def _route(
             return problem(
                 400, "InvalidParameterValue", f"{', '.join(hidden)} is not a public field and cannot be queried"
             )
+        if path.endswith("/items") and (
+            unknown := _unknown_params(api, request.path_params["collection_id"], request.query_params.keys())
+        ):
+            return problem(
+                400,
+                "InvalidParameterValue",
+                f"unknown parameter {', '.join(n[:40] for n in unknown[:5])}: the items take the standard "
+                "parameters and the collection's queryables (see its /queryables)",
+            )
         if path.endswith("/items") and (too_big := _oversized_filter(request, await request.body())):
             return problem(400, "InvalidParameterValue", too_big)
         api_request = await APIRequest.from_starlette(request, api.locales)
@@ -111,6 +171,8 @@ def _route(
                 content = fix.short_error(content)
             if status != HTTPStatus.NO_CONTENT:
                 content = apply_gzip(headers, content)
+        if "/items" in path and str(headers.get("Content-Type", "")).startswith("application/json") and status < 400:
+            headers["Content-Type"] = GEOJSON
         return _response(headers, status, content)
 
     async def endpoint(request: Request) -> Response:
@@ -128,6 +190,14 @@ def _route(
     return Route(path, endpoint, methods=list(methods))
 
 
+GEOJSON = "application/geo+json"
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Any path the view does not have: a JSON problem, as for every other error."""
+    return problem(404, "NotFound", "no such resource: see the landing page and /collections")
+
+
 def routes(api: API, gate: Gate) -> list[Route]:
     c = "collection_id"
     return [
@@ -139,12 +209,20 @@ def routes(api: API, gate: Gate) -> list[Route]:
         _route(api, gate, "/collections", core_api.describe_collections),
         _route(api, gate, "/collections/{collection_id}", core_api.describe_collections, (c,)),
         _route(api, gate, "/collections/{collection_id}/schema", core_api.get_collection_schema, (c,)),
-        _route(api, gate, "/collections/{collection_id}/queryables", itemtypes_api.get_collection_queryables, (c,)),
+        _route(
+            api,
+            gate,
+            "/collections/{collection_id}/queryables",
+            fix.titled_queryables(
+                itemtypes_api.get_collection_queryables, lambda cid, lang: queryable_titles(cid, lang, api)
+            ),
+            (c,),
+        ),
         _route(
             api,
             gate,
             "/collections/{collection_id}/items",
-            fix.records_not_as_csv(itemtypes_api.get_collection_items),
+            fix.cql2_json_by_get(fix.records_not_as_csv(itemtypes_api.get_collection_items)),
             (c,),
             skip_valid_check=True,
             methods=("GET", "POST"),
@@ -185,7 +263,7 @@ def routes(api: API, gate: Gate) -> list[Route]:
             api,
             gate,
             "/collections/{collection_id}/coverage",
-            fix.valid_bbox(coverages_api.get_collection_coverage),
+            fix.valid_bbox(fix.tiff_by_accept(coverages_api.get_collection_coverage)),
             (c,),
             skip_valid_check=True,
         ),
@@ -206,14 +284,26 @@ def routes(api: API, gate: Gate) -> list[Route]:
 
 
 def make_api(config: dict[str, Any]) -> tuple[API, dict[str, Any]]:
-    """A pygeoapi API object and its OpenAPI document, both from one config dict."""
-    openapi = get_oas(config, fail_on_invalid_collection=False)
+    """A pygeoapi API object and its OpenAPI document, both from one config dict.
+
+    pygeoapi's TileMatrixSets pages look for the template folder at the configuration's top
+    level (they pass the whole configuration where the others pass ``server.templates``):
+    it is put there too, so those pages use bando's templates as well."""
+    templates = config.get("server", {}).get("templates")
+    if isinstance(templates, dict) and "path" in templates:
+        config = {**config, "path": templates["path"]}
+    resources = config.get("resources", {})
+    openapi = complete(get_oas(config, fail_on_invalid_collection=False), resources, _view(config) == "public")
     return API(config, openapi, {}), openapi
 
 
 def view_of(api: API) -> str:
     """The view an API object was configured for (its providers say so)."""
-    for resource in api.config.get("resources", {}).values():
+    return _view(api.config)
+
+
+def _view(config: dict[str, Any]) -> str:
+    for resource in config.get("resources", {}).values():
         for provider in resource.get("providers", []) if isinstance(resource, dict) else []:
             data = provider.get("data")
             if isinstance(data, dict) and "view" in data:
@@ -227,4 +317,24 @@ def ogc_app(api: API, gate: Gate | None = None) -> Starlette:
         from bando.api_config.runtime import get_runtime
 
         gate = get_runtime().gate(view_of(api))
-    return Starlette(debug=False, routes=routes(api, gate), exception_handlers={BandoError: bando_error_handler})
+    extra: list[Route] = []
+    if view_of(api) == "public":  # open data: the public view lists and serves the downloads
+        from bando.api_config.caching import feature_layers
+        from bando.api_config.runtime import get_runtime
+
+        base = str(api.config["server"]["url"]).rstrip("/")
+        bboxes = {
+            cid: r["extents"]["spatial"]["bbox"]
+            for cid, r in api.config.get("resources", {}).items()
+            if isinstance(r, dict) and r.get("type") == "collection" and "extents" in r
+        }
+        extra = [
+            *downloads.routes(get_runtime().settings, feature_layers(api.config), base),
+            *dcat.routes(base, bboxes),
+        ]
+    static = Mount("/static", app=StaticFiles(directory=STATIC), name="static")  # the pages' own CSS and JS
+    return Starlette(
+        debug=False,
+        routes=[*routes(api, gate), *extra, static],
+        exception_handlers={BandoError: bando_error_handler, 404: not_found},
+    )

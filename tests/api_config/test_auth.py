@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import statistics
 import time
 
 import pytest
@@ -46,9 +45,9 @@ def test_a_near_miss_takes_as_long_as_a_far_miss() -> None:
             guard._valid(token)
         return time.perf_counter_ns() - started
 
-    # interleaved, so a busy machine slows both alike
+    # interleaved, and the fastest of each: on a busy machine the slow samples are other work's
     samples = [(once(near), once(far)) for _ in range(40)]
-    near_ns, far_ns = statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    near_ns, far_ns = min(s[0] for s in samples), min(s[1] for s in samples)
     assert abs(near_ns - far_ns) / far_ns < 0.25, (near_ns, far_ns)
 
 

@@ -178,3 +178,25 @@ def test_the_seam_refuses_another_pygeoapi_series(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(pygeoapi, "__version__", "0.25.0")
     with pytest.raises(SetupError, match="0.24"):
         pygeoapi_seam.install()
+
+
+def test_11_cql2_json_filter_by_get(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = "/ogc/collections/roads/items"
+    params = {"filter-lang": "cql2-json", "filter": '{"op": ">", "args": [{"property": "beRong"}, 0]}', "f": "json"}
+    assert client.get(path, params=params).status_code == 200
+    with without(monkeypatch, cql2_json_by_get=IDENTITY) as raw:
+        assert raw.get(path, params=params).status_code == 400
+
+
+def test_12_queryables_carry_the_catalogue_titles(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, params = "/ogc/collections/parcels/queryables", {"f": "json"}
+    assert client.get(path, params=params).json()["properties"]["maXa"]["title"] != "maXa"
+    with without(monkeypatch, titled_queryables=lambda handler, titles: handler) as raw:
+        assert raw.get(path, params=params).json()["properties"]["maXa"]["title"] == "maXa"
+
+
+def test_16_accept_image_tiff_on_a_coverage(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, headers = "/ogc/collections/flood_depth/coverage", {"Accept": "image/tiff"}
+    assert client.get(path, headers=headers).headers["content-type"].startswith("image/tiff")
+    with without(monkeypatch, tiff_by_accept=IDENTITY) as raw:
+        assert not raw.get(path, headers=headers).headers["content-type"].startswith("image/tiff")

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-soak bench-replicas bench-maps bench-cad bench-search
+.PHONY: demo test test-fast check setup system-deps venv clean bench-etl bench-api bench-load bench-soak bench-replicas bench-maps bench-cad bench-search bench-ingest
 
 demo: setup  ## set up, start the embedded database, load every sample delivery, serve
 	$(BIN)/bando db up
@@ -72,6 +72,10 @@ bench-replicas: setup  ## reads: items and tiles on the primary only vs primary 
 	$(BIN)/python -m benchmarks.replicas
 bench-maps: setup  ## maps: WMS GetMap (QGIS Server) vs vector tiles on the same z16 extents
 	$(BIN)/python -m benchmarks.maps
+
+bench-ingest: setup  ## ingestion: sensor readings/s through the internal API, validated and audited, and loss
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.ingest
 
 bench-cad: setup  ## CAD: polygons built from a 100 000-parcel drawing's linework (seconds, peak RSS)
 	$(BIN)/python -m benchmarks.cad

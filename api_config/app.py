@@ -29,6 +29,7 @@ from bando.api_config.auth import BearerAuth, configured_tokens
 from bando.api_config.caching import PublicCaching, feature_layers
 from bando.api_config.documents import documents_app
 from bando.api_config.errors import CatchAll, bando_error_handler
+from bando.api_config.events import event_routes
 from bando.api_config.extents import published_extents
 from bando.api_config.headers import SecurityHeaders
 from bando.api_config.limits import Limits
@@ -39,6 +40,7 @@ from bando.api_config.ratelimit import RateLimit
 from bando.api_config.runtime import get_runtime
 from bando.api_config.styles import Styles
 from bando.api_config.styles import routes as style_routes
+from bando.api_config.transactions import ReadOnly, Rules, Transactions
 from bando.errors import BandoError
 from bando.layers.styles.glyphs import FONTS_DIR
 from bando.settings import Settings
@@ -59,12 +61,15 @@ def build_configs(
     }
 
 
-def ogc_routes(settings: Settings, base_url: str) -> tuple[list[BaseRoute], dict[str, dict[str, Any]]]:
+def ogc_routes(
+    settings: Settings, base_url: str, rules: Rules | None = None
+) -> tuple[list[BaseRoute], dict[str, dict[str, Any]]]:
     """The two OGC API views as mounts, and the configurations they were built from.
 
     Each view runs on its own workers (:mod:`bando.api_config.gate`) and carries the security
-    headers; the public one is rate-limited per client and carries HTTP validators and CORS
-    (:mod:`bando.api_config.caching`), the internal one sits behind tokens and has neither.
+    headers; the public one is rate-limited per client, read-only, and carries HTTP validators
+    and CORS (:mod:`bando.api_config.caching`); the internal one sits behind named tokens and
+    takes Part 4 writes checked by ``rules`` (the load's rules).
     ``/ogc`` itself is the landing page (its ``self`` link), not a redirect to ``/ogc/``."""
     pygeoapi_seam.install()
     runtime = get_runtime()
@@ -88,14 +93,17 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[BaseRoute], dict
         "/ogc",
         app=SecurityHeaders(
             PublicCaching(
-                RateLimit(public, settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt),
+                RateLimit(ReadOnly(public), settings.rate_limit, settings.rate_burst, settings.rate_limit_exempt),
                 feature_layers(configs["public"]),
                 settings.cache_max_age,
                 origins,
             )
         ),
     )
-    internal_mount = Mount("/internal/ogc", app=SecurityHeaders(BearerAuth(internal, configured_tokens(settings))))
+    internal_mount = Mount(
+        "/internal/ogc",
+        app=SecurityHeaders(BearerAuth(Transactions(internal, rules), configured_tokens(settings))),
+    )
     comments_internal = Mount(
         "/internal/ogc/comments",
         app=SecurityHeaders(BearerAuth(comments.internal_app(), configured_tokens(settings))),
@@ -115,7 +123,8 @@ def ogc_routes(settings: Settings, base_url: str) -> tuple[list[BaseRoute], dict
         ),
     ]
     routes = [_without_slash(public_mount), public_mount, comments_internal, _without_slash(internal_mount)]
-    return [*routes, internal_mount, *extra], configs
+    events: list[BaseRoute] = [*event_routes()]  # new readings as Server-Sent Events (public fields only)
+    return [*events, *routes, internal_mount, *extra], configs
 
 
 class _Landing:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from psycopg import sql
@@ -18,7 +18,10 @@ from bando.errors import BadInput
 from bando.layers.model import Layer, LayerField
 
 LATLON_FIRST = {4326, 4756}  # EPSG axis order: latitude first
-COUNT_CAP = 100_000  # numberMatched is exact up to this many matches, omitted beyond
+COUNT_CAP = 100_000
+ICT = timezone(
+    timedelta(hours=7)
+)  # Vietnam time, for dates given without a time  # numberMatched is exact up to this many matches, omitted beyond
 
 
 def srid_of(uri: str | None, default: int) -> int:
@@ -45,10 +48,34 @@ class FeatureQuery:
     where: list[sql.Composable] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
     costly: bool = False  # a predicate the index cannot narrow: numberMatched is not worth a count
+    from_params: list[Any] = field(default_factory=list)
+    _as_of: bool = False
 
     @property
-    def table(self) -> sql.Identifier:
-        return sql.Identifier("data", self.layer.table)
+    def table(self) -> sql.Composable:
+        live = sql.Identifier("data", self.layer.table)
+        if not self._as_of:
+            return live
+        # Features never edited since their load are as the table has them; the others as their
+        # history row valid at that instant says (none: created later or deleted before).
+        public = tuple(self.fields) == tuple(self.layer.public_fields)  # the public API may read only that copy
+        cols = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(f.name)) for f in self.fields)
+        geom = sql.SQL(", h.geom") if self.layer.geometry else sql.SQL("")
+        live_cols = sql.SQL(", ").join(sql.Identifier(f.name) for f in self.fields)
+        live_geom = sql.SQL(", geom") if self.layer.geometry else sql.SQL("")
+        return sql.SQL(
+            "(select fid, {live_cols}{live_geom} from {live} c where not exists (select 1 from bando.feature_history h"
+            " where h.layer = %s and h.fid = c.fid) union all select h.fid, {cols}{geom} from bando.feature_history h,"
+            " jsonb_populate_record(null::{live}, h.{props}) r where h.layer = %s"
+            " and (h.valid_from is null or h.valid_from <= %s) and (h.valid_to is null or h.valid_to > %s)) as t"
+        ).format(
+            live=live,
+            live_cols=live_cols,
+            live_geom=live_geom,
+            cols=cols,
+            geom=geom,
+            props=sql.Identifier("public" if public else "properties"),
+        )
 
     def field_map(self) -> dict[str, sql.Composable]:
         names: dict[str, sql.Composable] = {f.name: sql.Identifier(f.name) for f in self.fields}
@@ -78,6 +105,19 @@ class FeatureQuery:
             sql.SQL("(valid_from is null or valid_from <= %s) and (valid_to is null or valid_to > %s)"),
             [date.max if end is None else end, date.min if start is None else start],
         )
+
+    def as_of(self, instant: date | datetime) -> None:
+        """Layers edited through the internal API: the features as they were at an instant
+        (a date means the end of that day, Vietnam time)."""
+        try:
+            if not isinstance(instant, datetime):
+                instant = datetime.combine(instant + timedelta(days=1), time.min, tzinfo=ICT)
+            elif instant.tzinfo is None:
+                instant = instant.replace(tzinfo=ICT)
+        except OverflowError:
+            raise BadInput("datetime is out of range") from None
+        self._as_of = True
+        self.from_params = [self.layer.id, self.layer.id, instant, instant]
 
     def current_only(self) -> None:
         self.add(sql.SQL("valid_to is null"))
@@ -143,11 +183,11 @@ class FeatureQuery:
             where=self._where(),
             order=sql.SQL(", ").join(order),
         )
-        return query, [*self.params, limit, offset]
+        return query, [*self.from_params, *self.params, limit, offset]
 
     def count(self) -> tuple[sql.Composable, list[Any]]:
         query = sql.SQL("select count(*) from (select 1 from {} where {} limit %s) c").format(self.table, self._where())
-        return query, [*self.params, COUNT_CAP + 1]
+        return query, [*self.from_params, *self.params, COUNT_CAP + 1]
 
     def one(self, fid: int, target_srid: int, flip: bool) -> tuple[sql.Composable, list[Any]]:
         geometry = (

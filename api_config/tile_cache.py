@@ -161,10 +161,13 @@ class Lineages:
                 if time.monotonic() - self._failed_at < self.ttl_s:  # the waiters share a failure too
                     raise Unavailable()
                 from bando.api_config.runtime import get_runtime
+                from bando.api_config.tiles_sql import LAYER_CLOCK
 
                 try:
                     with get_runtime().connection() as conn:
-                        rows = conn.execute("select layer, lineage_id, published_at from bando.layer_state").fetchall()
+                        rows = conn.execute(
+                            f"select layer, {LAYER_CLOCK}, published_at from bando.layer_state"
+                        ).fetchall()
                 except Unavailable:
                     self._failed_at = time.monotonic()
                     raise

@@ -44,6 +44,8 @@ PIXELS = 512  # simplification tolerance = one pixel of a tile drawn 512 px wide
 MAX_ERROR = 0.25  # grid units the affine stand-in for st_transform may depart from it
 SAMPLES = 9  # points per side of the grid the affine map is fitted and checked on
 BOX_MARGIN = 0.01
+#: A layer's clock, which tiles are cached under: its load (lineage id) and its edits since.
+LAYER_CLOCK = "(lineage_id << 32) + revision"
 MAX_INDEX_DIGITS = 12
 SQL_VERSION = "2"  # part of every ETag: bump when the tile SQL changes its output
 _INDEX = re.compile(r"-?[0-9]+")
@@ -154,7 +156,7 @@ class TileSource:
             "with b as (select st_makeenvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {tile_srid})::box2d as tile),"
             " f as (select st_asmvtgeom({geom}, b.tile, {extent}, {buffer}, true) as geom, t.fid{props}"
             " from {table} t, b where {where} limit %(limit)s)"
-            " select (select lineage_id from bando.layer_state where layer = %(layer)s),"
+            " select (select " + LAYER_CLOCK + " from bando.layer_state where layer = %(layer)s),"
             " (select coalesce(st_asmvt(f.*, %(layer)s, {extent}, 'geom', 'fid' order by f.fid), ''::bytea)"
             " from f where f.geom is not null)"
         ).format(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,8 +131,9 @@ class Status:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def up(settings: Settings | None = None) -> Status:
-    """Start (if embedded) and prepare the database; idempotent."""
+def up(settings: Settings | None = None, edit_tables: Iterable[str] = ()) -> Status:
+    """Start (if embedded) and prepare the database; idempotent. ``edit_tables`` are the layer
+    tables the internal API may edit (one edit role each, see :mod:`bando.roles`)."""
     from bando import deployment
     from bando.province import configured
 
@@ -139,9 +141,9 @@ def up(settings: Settings | None = None) -> Status:
     province = configured(s)  # before anything starts: a missing province is a setup error
     if not s.database_url:
         embedded(s).start()
-        _embedded_roles(s)
+        _embedded_roles(s, tuple(edit_tables))
     else:
-        _external_roles(s)
+        _external_roles(s, tuple(edit_tables))
     with connect(database_url(s), autocommit=True) as conn:
         try:
             _ensure_postgis(conn)
@@ -150,6 +152,7 @@ def up(settings: Settings | None = None) -> Status:
             if not all(roles.exists(conn, r) for r in roles.READERS):
                 raise SetupError(_ROLES_MISSING)
             roles.grant_platform(conn)
+            roles.grant_editors(conn)
         except psycopg.errors.InsufficientPrivilege as exc:
             first = str(exc).strip().splitlines()[0]
             raise SetupError(
@@ -165,18 +168,19 @@ _ROLES_MISSING = (
 )
 
 
-def _embedded_roles(s: Settings) -> None:
+def _embedded_roles(s: Settings, edit_tables: tuple[str, ...]) -> None:
     """The embedded cluster's owner and API roles, with generated passwords; the database is the owner's."""
     passwords = Passwords(s.home)
     with connect(admin_url(s, "postgres"), autocommit=True) as admin:
         for role in (roles.OWNER, *roles.READERS):
             roles.ensure_role(admin, role, passwords.ensure(role))
+        roles.ensure_edit_roles(admin, edit_tables)
     _ensure_database(admin_url(s, "postgres"), s.db_name, roles.OWNER)
     with connect(admin_url(s), autocommit=True) as admin:
         roles.prepare_database(admin, roles.OWNER, s.db_name)
 
 
-def _external_roles(s: Settings) -> None:
+def _external_roles(s: Settings, edit_tables: tuple[str, ...]) -> None:
     """DATABASE_URL: its user is the owner; the API roles are made with BANDO_ADMIN_DATABASE_URL
     (or DATABASE_URL, when it may create roles), passwords from the settings or generated here."""
     with connect(s.database_url, autocommit=True) as conn:
@@ -200,6 +204,7 @@ def _external_roles(s: Settings) -> None:
             explicit = s.api_database_url if view == "public" else s.internal_database_url
             password = conninfo_to_dict(explicit).get("password") if explicit else passwords.ensure(role)
             roles.ensure_role(admin, role, str(password) if password is not None else None)
+        roles.ensure_edit_roles(admin, edit_tables)
         if roles.is_superuser(admin):
             roles.prepare_database(admin, owner, admin.info.dbname)
 

@@ -9,7 +9,10 @@ Least privilege, enforced by PostgreSQL rather than by bando's own code:
   tables (column privileges, granted at every publish from the catalogue, so a
   restricted field stays unreadable even to a bug in the API) and the platform tables
   the API shows; never ``bando.rejects``. Its transactions are read-only by default.
-* ``bando_internal`` — the internal API: every column of ``data.*``.
+* ``bando_internal`` — the internal API: every column of ``data.*``. It writes nothing itself
+  (``NOINHERIT``): an edit switches, for its one transaction, to the layer's edit role
+  (``bando_edit_<table>``, no login), which may change that one table and append to the
+  audit and history — so a token scoped to one layer cannot write another even through a bug.
 
 A superuser (the embedded cluster's ``postgres``, or ``BANDO_ADMIN_DATABASE_URL``) is used
 by ``bando db up`` alone, for what needs one: roles, the database, PostGIS, ownership,
@@ -43,7 +46,17 @@ PLATFORM_READS: dict[str, tuple[str, ...] | None] = {
     "land_use_codes": None,
     "land_use_legacy": None,
     "lineage": ("id", "layer", "outcome", "started_at", "finished_at"),
+    # every state of an edited feature: the public API reads the public fields' copy only
+    "feature_history": ("id", "layer", "fid", "valid_from", "valid_to", "public", "geom"),
 }
+EDIT_PREFIX = "bando_edit_"
+#: What every edit role may do outside its own table: append audit and history, bump the revision.
+EDIT_PLATFORM = (
+    "grant insert, select on bando.audit, bando.feature_history to {r}",
+    "grant update (valid_to) on bando.feature_history to {r}",
+    "grant usage on sequence bando.audit_id_seq, bando.feature_history_id_seq to {r}",
+    "grant select (layer, revision, row_count), update (revision, row_count) on bando.layer_state to {r}",
+)
 _ROLE_OPTIONS = "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls"
 
 
@@ -122,6 +135,7 @@ def grant_platform(owner: psycopg.Connection) -> None:
             owner.execute(sql.SQL("grant select on {} to {}").format(target, readers))
         else:
             owner.execute(sql.SQL("grant select ({}) on {} to {}").format(_ident(*columns), target, readers))
+    owner.execute(sql.SQL("grant select (properties) on bando.feature_history to {}").format(sql.Identifier(INTERNAL)))
     grant_comments(owner)
 
 
@@ -146,3 +160,38 @@ def grant_table(conn: psycopg.Connection, table: str, public_columns: Iterable[s
     conn.execute(sql.SQL("revoke all on {} from {}").format(target, _ident(*READERS)))
     conn.execute(sql.SQL("grant select ({}) on {} to {}").format(_ident(*public_columns), target, sql.Identifier(API)))
     conn.execute(sql.SQL("grant select on {} to {}").format(target, sql.Identifier(INTERNAL)))
+    editor = edit_role(table)
+    if exists(conn, editor):
+        conn.execute(sql.SQL("revoke all on {} from {}").format(target, sql.Identifier(editor)))
+        conn.execute(sql.SQL("grant select, insert, update, delete on {} to {}").format(target, sql.Identifier(editor)))
+
+
+def edit_role(table: str) -> str:
+    """The no-login role whose privileges an edit of ``data.<table>`` runs with."""
+    return f"{EDIT_PREFIX}{table}"
+
+
+def ensure_edit_roles(admin: psycopg.Connection, tables: Iterable[str]) -> None:
+    """As a role creator: one edit role per layer table, which the internal API may switch to
+    (``SET ROLE``) but does not inherit from."""
+    admin.execute(sql.SQL("alter role {} noinherit").format(sql.Identifier(INTERNAL)))
+    for table in tables:
+        role = sql.Identifier(edit_role(table))
+        if not exists(admin, edit_role(table)):
+            with contextlib.suppress(psycopg.errors.DuplicateObject):
+                admin.execute(sql.SQL("create role {} nologin noinherit").format(role))
+        admin.execute(sql.SQL("grant {} to {}").format(role, sql.Identifier(INTERNAL)))
+
+
+def grant_editors(owner: psycopg.Connection) -> None:
+    """As the owner: what every existing edit role may do on bando's platform tables."""
+    editors = [
+        r[0]
+        for r in owner.execute(
+            "select rolname from pg_roles where rolname like %s", (EDIT_PREFIX.replace("_", "\\_") + "%",)
+        )
+    ]
+    for editor in editors:
+        owner.execute(sql.SQL("grant usage on schema bando, data to {}").format(sql.Identifier(editor)))
+        for statement in EDIT_PLATFORM:
+            owner.execute(sql.SQL(statement).format(r=sql.Identifier(editor)))

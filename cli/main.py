@@ -48,9 +48,10 @@ def db_up() -> None:
     from bando.layers import catalogue
     from bando.pipelines.access import grant_all
 
-    status = db.up()
+    layers = catalogue.load(get_settings().layers_dir)
+    status = db.up(edit_tables=[layer.table for layer in layers if layer.kind != "raster"])
     with db.connect(autocommit=True) as conn:  # a catalogue change reaches the grants without a reload
-        grant_all(conn, catalogue.load(get_settings().layers_dir))
+        grant_all(conn, layers)
     where = "external server" if status.mode == "external" else f"port {status.details['port']}"
     out.print(f"[green]database up[/] ({status.mode}, {where}, PostGIS {status.details['postgis']})")
 
@@ -280,6 +281,38 @@ def lineage_cmd(
     from bando.pipelines.history import lineage_rows
 
     print_lineage(out, layer, lineage_rows(layer, limit, load), files=load is not None)
+
+
+@app.command("history")
+def history_cmd(
+    layer: Annotated[str, typer.Argument(help="catalogue layer id")],
+    fid: Annotated[int, typer.Argument(help="feature id")],
+) -> None:
+    """Show a feature's life: every edit and re-delivery, who made it (token name) and what changed."""
+    from bando.pipelines.history import changes, feature_life
+
+    for when, who, operation, before, after in feature_life(layer, fid):
+        done = changes(before, after) if operation != "delete" else ["deleted"]
+        out.print(f"{when}  {who}  {operation}  " + "; ".join(done), highlight=False, markup=False, soft_wrap=True)
+
+
+token_app = typer.Typer(help="named tokens of the internal API", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("new")
+def token_new(
+    name: Annotated[str, typer.Argument(help="who holds it, as the audit will name it (e.g. sensor-gateway)")],
+    read: Annotated[list[str], typer.Option(help="a layer it may read ('*': all); repeat")] = [],  # noqa: B006
+    write: Annotated[list[str], typer.Option(help="a layer it may write ('*': all); repeat")] = [],  # noqa: B006
+) -> None:
+    """Make a named token, store its hash in BANDO_INTERNAL_TOKENS_FILE and print it once."""
+    from bando.api_config.auth import new_token
+
+    path = get_settings().internal_tokens_file
+    if path is None:
+        raise BadInput("set BANDO_INTERNAL_TOKENS_FILE to the token file (outside the repository)")
+    out.print(new_token(path, name, read, write), highlight=False, markup=False)
 
 
 @app.command("rejects")

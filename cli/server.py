@@ -15,6 +15,8 @@ from bando.api_config import wms
 from bando.api_config.app import middleware, ogc_routes
 from bando.api_config.health import health_routes
 from bando.api_config.logs import JsonLines
+from bando.api_config.transactions import Rules
+from bando.pipelines import edits
 from bando.settings import Settings, get_settings, reset_settings
 from bando.web.app import web_routes
 
@@ -24,7 +26,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 def create_app(base_url: str | None = None, settings: Settings | None = None) -> Starlette:
     s = settings or get_settings()
     base = (base_url or s.base_url or DEFAULT_BASE_URL).rstrip("/")
-    mounts, configs = ogc_routes(s, base)
+    mounts, configs = ogc_routes(s, base, Rules(edits.check_rows, edits.check_set))
     extra = wms.routes(s.wms_upstream, s.request_timeout_s) if s.wms_upstream else []
     app = Starlette(debug=False, routes=[*health_routes(), *mounts, *extra, *web_routes(s)], middleware=middleware(s))
     app.state.configs = configs

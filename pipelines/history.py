@@ -52,3 +52,31 @@ def reject_rows(layer: str, lineage_id: int | None, rule: str | None, limit: int
             (lineage_id, rule, rule, limit),
         ).fetchall()
     return lineage_id, rows
+
+
+def feature_life(layer: str, fid: int) -> list[tuple[str, str, str, dict | None, dict | None]]:
+    """Every recorded change of one feature, oldest first: (when, who, operation, before, after)."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            "select to_char(at at time zone 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI:SS'), token, operation, before, after"
+            " from bando.audit where layer = %s and fid = %s order by id",
+            (layer, fid),
+        ).fetchall()
+    if not rows:
+        raise NotFound(f"no recorded change of feature {fid} of layer {layer!r}")
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def changes(before: dict | None, after: dict | None) -> list[str]:
+    """What one change did, field by field ('name: old → new'); the geometry is named, not printed."""
+    before, after = before or {}, after or {}
+    out = []
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            out.append(f"{key} changed" if key == "geometry" else f"{key}: {_shown(old)} → {_shown(new)}")
+    return out
+
+
+def _shown(value: object) -> str:
+    return "∅" if value is None else str(value)[:60]

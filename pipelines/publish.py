@@ -18,6 +18,7 @@ from bando import roles
 from bando.db import scalar
 from bando.layers.model import Layer
 from bando.layers.tables import copy_columns, field_columns
+from bando.pipelines import load_history
 from bando.pipelines.access import grant_layer
 
 
@@ -108,6 +109,7 @@ def swap(
     live = sql.Identifier("data", layer.table)
     if exists(conn, layer):
         conn.execute(sql.SQL("lock table {} in access exclusive mode").format(live))
+        load_history.record(conn, layer, staging, lineage_id)  # what this delivery closed and opened
         conn.execute(sql.SQL("drop table {}").format(live))
     conn.execute(sql.SQL("alter table {} set schema data").format(sql.Identifier("staging", staging)))
     conn.execute(

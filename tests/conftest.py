@@ -56,7 +56,10 @@ def bando_env() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def database(bando_env: dict[str, str]) -> str:
     """URL of the suite's running database (migrated, PostGIS, VN-2000 rows)."""
-    db.up(get_settings())
+    from bando.layers import catalogue
+
+    layers = catalogue.load(get_settings().layers_dir)
+    db.up(get_settings(), edit_tables=[layer.table for layer in layers if layer.kind != "raster"])
     return db.database_url()
 
 

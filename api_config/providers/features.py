@@ -110,6 +110,8 @@ class BandoFeatureProvider(BaseProvider):
                 q.current_only()
         elif self.layer.time_field and datetime_:
             q.time_between(start, end)
+        elif datetime_ and start is not None and start == end:  # edited layers: as they were then
+            q.as_of(start)
 
     # -- pygeoapi interface -----------------------------------------------------
 

@@ -1,6 +1,8 @@
 // The IOC map: every layer toggleable, plus live points (cameras, environmental sensors)
 // refreshed from the OGC API every few seconds (`?refresh=N` seconds, default 5), with the
 // alert colour when a reading crosses the catalogue's threshold (layers/sensor_readings.yml).
+// New readings also arrive as they are committed, pushed by the server (Server-Sent Events,
+// /events/readings): a point turns red at once; a dropped stream resumes after the last event.
 import { items } from "./api.js";
 import { config, provinceLabel } from "./config.js";
 import { bindSwitch, fmtDate, fmtNumber, lang, onLangChange, pick, t } from "./i18n.js";
@@ -284,6 +286,55 @@ async function refresh() {
   document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
 }
 
+// -- pushed readings -------------------------------------------------------------------
+
+const events = { source: null, lastId: null, ids: [] };
+
+function applyReading(props) {
+  for (const layer of liveLayers) {
+    const r = readingsFor(layer.id);
+    if (!r) continue;
+    const st = state.get(layer.id);
+    const entry = st.features.get(props[r.key[0]]);
+    const marker = st.markers.get(props[r.key[0]]);
+    if (!entry || !marker) continue;
+    const older = entry.reading && Date.parse(entry.reading[r.time]) > Date.parse(props[r.time]);
+    if (older) continue;
+    entry.reading = props;
+    upsertMarker(layer, entry, marker.getLatLng());
+  }
+}
+
+function openEvents() {
+  const query = events.lastId == null ? "" : `?after=${encodeURIComponent(events.lastId)}`;
+  const source = new EventSource(`/events/readings${query}`);
+  events.source = source;
+  source.addEventListener("open", () => (document.body.dataset.events = "open"));
+  source.addEventListener("reading", (e) => {
+    const { id, properties } = JSON.parse(e.data);
+    events.lastId = id;
+    events.ids.push(id);
+    document.body.dataset.lastEventId = String(id);
+    applyReading(properties);
+    renderList();
+  });
+  source.addEventListener("error", () => {
+    document.body.dataset.events = "reconnecting";
+    // The browser reconnects by itself with Last-Event-ID; if it gave up, start again after the last event.
+    if (source.readyState === EventSource.CLOSED) setTimeout(openEvents, 1000);
+  });
+}
+
+/** For operators' tooling and tests: drop the stream and resume it after the last event seen. */
+window.bandoEvents = {
+  ids: () => [...events.ids],
+  drop(resumeAfterMs = 1500) {
+    events.source?.close();
+    document.body.dataset.events = "closed";
+    setTimeout(openEvents, resumeAfterMs);
+  },
+};
+
 function loop() {
   // setTimeout after each round (not setInterval): a slow server never gets overlapping polls
   refresh().finally(() => setTimeout(loop, REFRESH_S * 1000));
@@ -306,6 +357,7 @@ async function start() {
   renderLegend();
   await fitToData(map);
   await refresh();
+  if (window.EventSource) openEvents();
   document.body.dataset.ready = "true";
   setTimeout(loop, REFRESH_S * 1000);
 }

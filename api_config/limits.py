@@ -62,7 +62,7 @@ class Limits:
                 # Read the body here, counting: an exception raised inside a mounted app would be
                 # answered 500 by that app's own error middleware before this one could say 413.
                 body = await self._read_body(receive)
-                app_receive = _replay(body, receive)
+                app_receive = replay(body, receive)
             await self.app(scope, app_receive, tracking_send)
 
         budget = budget_mod.start(self.max_seconds)
@@ -106,7 +106,7 @@ class Limits:
         return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A receive channel that hands the app the body already read, then the client's own messages."""
     pending = True
 

@@ -31,6 +31,7 @@ from bando.api_config import edits_sql, logs
 from bando.api_config.auth import token_of
 from bando.api_config.errors import problem, response_for
 from bando.api_config.features_sql import axis_flip, srid_of
+from bando.api_config.limits import replay
 from bando.api_config.runtime import Runtime, get_runtime
 from bando.crs import parse_crs
 from bando.errors import BadInput, BandoError, LoadRefused
@@ -103,20 +104,6 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A receive channel that hands the app the body already read, then the client's own messages."""
-    pending = True
-
-    async def replayed() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
-
-
 class ReadOnly:
     """The public view: every write method, and features sent to items, answer 405."""
 
@@ -132,7 +119,7 @@ class ReadOnly:
         body = b""
         if method == "POST":
             body = await _read_body(receive)
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         if method in ("PUT", "PATCH", "DELETE") or (_ITEMS.match(path) and _is_feature_post(scope, body)):
             allow = "GET, POST" if _ITEMS.match(path) else "GET"
             response = problem(
@@ -168,7 +155,7 @@ class Transactions:
             return
         body = await _read_body(receive)
         if method == "POST" and not _is_feature_post(scope, body):
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
         match = items or item
         assert match is not None

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
         default=None, description="override the storage TM-3 zone of a merged province, e.g. EPSG:9210"
     )
     layers_dir: Path = Field(default_factory=_catalogue_dir, description="the layer catalogue (YAML per layer)")
+    readings_retention_months: int = Field(
+        default=24, ge=0, description="`bando readings prune` deletes sensor readings older than this (0: keep all)"
+    )
     # serving
     load_workers: int = Field(
         default=1, ge=1, le=256, description="Dask workers of a load's LocalCluster; 1 loads in-process"

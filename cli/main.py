@@ -296,6 +296,28 @@ def history_cmd(
         out.print(f"{when}  {who}  {operation}  " + "; ".join(done), highlight=False, markup=False, soft_wrap=True)
 
 
+readings_app = typer.Typer(help="sensor readings", no_args_is_help=True)
+app.add_typer(readings_app, name="readings")
+
+
+@readings_app.command("prune")
+def readings_prune(
+    months: Annotated[
+        int | None,
+        typer.Option(min=0, help="retention in months; default BANDO_READINGS_RETENTION_MONTHS, 0: keep all"),
+    ] = None,
+) -> None:
+    """Delete readings older than the retention, with their audit and history rows (run daily)."""
+    from bando.layers import catalogue
+    from bando.pipelines.retention import prune, reading_layers
+
+    keep = get_settings().readings_retention_months if months is None else months
+    with db.connect(autocommit=True) as conn:
+        for layer in reading_layers(list(catalogue.load(get_settings().layers_dir))):
+            deleted = prune(conn, layer, keep)
+            out.print(f"{layer.id}: {deleted} readings older than {keep} months deleted", highlight=False)
+
+
 token_app = typer.Typer(help="named tokens of the internal API", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 

@@ -335,13 +335,17 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return False
 
 
-def _tile_targets(config: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """collection id → (layer id, view) for every collection with a bando tile provider."""
+def _tile_targets(config: dict[str, Any]) -> dict[str, tuple[str, str, tuple[float, float, float, float] | None]]:
+    """collection id → (layer id, view, CRS84 bounds or None) for every collection with a bando tile provider."""
     out = {}
     for cid, resource in config.get("resources", {}).items():
         for p in resource.get("providers", []) if isinstance(resource, dict) else []:
             if p.get("type") == "tile" and p.get("name", "").endswith("BandoTileProvider"):
-                out[cid] = (p["data"]["layer"], p["data"].get("view", "public"))
+                bounds = (p.get("options") or {}).get("bounds")
+                bbox = None
+                if isinstance(bounds, list) and len(bounds) == 4:
+                    bbox = (float(bounds[0]), float(bounds[1]), float(bounds[2]), float(bounds[3]))
+                out[cid] = (p["data"]["layer"], p["data"].get("view", "public"), bbox)
     return out
 
 
@@ -386,8 +390,13 @@ def cached(api: Any, route: Route, gate: Gate) -> Route:
         if request.query_params.get("f", "mvt") != "mvt":  # pygeoapi would send the MVT bytes under any f
             return problem(400, "InvalidParameterValue", "vector tiles are served as f=mvt only")
         try:
-            source = tile_source(*target)
-            address = source.address(params["tms"], params["z"], params["row"], params["col"])
+            layer_id, view, bbox = target
+            source = tile_source(layer_id, view)
+            if bbox is None:  # the provider's extent before any load: the province's
+                from bando.api_config.runtime import get_runtime
+
+                bbox = get_runtime().province.bbox_lonlat
+            address = source.address(params["tms"], params["z"], params["row"], params["col"], bbox)
             lineage = LINEAGES.peek(source.layer.id)
             if lineage is _MISSING:
                 lineage = await gate.run(LINEAGES.get, source.layer.id)

@@ -66,6 +66,15 @@ def matrix_size(tms: str, z: int) -> tuple[int, int]:
     return m.matrixWidth, m.matrixHeight
 
 
+def matrix_limits(tms: str, z: int, bbox: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """(minRow, maxRow, minCol, maxCol) of the tiles of matrix ``z`` that a CRS84 ``bbox`` touches:
+    the TileMatrixSetLimits a tile set declares, and the tiles it serves."""
+    w, s, e, n = bbox
+    t = matrix_set(tms)
+    top_left, bottom_right = t.tile(w, n, z), t.tile(e, s, z)
+    return top_left.y, bottom_right.y, top_left.x, bottom_right.x
+
+
 @dataclass(frozen=True, slots=True)
 class TileAddress:
     tms: str
@@ -113,8 +122,13 @@ class TileSource:
 
     # -- addressing --------------------------------------------------------------
 
-    def address(self, tms: str | None, z: Any, row: Any, col: Any) -> TileAddress:
-        """Parse and check a tile request; BadInput (400) or NotFound (404) otherwise."""
+    def address(
+        self, tms: str | None, z: Any, row: Any, col: Any, bbox: tuple[float, float, float, float] | None = None
+    ) -> TileAddress:
+        """Parse and check a tile request; BadInput (400) or NotFound (404) otherwise.
+
+        With the tile set's CRS84 ``bbox``, a tile outside its declared TileMatrixSetLimits is
+        NotFound too (OGC API Tiles): a client learns it left the data, not that the data is empty."""
         tms = str(tms or "")
         matrix_set(tms)  # unknown set: NotFound
         zi, ri, ci = _index("tileMatrix", z), _index("tileRow", row), _index("tileCol", col)
@@ -124,6 +138,13 @@ class TileSource:
         width, height = matrix_size(tms, zi)
         if not (0 <= ri < height and 0 <= ci < width):
             raise NotFound(f"tile {zi}/{ri}/{ci} is outside {tms} (rows 0–{height - 1}, columns 0–{width - 1})")
+        if bbox is not None:
+            r0, r1, c0, c1 = matrix_limits(tms, zi, bbox)
+            if not (r0 <= ri <= r1 and c0 <= ci <= c1):
+                raise NotFound(
+                    f"tile {zi}/{ri}/{ci} is outside this tile set's limits in {tms}: at tile matrix {zi},"
+                    f" rows {r0}–{r1} and columns {c0}–{c1} (see tileMatrixSetLimits in its metadata)"
+                )
         return TileAddress(tms, zi, ri, ci)
 
     # -- the query ----------------------------------------------------------------

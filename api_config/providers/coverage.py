@@ -9,7 +9,7 @@ of a published file (transform, size, data type, nodata) is read once per load
 
 Requests: ``bbox`` (``bbox-crs`` CRS84 by default, transformed with the pinned
 VN-2000 definition of :mod:`bando.crs`), ``subset=x(a:b),y(c:d)`` in the storage
-CRS, ``f=GTiff`` (GeoTIFF in the storage CRS) or ``f=json`` (CoverageJSON, smaller
+CRS (or by the CRS's own axis names, ``E(a:b),N(c:d)``), ``f=GTiff`` (GeoTIFF in the storage CRS) or ``f=json`` (CoverageJSON, smaller
 limit). pygeoapi 0.24 passes neither ``scale-size`` nor ``scale-factor`` to a
 provider, so they are not offered.
 """
@@ -104,8 +104,8 @@ class BandoCoverageProvider(BaseProvider):
         self.raster = layer.raster
         self.view = str(provider_def["data"].get("view", "public"))
         self.srid = runtime.srid(layer)
-        self.axes = list(AXES)
         self.crs = epsg_uri(self.srid)
+        self.axes = [*AXES, *axis_names(self.srid)]
         self.num_bands = 1
         self.native_format = provider_def["format"]["name"]
         self.get_fields()
@@ -230,8 +230,8 @@ class BandoCoverageProvider(BaseProvider):
         if bbox:
             x0, y0, x1, y1 = storage_bbox(bbox, bbox_crs or CRS84_URI, srid)
         for axis, values in subsets.items():
-            lo, hi = _interval(axis, values)
-            if axis == "x":
+            name, lo, hi = _interval(axis, values, srid)
+            if name == "x":
                 x0, x1 = lo, hi
             else:
                 y0, y1 = lo, hi
@@ -367,13 +367,24 @@ def _span(lo: float, hi: float, size: int) -> tuple[int, int] | None:
     return a, min(size, max(math.ceil(hi - 1e-9), a + 1))
 
 
-def _interval(axis: str, values: list) -> tuple[float, float]:
+@lru_cache(maxsize=16)
+def axis_names(srid: int) -> tuple[str, ...]:
+    """The storage CRS's own axis abbreviations (``E``, ``N`` for VN-2000 / TM-3), in its order:
+    ``subset`` takes them as it takes ``x`` and ``y``, since a client reads them off the CRS."""
+    return tuple(a.abbrev for a in CRS.from_epsg(srid).axis_info)
+
+
+def _interval(axis: str, values: list, srid: int) -> tuple[str, float, float]:
+    """(``x`` or ``y``, low, high) of one subset axis, named either way."""
+    names = axis_names(srid)
+    if axis in names[:2]:
+        axis = AXES[names.index(axis)]
     if axis not in AXES:
-        raise BadInput(f"unknown axis {axis[:20]!r}; the axes are {', '.join(AXES)}")
+        raise BadInput(f"unknown axis {axis[:20]!r}; the axes are {', '.join([*AXES, *names])}")
     nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
     if len(nums) != len(values) or len(nums) not in (1, 2):
         raise BadInput(f"subset on {axis} needs one number or an interval low:high in the coverage's CRS")
     lo, hi = nums[0], nums[-1]
     if lo > hi:
         raise BadInput(f"subset on {axis}: low ({lo}) is greater than high ({hi})")
-    return float(lo), float(hi)
+    return axis, float(lo), float(hi)

@@ -22,7 +22,7 @@ from pygeoapi.provider.tile import ProviderTileNotFoundError
 from bando.api_config.pygeoapi_seam.handlers import to_provider_error
 from bando.api_config.runtime import get_runtime
 from bando.api_config.tile_cache import CACHE, LINEAGES, MVT, TileKey, record
-from bando.api_config.tiles_sql import TMS_SRID, TileAddress, matrix_set, tile_source
+from bando.api_config.tiles_sql import TMS_SRID, TileAddress, matrix_limits, matrix_set, tile_source
 from bando.crs import CRS84_URI
 from bando.errors import BadInput, BandoError, NotFound
 
@@ -91,7 +91,7 @@ class BandoTileProvider(BaseMVTProvider):
         format_: str | None = None,
     ) -> bytes:
         try:
-            address = self.source.address(tileset, z, y, x)
+            address = self.source.address(tileset, z, y, x, self._bbox())
         except NotFound as exc:
             raise ProviderTileNotFoundError(user_msg=str(exc)) from None
         except BadInput as exc:
@@ -184,21 +184,12 @@ class BandoTileProvider(BaseMVTProvider):
         return get_runtime().province.bbox_lonlat
 
     def _limits(self, tileset: str) -> list[dict[str, Any]]:
-        tms = matrix_set(tileset)
-        w, s, e, n = self._bbox()
+        bbox = self._bbox()
         low, high = self.source.zoom_range(tileset)
         out = []
         for z in range(low, high + 1):
-            top_left, bottom_right = tms.tile(w, n, z), tms.tile(e, s, z)
-            out.append(
-                {
-                    "tileMatrix": str(z),
-                    "minTileRow": top_left.y,
-                    "maxTileRow": bottom_right.y,
-                    "minTileCol": top_left.x,
-                    "maxTileCol": bottom_right.x,
-                }
-            )
+            r0, r1, c0, c1 = matrix_limits(tileset, z, bbox)
+            out.append({"tileMatrix": str(z), "minTileRow": r0, "maxTileRow": r1, "minTileCol": c0, "maxTileCol": c1})
         return out
 
     def _version(self) -> str | None:

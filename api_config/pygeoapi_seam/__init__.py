@@ -3,8 +3,8 @@
 bando plugs into pygeoapi where pygeoapi means it to — providers and processes loaded by
 dotted path from the configuration, the ``pygeoapi.api.*`` request handlers — and
 adapts, here and nowhere else, each upstream behaviour it cannot accept. Each has a test
-in ``tests/api_config/test_pygeoapi_seam.py`` that fails without the adaptation, so an
-upgrade is this package and that test file.
+in ``tests/api_config/test_pygeoapi_seam.py`` (17–19: ``test_standard_clients.py``) that fails
+without the adaptation, so an upgrade is this package and those test files.
 
 1. ``starlette_app`` builds one global API from the environment at import time, in
    debug mode → :mod:`.routing`: bando's own route table calls the handlers of *this*
@@ -44,6 +44,12 @@ upgrade is this package and that test file.
     out filters, TileMatrixSets and tile metadata, tags what bando does not serve and carries
     pygeoapi's version → :func:`.openapi.complete`: self-contained and complete.
 16. ``Accept: image/tiff`` on a coverage answers JSON → :func:`.handlers.tiff_by_accept`.
+17. TileJSON (``f=tilejson``) is labelled ``application/json`` like the OGC TileSet document
+    → :func:`.handlers.tilejson_type`: ``application/vnd.mapbox.tile+json``, as its links say.
+18. Coverage collections carry no ``crs`` or ``storageCrs`` (pygeoapi lists them for features
+    only) → :func:`.handlers.coverage_crs` adds them from the layer's storage CRS.
+19. The coverage HTML page inlines the whole CoverageJSON (megabytes) and loads its map
+    libraries from CDNs → bando's ``collections/coverage/index.html`` shows the grid and links.
 """
 
 from __future__ import annotations

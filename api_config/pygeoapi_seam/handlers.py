@@ -17,7 +17,7 @@ import pygeoapi.api as core_api
 from pygeoapi.api import API, APIRequest, validate_bbox
 from pygeoapi.formats import FORMAT_TYPES
 from pygeoapi.provider.base import ProviderGenericError, ProviderInvalidQueryError, ProviderItemNotFoundError
-from pygeoapi.util import get_choice_from_headers
+from pygeoapi.util import get_choice_from_headers, to_json
 
 from bando.errors import DB_UNAVAILABLE, BadInput, BandoError, NotFound, Unavailable
 
@@ -241,3 +241,40 @@ def tiff_by_accept(handler: Handler) -> Handler:
         return handler(api, request, dataset)
 
     return coverage
+
+
+TILEJSON = "application/vnd.mapbox.tile+json"
+
+
+def tilejson_type(handler: Handler) -> Handler:
+    """OGC API Tiles serves a tile set's metadata as ``application/json`` (the OGC TileSet);
+    its TileJSON alternative (``f=tilejson``) is a different document, which pygeoapi also labels
+    ``application/json``: it now carries TileJSON's own type, the one its links announce."""
+
+    def metadata(api: API, request: APIRequest, *args: Any) -> tuple[dict, int, Any]:
+        headers, status, content = handler(api, request, *args)
+        if status == HTTPStatus.OK and request.format == "tilejson":
+            headers["Content-Type"] = TILEJSON
+        return headers, status, content
+
+    return metadata
+
+
+def coverage_crs(handler: Handler, crs_of: Callable[[str], tuple[list[str], str] | None]) -> Handler:
+    """pygeoapi lists ``crs`` and ``storageCrs`` for feature collections only; a coverage's
+    collection now carries them too (``crs_of(collection id)`` → (supported, storage) or None)."""
+
+    def collections(api: API, request: APIRequest, *args: Any) -> tuple[dict, int, Any]:
+        headers, status, content = handler(api, request, *args)
+        if status != HTTPStatus.OK or request.format != "json" or not isinstance(content, str):
+            return headers, status, content
+        doc = json.loads(content)
+        changed = False
+        for collection in doc.get("collections", [doc]):
+            found = crs_of(str(collection.get("id", "")))
+            if found is not None:
+                collection["crs"], collection["storageCrs"] = found
+                changed = True
+        return headers, status, to_json(doc, api.pretty_print) if changed else content
+
+    return collections

@@ -34,6 +34,7 @@ from bando.api_config.errors import bando_error_handler, problem, response_for
 from bando.api_config.gate import Gate
 from bando.api_config.pygeoapi_seam.handlers import Handler
 from bando.api_config.pygeoapi_seam.openapi import complete
+from bando.crs import epsg_uri
 from bando.errors import BandoError
 
 
@@ -198,16 +199,37 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return problem(404, "NotFound", "no such resource: see the landing page and /collections")
 
 
+def coverage_crs(api: API, collection_id: str) -> tuple[list[str], str] | None:
+    """(output CRSs, storage CRS) of a collection served by bando's coverage provider, else None: a
+    coverage is served in its storage CRS only (``bbox-crs`` takes more, but that is the request's)."""
+    resource = api.config.get("resources", {}).get(collection_id)
+    for provider in resource.get("providers", []) if isinstance(resource, dict) else []:
+        data = provider.get("data")
+        if provider.get("type") == "coverage" and isinstance(data, dict) and "layer" in data:
+            from bando.api_config.runtime import get_runtime
+
+            runtime = get_runtime()
+            srid = runtime.srid(runtime.catalogue.layers[data["layer"]])
+            return [epsg_uri(srid)], epsg_uri(srid)
+    return None
+
+
 def routes(api: API, gate: Gate) -> list[Route]:
     c = "collection_id"
+
+    def crs_of(collection_id: str) -> tuple[list[str], str] | None:
+        return coverage_crs(api, collection_id)
+
     return [
         _route(api, gate, "/", core_api.landing_page),
         _route(api, gate, "/openapi", core_api.openapi_),
         _route(api, gate, "/conformance", fix.conformance),
         _route(api, gate, "/TileMatrixSets", tiles_api.tilematrixsets),
         _route(api, gate, "/TileMatrixSets/{tms}", tiles_api.tilematrixset, ("tms",)),
-        _route(api, gate, "/collections", core_api.describe_collections),
-        _route(api, gate, "/collections/{collection_id}", core_api.describe_collections, (c,)),
+        _route(api, gate, "/collections", fix.coverage_crs(core_api.describe_collections, crs_of)),
+        _route(
+            api, gate, "/collections/{collection_id}", fix.coverage_crs(core_api.describe_collections, crs_of), (c,)
+        ),
         _route(api, gate, "/collections/{collection_id}/schema", core_api.get_collection_schema, (c,)),
         _route(
             api,
@@ -235,7 +257,7 @@ def routes(api: API, gate: Gate) -> list[Route]:
             api,
             gate,
             "/collections/{collection_id}/tiles/{tms}",
-            tiles_api.get_collection_tiles_metadata,
+            fix.tilejson_type(tiles_api.get_collection_tiles_metadata),
             (c, "tms"),
             skip_valid_check=True,
         ),
@@ -243,7 +265,7 @@ def routes(api: API, gate: Gate) -> list[Route]:
             api,
             gate,
             "/collections/{collection_id}/tiles/{tms}/metadata",
-            tiles_api.get_collection_tiles_metadata,
+            fix.tilejson_type(tiles_api.get_collection_tiles_metadata),
             (c, "tms"),
             skip_valid_check=True,
         ),

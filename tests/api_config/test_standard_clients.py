@@ -155,3 +155,75 @@ def test_records_are_not_created_after_they_were_updated(client: TestClient) -> 
         props = record["properties"]
         if props.get("created") and props.get("updated"):
             assert props["created"] <= props["updated"], record["id"]
+
+
+TILES = "/ogc/collections/parcels/tiles/WebMercatorQuad"
+
+
+def test_a_tile_outside_the_tile_set_limits_is_a_json_404_naming_them(client: TestClient) -> None:
+    """16/0/0 is a tile of the matrix but far outside the province: 404, not an empty 200."""
+    limits = {
+        m["tileMatrix"]: m for m in client.get(f"{TILES}/metadata", params={"f": "json"}).json()["tileMatrixSetLimits"]
+    }
+    at16 = limits["16"]
+    response = client.get(f"{TILES}/16/0/0", params={"f": "mvt"})
+    assert response.status_code == 404, response.text[:200]
+    assert response.headers["content-type"].startswith("application/json")
+    text = response.json()["description"]
+    assert f"rows {at16['minTileRow']}–{at16['maxTileRow']}" in text
+    assert f"columns {at16['minTileCol']}–{at16['maxTileCol']}" in text
+    inside = client.get(f"{TILES}/16/{at16['minTileRow']}/{at16['minTileCol']}", params={"f": "mvt"})
+    assert inside.status_code == 200  # inside the limits: a tile, empty or not
+    beyond = client.get(f"{TILES}/{max(int(z) for z in limits) + 1}/0/0", params={"f": "mvt"})
+    assert beyond.status_code == 404 and beyond.json()["description"]
+
+
+def test_tile_set_metadata_is_json_and_tilejson_has_its_own_type(client: TestClient) -> None:
+    """OGC API Tiles: the TileSet document is application/json; TileJSON is asked for with
+    f=tilejson and answers under the type the metadata's own link announces."""
+    tileset = client.get(f"{TILES}/metadata", params={"f": "json"})
+    assert tileset.status_code == 200 and tileset.headers["content-type"].startswith("application/json")
+    announced = next(link["type"] for link in tileset.json()["links"] if link["href"].endswith("f=tilejson"))
+    for path in (TILES, f"{TILES}/metadata"):
+        tilejson = client.get(path, params={"f": "tilejson"})
+        assert tilejson.status_code == 200, tilejson.text[:200]
+        assert tilejson.headers["content-type"] == announced == "application/vnd.mapbox.tile+json"
+        assert tilejson.json()["tilejson"] == "3.0.0"
+
+
+COVERAGE = "/ogc/collections/flood_depth"
+
+
+def _raster(database: str) -> tuple[int, list[float]]:
+    with psycopg.connect(database) as conn:
+        row = conn.execute("select srid, bounds from bando.rasters where layer = 'flood_depth'").fetchone()
+    assert row is not None, "the samples did not publish flood_depth"
+    return int(row[0]), list(row[1])
+
+
+def test_coverage_collection_carries_crs_and_storage_crs(client: TestClient, database: str) -> None:
+    storage = f"http://www.opengis.net/def/crs/EPSG/0/{_raster(database)[0]}"
+    collection = client.get(COVERAGE, params={"f": "json"}).json()
+    assert collection["storageCrs"] == storage and collection["crs"] == [storage]
+    listed = client.get("/ogc/collections", params={"f": "json"}).json()["collections"]
+    assert next(c for c in listed if c["id"] == "flood_depth")["storageCrs"] == storage
+
+
+def test_coverage_subset_takes_the_axis_names_of_its_crs(client: TestClient, database: str) -> None:
+    """VN-2000 / TM-3 names its axes E and N: a subset by those names is the one by x and y."""
+    x0, y0, x1, y1 = _raster(database)[1]
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    xs, ys = f"({mx - 100}:{mx + 100})", f"({my - 100}:{my + 100})"
+    by_xy = client.get(f"{COVERAGE}/coverage", params={"f": "json", "subset": f"x{xs},y{ys}"})
+    by_en = client.get(f"{COVERAGE}/coverage", params={"f": "json", "subset": f"E{xs},N{ys}"})
+    assert by_xy.status_code == 200 and by_en.status_code == 200, by_en.text[:300]
+    assert by_en.json()["domain"]["axes"] == by_xy.json()["domain"]["axes"]
+    assert by_en.json()["domain"]["axes"]["x"]["num"] < 100  # the subset applied, not the whole grid
+    assert client.get(f"{COVERAGE}/coverage", params={"f": "json", "subset": f"Lat{xs}"}).status_code == 400
+
+
+def test_coverage_html_page_is_small(client: TestClient) -> None:
+    response = client.get(f"{COVERAGE}/coverage", params={"f": "html"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert len(response.content) < 100_000, len(response.content)
+    assert "coverage?f=GTiff" in response.text and "coverage?f=json" in response.text

@@ -323,9 +323,9 @@ def test_versioned_layer_tiles_show_only_the_current_version(server: str, databa
     assert ids and ids <= current
 
 
-def test_tile_inside_the_matrix_but_away_from_the_data_is_an_empty_200(server: str) -> None:
+def test_tile_inside_the_matrix_but_outside_the_limits_is_a_404(server: str) -> None:
     response = httpx.get(tile_url(server, "parcels", "WebMercatorQuad", 16, 100, 100), timeout=30)
-    assert response.status_code == 200 and response.content == b"" and response.headers.get("etag")
+    assert response.status_code == 404 and "limits" in response.json()["description"]
 
 
 def test_tile_url_without_f_is_the_mvt_tile(server: str, parcel: dict) -> None:

@@ -123,9 +123,9 @@ class Hammer:
                 "/ogc/collections/parcels/items",
                 params={"bbox": f"{lon - d},{lat - d},{lon + d},{lat + d}", "limit": 50},
             )
-        if kind == "tiles":  # spread over many tiles, so most are not in the tile cache
+        if kind == "tiles":  # spread over many parcels' tiles (inside the limits), so most are not cached
             z = rng.choice((15, 16, 17))
-            x, y = _tile(lon + rng.uniform(-0.01, 0.01), lat + rng.uniform(-0.01, 0.01), z)
+            x, y = _tile(lon, lat, z)
             return client.get(f"/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt")
         body = {"inputs": {"maXa": maxa, "soHieuToBanDo": sheet, "soThuTuThua": num}}
         return client.post("/ogc/processes/planning-report/execution", json=body)

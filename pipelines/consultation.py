@@ -60,6 +60,13 @@ def approve(
             raise BadInput(f"{layer_id} has no version {version_id!r}; load it first")
         if not row[0]:
             raise BadInput(f"{layer_id} {version_id!r} is not a draft; it is already approved")
+        later = conn.execute(
+            "select version_id, valid_from from bando.layer_versions where layer = %s and valid_to is null"
+            " and valid_from >= %s",
+            (layer_id, valid_from),
+        ).fetchone()
+        if later:  # it would not end, and two versions would be in force
+            raise BadInput(f"--valid-from must be after {later[1]}, when {later[0]!r} (in force) began")
         table = sql.Identifier("data", layer.table)
         conn.execute(sql.SQL("lock table {} in exclusive mode").format(table))
         close = " and valid_to is null and (valid_from is null or valid_from < %s)"

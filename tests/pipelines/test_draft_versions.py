@@ -2,8 +2,9 @@
 in force. Checked through a real `bando serve` (items, planning report, records) and the CLI.
 
 The draft is the original plan re-delivered as a new version, so a parcel whose planned use
-the adjustment changed tells which version answered. The module puts the session's
-samples back as they were, since other modules read the version in force.
+the adjustment changed tells which version answered. Each test puts the session's samples
+back as they were, since other modules read the version in force; loads use --force, as
+the same file may have been loaded (and removed) before in the session.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def test_draft_is_on_view_but_not_in_force_until_approved(
 
     run = bando(
         bando_bin, "load", LAYER, str(SOURCE), "--source-layer", "quy_hoach_sdd", "--crs", "EPSG:9209",
-        "--version-id", DRAFT, "--draft",
+        "--version-id", DRAFT, "--draft", "--force",
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
 
@@ -123,6 +124,8 @@ def test_draft_is_on_view_but_not_in_force_until_approved(
     )
     assert refused.returncode != 0 and "approv" in (refused.stdout + refused.stderr)
 
+    early = bando(bando_bin, "approve", LAYER, DRAFT, "--valid-from", "2025-09-22")
+    assert early.returncode != 0 and IN_FORCE in early.stdout + early.stderr, "two versions would be in force"
     run = bando(
         bando_bin, "approve", LAYER, DRAFT, "--valid-from", "2026-01-01", "--decision", "99/QĐ-UBND",
         "--decision-date", "2025-12-20",

@@ -107,11 +107,11 @@ def graph(runtime: Runtime, api_url: str, bboxes: dict[str, list[float]]) -> lis
 
 
 def _published(runtime: Runtime) -> dict[str, tuple[datetime, date | None, date | None]]:
-    """layer → (published at, first version in force from, last version valid to)."""
+    """layer → (published at, first version in force from, last version valid to); drafts were never in force."""
     with runtime.connection() as conn:
         rows = conn.execute(
             "select s.layer, s.published_at, min(v.valid_from), max(v.valid_to)"
-            " from bando.layer_state s left join bando.layer_versions v on v.layer = s.layer group by 1, 2"
+            " from bando.layer_state s left join bando.layer_versions v on v.layer = s.layer and not v.draft group by 1, 2"
         ).fetchall()
     return {layer: (at, start, end) for layer, at, start, end in rows}
 

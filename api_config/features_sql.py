@@ -100,9 +100,13 @@ class FeatureQuery:
         self.add(sql.SQL("{}::text = %s").format(sql.Identifier(name)), [value])
 
     def valid_at(self, start: date | datetime | None, end: date | datetime | None) -> None:
-        """Versioned layers: the versions in force at an instant or during an interval."""
+        """Versioned layers: the versions in force at an instant or during an interval (never a
+        draft, whose interval is empty)."""
         self.add(
-            sql.SQL("(valid_from is null or valid_from <= %s) and (valid_to is null or valid_to > %s)"),
+            sql.SQL(
+                "(valid_from is null or valid_from <= %s) and (valid_to is null or valid_to > %s)"
+                " and (valid_to is null or valid_from is null or valid_to > valid_from)"
+            ),
             [date.max if end is None else end, date.min if start is None else start],
         )
 

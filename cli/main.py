@@ -126,17 +126,15 @@ def _version(
     decision_date: str | None,
     authority: str | None,
     valid_from: str | None,
+    draft: bool = False,
 ) -> Version | None:
     if version_id is None:
-        if any((decision, decision_date, authority, valid_from)):
-            raise BadInput("--decision, --decision-date, --authority and --valid-from need --version-id")
+        if any((decision, decision_date, authority, valid_from, draft)):
+            raise BadInput("--decision, --decision-date, --authority, --valid-from and --draft need --version-id")
         return None
+    start = valid_from if draft else valid_from or decision_date  # a draft's start is set when approved
     return Version(
-        version_id,
-        decision,
-        _date(decision_date, "--decision-date"),
-        authority,
-        _date(valid_from or decision_date, "--valid-from"),
+        version_id, decision, _date(decision_date, "--decision-date"), authority, _date(start, "--valid-from"), draft
     )
 
 
@@ -180,6 +178,9 @@ def load_cmd(
     decision_date: Annotated[str | None, typer.Option(help="approval date, YYYY-MM-DD")] = None,
     authority: Annotated[str | None, typer.Option(help="approving authority")] = None,
     valid_from: Annotated[str | None, typer.Option(help="date the version applies from")] = None,
+    draft: Annotated[
+        bool, typer.Option("--draft", help="publish the version as a draft for comment, not in force (bando approve)")
+    ] = False,
     workers: Annotated[
         int | None, typer.Option(help="Dask workers staging the delivery in parallel (default BANDO_LOAD_WORKERS)")
     ] = None,
@@ -209,7 +210,7 @@ def load_cmd(
         y_column=y_column,
         dry_run=dry_run,
         force=force,
-        version=_version(version_id, decision, decision_date, authority, valid_from),
+        version=_version(version_id, decision, decision_date, authority, valid_from, draft),
         workers=workers,
         scheduler=scheduler,
     )
@@ -246,6 +247,24 @@ def consultation_cmd(
 
     open_period(layer, version_id, when(opens, "--opens"), when(closes, "--closes"))
     out.print(f"{layer} {version_id}: comments open from {opens} to {closes}")
+
+
+@app.command("approve")
+def approve_cmd(
+    layer: Annotated[str, typer.Argument(help="versioned layer id, e.g. land_use_plan")],
+    version_id: Annotated[str, typer.Argument(help="the draft version, loaded with --draft")],
+    valid_from: Annotated[str, typer.Option(help="date the version is in force from, YYYY-MM-DD")],
+    decision: Annotated[str | None, typer.Option(help="approval decision number")] = None,
+    decision_date: Annotated[str | None, typer.Option(help="approval date, YYYY-MM-DD")] = None,
+    authority: Annotated[str | None, typer.Option(help="approving authority")] = None,
+) -> None:
+    """Approve a draft plan version: it is in force from --valid-from, the previous one ends then."""
+    from bando.pipelines.consultation import approve
+
+    start = _date(valid_from, "--valid-from")
+    assert start is not None
+    approve(layer, version_id, start, decision, _date(decision_date, "--decision-date"), authority)
+    out.print(f"{layer} {version_id}: in force from {start}")
 
 
 @app.command("load-all")

@@ -23,6 +23,7 @@ class VersionBlock(BaseModel):
     decision_date: date | None = None
     authority: str | None = None
     valid_from: date | None = None
+    draft: bool = False  # on view for comment, not in force until `bando approve`
 
 
 class Delivery(BaseModel):

@@ -84,6 +84,8 @@ def export(layer: Layer, url: str, settings: Settings, province: Province) -> Pa
             sets: list[tuple[str, dict[str, Any] | None]] = [(layer.id, None)]
             for version, valid_from, valid_to in _old_versions(conn, layer):
                 about: dict[str, Any] = {"id": version, "valid_from": valid_from, "valid_to": valid_to}
+                if valid_from is not None and valid_from == valid_to:
+                    about["draft"] = True  # on view for comment, never in force
                 sets.append((f"{layer.id}-{downloads.safe_name(version)}", about))
             files = []
             for stem, which in sets:

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from bando import roles
 from bando.db import scalar
+from bando.errors import BadInput
 from bando.layers.model import Layer
 from bando.layers.tables import copy_columns, field_columns
 from bando.pipelines import load_history
@@ -24,13 +25,24 @@ from bando.pipelines.access import grant_layer
 
 @dataclass(frozen=True)
 class Version:
-    """An approved version of a plan: the decision it comes from and when it applies."""
+    """A version of a plan: the decision it comes from and when it applies.
+
+    A draft (published for viewing and comment, not yet approved) is stored with an empty
+    validity interval, valid_from = valid_to = the day it was loaded: every "in force"
+    question (valid_to is null, or a date inside the interval) then passes over it without
+    each reader knowing about drafts, and approval (:func:`approve`) gives it a real start.
+    """
 
     id: str
     decision: str | None = None
     decision_date: date | None = None
     authority: str | None = None
     valid_from: date | None = None
+    draft: bool = False
+
+    def __post_init__(self) -> None:
+        if self.draft and self.valid_from is not None:
+            raise BadInput("a draft is not in force: give --valid-from when approving it (bando approve)")
 
 
 def exists(conn: psycopg.Connection, layer: Layer) -> bool:
@@ -58,7 +70,14 @@ def carry_other_versions(conn: psycopg.Connection, layer: Layer, staging: str, v
         ),
         (version.id,),
     )
-    if version.valid_from:
+    if version.draft:
+        conn.execute(
+            sql.SQL("update {s} set valid_from = current_date, valid_to = current_date where version_id = %s").format(
+                s=sql.Identifier("staging", staging)
+            ),
+            (version.id,),
+        )
+    elif version.valid_from:
         conn.execute(
             sql.SQL(
                 "update {s} set valid_to = %s where version_id <> %s and valid_to is null"
@@ -129,26 +148,33 @@ def swap(
         grant_layer(conn, layer)
     count = scalar(conn, sql.SQL("select count(*) from {}").format(live))
     record_state(conn, layer.id, lineage_id, srid, count)
-    if version is not None:
+    if version is not None and not version.draft:
         conn.execute(
             "update bando.layer_versions set valid_to = %s where layer = %s and version_id <> %s"
             " and valid_to is null and (valid_from is null or valid_from < %s)",
             (version.valid_from, layer.id, version.id, version.valid_from),
         )
+    if version is not None:
         conn.execute(
             "insert into bando.layer_versions (layer, version_id, decision, decision_date, authority,"
-            " valid_from, lineage_id) values (%s, %s, %s, %s, %s, %s, %s) on conflict (layer, version_id)"
+            " valid_from, valid_to, draft, lineage_id)"
+            " values (%(layer)s, %(id)s, %(decision)s, %(decision_date)s, %(authority)s,"
+            " case when %(draft)s then current_date else %(valid_from)s::date end,"
+            " case when %(draft)s then current_date end, %(draft)s, %(lineage)s) on conflict (layer, version_id)"
             " do update set decision = excluded.decision, decision_date = excluded.decision_date,"
-            " authority = excluded.authority, valid_from = excluded.valid_from, lineage_id = excluded.lineage_id",
-            (
-                layer.id,
-                version.id,
-                version.decision,
-                version.decision_date,
-                version.authority,
-                version.valid_from,
-                lineage_id,
-            ),
+            " authority = excluded.authority, valid_from = excluded.valid_from, lineage_id = excluded.lineage_id,"
+            " draft = excluded.draft, valid_to = case when excluded.draft then excluded.valid_to"
+            " when bando.layer_versions.draft then null else bando.layer_versions.valid_to end",
+            {
+                "layer": layer.id,
+                "id": version.id,
+                "decision": version.decision,
+                "decision_date": version.decision_date,
+                "authority": version.authority,
+                "valid_from": version.valid_from,
+                "draft": version.draft,
+                "lineage": lineage_id,
+            },
         )
     return int(count)
 

@@ -197,7 +197,7 @@ versions as (
     select coalesce(json_agg(json_build_object(
                'layer', v.layer, 'versionId', v.version_id, 'decision', v.decision,
                'decisionDate', v.decision_date, 'authority', v.authority,
-               'validFrom', v.valid_from, 'validTo', v.valid_to, 'inForce', v.valid_to is null,
+               'validFrom', v.valid_from, 'validTo', v.valid_to, 'inForce', v.valid_to is null, 'draft', v.draft,
                'documents', (select coalesce(json_agg(json_build_object(
                                  'name', d.name, 'mediaType', d.media_type, 'sizeBytes', d.size_bytes,
                                  'sha256', d.sha256, 'href', '/documents/' || d.sha256) order by d.name), '[]'::json)

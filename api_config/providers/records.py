@@ -58,7 +58,10 @@ select s.layer, s.published_at, s.row_count, s.srid,
          where l.layer = s.layer and l.outcome = 'published')),
        (select json_agg(json_build_object('name', d.name, 'mediaType', d.media_type, 'sizeBytes', d.size_bytes,
                         'sha256', d.sha256, 'href', '/documents/' || d.sha256) order by d.name)
-          from bando.plan_documents d where d.layer = v.layer and d.version_id = v.version_id)
+          from bando.plan_documents d where d.layer = v.layer and d.version_id = v.version_id),
+       (select json_agg(json_build_object('version_id', x.version_id, 'status', 'draft', 'published', x.valid_from)
+                        order by x.version_id)
+          from bando.layer_versions x where x.layer = s.layer and x.draft)
 from bando.layer_state s
 left join bando.rasters r on r.layer = s.layer and r.version_id = 'current'
 left join lateral (select * from bando.layer_versions x where x.layer = s.layer and x.valid_to is null
@@ -75,7 +78,8 @@ class State:
     row_count: int
     srid: int | None
     bbox: list[float] | None  # CRS84
-    version: dict[str, Any] | None
+    version: dict[str, Any] | None  # the version in force
+    drafts: list[dict[str, Any]]  # versions on view for comment, not in force (status "draft")
 
 
 def fold(text: str) -> str:
@@ -121,6 +125,7 @@ def read_states(runtime: Runtime, view: str = "public") -> dict[str, State]:
         valid_from,
         created,
         documents,
+        drafts,
     ) in rows:
         box = box or exact.get(layer)
         bbox = None
@@ -139,7 +144,7 @@ def read_states(runtime: Runtime, view: str = "public") -> dict[str, State]:
                 "valid_from": _iso(valid_from),
                 "documents": documents or [],
             }
-        states[layer] = State(published_at, created, int(count), r_srid or srid, bbox, version)
+        states[layer] = State(published_at, created, int(count), r_srid or srid, bbox, version, drafts or [])
     return states
 
 
@@ -303,6 +308,7 @@ class BandoRecordProvider(BaseProvider):
             "formats": self._formats(layer),
             "source_decision": meta.source_decision,
             "decision": version,
+            "drafts": state.drafts if state else [],
             "data_date": meta.date,
             "created": _iso(state.created) if state else None,
             "updated": _iso(state.published_at) if state else None,

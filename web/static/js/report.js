@@ -175,7 +175,8 @@ function sourceList(report) {
 export function versionName(v) {
   if (!v) return "—";
   const title = v.title ? pick(v.title) : v.id;
-  const name = v.adjustment ? t("version.adjusted", { title }) : title;
+  const adjusted = v.adjustment ? t("version.adjusted", { title }) : title;
+  const name = v.draft ? t("version.draftOf", { name: adjusted }) : adjusted;
   return v.decision ? `${name} — ${t("version.decision", { number: v.decision, date: fmtDate(v.decisionDate) })}` : name;
 }
 
@@ -205,14 +206,17 @@ function versionBox(plan, ctx) {
   const byId = (id) => all.find((v) => v.id === id);
   const selected = byId(ctx.selected);
   const current = all.find((v) => v.current);
-  if (selected && current && !selected.current) {
+  if (selected?.draft) {
+    box.append(el("p", { class: "stamp", id: "draft-stamp", role: "note", text: t("report.draftNote") }));
+  } else if (selected && current && !selected.current) {
     box.append(el("p", { class: "stamp", id: "superseded-stamp", role: "note",
       text: t("report.supersededBy", { name: versionName(current) }) }));
   }
   if (all.length > 1) {
     const select = el("select", { id: "plan-version" });
     for (const v of all) {
-      const label = `${versionName(v)}${v.current ? ` (${t("report.current")})` : ` (${t("report.superseded")})`}`;
+      const status = v.current ? "report.current" : v.draft ? "report.draft" : "report.superseded";
+      const label = `${versionName(v)} (${t(status)})`;
       select.append(el("option", { value: v.id, text: label, selected: v.id === ctx.selected }));
     }
     select.addEventListener("change", () => ctx.onVersion(select.value));

@@ -18,7 +18,7 @@ const fieldOf = (name) => parcelLayer?.fields.find((f) => f.name === name) || {}
 const state = {
   query: null, // {kind: "parcel", xa, to, thua} | {kind: "point", lon, lat} | {kind: "coords", ...}
   version: null, // plan version shown; null = the one in force
-  versions: [], // [{id, validFrom, validTo, current}]
+  versions: [], // [{id, validFrom, validTo, current, draft}]
   communes: new Map(),
   report: null,
   changes: null,
@@ -97,7 +97,9 @@ async function loadVersions() {
     const f = fc.features[0];
     if (!f) break;
     const p = f.properties;
-    found.push({ id: p.version_id, validFrom: p.valid_from, validTo: p.valid_to, current: p.valid_to == null,
+    // a draft is stored with an empty validity interval (valid_from = valid_to): on view, never in force
+    const draft = p.valid_to != null && p.valid_to === p.valid_from;
+    found.push({ id: p.version_id, validFrom: p.valid_from, validTo: p.valid_to, current: p.valid_to == null, draft,
       decision: p.soQuyetDinh, decisionDate: p.ngayQuyetDinh, title: plan.title });
   }
   found.forEach((v, i) => { v.adjustment = i < found.length - 1; }); // newest first: all but the oldest adjust it

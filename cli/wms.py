@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -70,11 +71,26 @@ def _rasters() -> dict[str, str]:
     return {str(layer): str(path) for layer, path in rows if Path(path).is_file()}
 
 
+def _instance_folder(root: Path) -> Path:
+    """A folder of this ``bando serve`` alone under ``BANDO_HOME/wms``.
+
+    QGIS Server re-reads its project when the file changes, and the project names the
+    public URL its capabilities advertise: two servers on one home (a rolling restart, a
+    second port) must not write each other's project. Folders of servers that are gone
+    are removed here."""
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    for old in root.glob("serve-*"):
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"serve-{os.getpid()}-", dir=root))  # mode 0700
+
+
 def build_project(settings: Settings, service_url: str) -> tuple[Path, dict[str, str]]:
-    """Write the WMS project under ``BANDO_HOME/wms``; returns it and the environment QGIS needs."""
-    folder = Path(settings.home) / "wms"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    """Write this server's WMS project under ``BANDO_HOME/wms``; returns it and the environment
+    QGIS needs."""
+    folder = _instance_folder(Path(settings.home) / "wms")
     pgpass, conn = _pgpass(folder, db.view_url("public", settings))
     env = {"PGPASSFILE": str(pgpass)}
     province = configured(settings)

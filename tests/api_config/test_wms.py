@@ -169,3 +169,43 @@ def test_flood_depth_is_drawn_with_the_catalogues_colour_ramp(wms: WebMapService
     )
     rgba = Image.open(io.BytesIO(img.read())).convert("RGBA").getpixel((16, 16))
     assert rgba[3] == 255 and all(abs(a - b) <= 3 for a, b in zip(rgba[:3], (0x08, 0x30, 0x6B), strict=True)), rgba
+
+
+def _capabilities_url(base: str) -> str:
+    r = httpx.get(f"{base}/wms", params={"SERVICE": "WMS", "REQUEST": "GetCapabilities"}, timeout=120)
+    r.raise_for_status()
+    return WebMapService(f"{base}/wms", version="1.3.0", xml=r.content).getOperationByName("GetMap").methods[0]["url"]
+
+
+def test_a_second_server_on_the_same_home_leaves_the_first_ones_wms_alone(server: str, bando_bin: str) -> None:
+    """QGIS Server re-reads a project that changes: a second `bando serve` on one BANDO_HOME
+    (another port, a rolling restart) must not rewrite the first one's advertised URLs."""
+    import time
+
+    from tests.conftest import _free_port, cli_env
+
+    port = _free_port()
+    other = f"http://127.0.0.1:{port}"
+    env = cli_env({"BANDO_BASE_URL": other})
+    proc = subprocess.Popen(
+        [bando_bin, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if (
+                    httpx.get(f"{other}/wms", params={"SERVICE": "WMS", "REQUEST": "GetCapabilities"}).status_code
+                    == 200
+                ):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the second server did not serve /wms"
+            time.sleep(0.5)
+        time.sleep(2)  # time for a QGIS Server to notice a changed project, were it shared
+        assert _capabilities_url(other).startswith(f"{other}/wms")
+        assert _capabilities_url(server).startswith(f"{server}/wms")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -114,6 +114,19 @@ def replication_login(s: Settings, cluster: Cluster) -> str:
     return password
 
 
+def base_backup(cluster: Cluster, target: Path, password_file: Path, *extra: str) -> None:
+    """``pg_basebackup`` of the running ``cluster`` into ``target`` as the replication role, WAL
+    streamed alongside: the one way backups and replicas copy the primary."""
+    cluster.run_as_server(
+        "pg_basebackup",
+        *("-D", str(target), "-h", str(cluster.sockdir), "-p", str(cluster.configured_port())),
+        *("-U", REPLICATION_ROLE, "-w", "-X", "stream", "-c", "fast"),
+        *extra,
+        *([] if cluster.durable else ["--no-sync"]),
+        env={"PGPASSFILE": str(password_file)},
+    )
+
+
 def passfile(cluster: Cluster, password: str) -> Path:
     """A libpq password file for the replication role, readable by the server's user only."""
     path = cluster.home / ".replication-pass"
@@ -132,28 +145,8 @@ def take(s: Settings, keep: int | None = None) -> Backup:
     label = started.strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / label
     pw = passfile(cluster, replication_login(s, cluster))
-    sync = [] if cluster.durable else ["--no-sync"]
     try:
-        cluster.run_as_server(
-            "pg_basebackup",
-            "-D",
-            str(target),
-            "-h",
-            str(cluster.sockdir),
-            "-p",
-            str(cluster.configured_port()),
-            "-U",
-            REPLICATION_ROLE,
-            "-w",
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            "--manifest-checksums=SHA256",
-            f"--label=bando {label}",
-            *sync,
-            env={"PGPASSFILE": str(pw)},
-        )
+        base_backup(cluster, target, pw, "--manifest-checksums=SHA256", f"--label=bando {label}")
     except SetupError:
         shutil.rmtree(target, ignore_errors=True)
         raise

@@ -19,7 +19,7 @@ from pathlib import Path
 from psycopg.conninfo import make_conninfo
 
 from bando import db
-from bando.backup import passfile, replication_login
+from bando.backup import base_backup, passfile, replication_login
 from bando.cluster import REPLICATION_ROLE, Cluster
 from bando.errors import BadInput, BandoError, NotFound, SetupError
 from bando.settings import Settings
@@ -94,24 +94,7 @@ def create(s: Settings, folder: Path) -> Replica:
     made.cluster.server_dir(made.cluster.datadir)
     pw = passfile(primary, replication_login(s, primary))
     try:
-        primary.run_as_server(
-            "pg_basebackup",
-            "-D",
-            str(made.cluster.datadir),
-            "-h",
-            str(primary.sockdir),
-            "-p",
-            str(primary.configured_port()),
-            "-U",
-            REPLICATION_ROLE,
-            "-w",
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            *([] if s.db_durable else ["--no-sync"]),
-            env={"PGPASSFILE": str(pw)},
-        )
+        base_backup(primary, made.cluster.datadir, pw)
         own_pass = made.folder / "replication-pass"
         shutil.copyfile(pw, own_pass)
         made.cluster.server_file(own_pass)

@@ -289,37 +289,23 @@ def batches(
         for batch in table.to_batches(batch_size):
             yield pa.Table.from_batches([batch]), "wkb_geometry"
         return
-    if skip or limit is not None:
-        yield from _ranged(source, batch_size, skip, limit)
-        return
-    if source.driver in ("CSV", "MapInfo File") and source.read_encoding:
+    whole = not skip and limit is None
+    if whole and source.driver in ("CSV", "MapInfo File") and source.read_encoding:
         try:
             yield from _paged(source, batch_size)
         except (DataSourceError, DataLayerError, OSError) as exc:
-            raise FileRefused(
-                "file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}"
-            ) from None
+            raise _stopped(source, exc) from None
         return
-    try:
-        with pyogrio.open_arrow(
-            source.spec.path,
-            layer=source.layer,
-            encoding=source.read_encoding,
-            batch_size=batch_size,
-            use_pyarrow=True,
-            **source.open_options,
-        ) as (meta, reader):
-            geometry_name = meta.get("geometry_name") or ("wkb_geometry" if source.is_spatial else None)
-            for batch in reader:
-                yield pa.Table.from_batches([batch]), geometry_name
-    except (DataSourceError, DataLayerError) as exc:
-        raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None
-    except OSError as exc:
-        raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None
+    yield from _ranged(source, batch_size, skip, limit)
+
+
+def _stopped(source: Source, exc: Exception) -> FileRefused:
+    return FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}")
 
 
 def _ranged(source: Source, batch_size: int, skip: int, limit: int | None) -> Iterator[tuple[pa.Table, str | None]]:
-    """A slice of a file, for a partitioned load (each worker reads its own rows)."""
+    """Rows [skip, skip + limit) of a file through GDAL's Arrow reader: the whole file, or a
+    partitioned load's slice (each worker reads its own rows)."""
     try:
         with pyogrio.open_arrow(
             source.spec.path,
@@ -340,4 +326,4 @@ def _ranged(source: Source, batch_size: int, skip: int, limit: int | None) -> It
                     left -= batch.num_rows
                 yield pa.Table.from_batches([batch]), geometry_name
     except (DataSourceError, DataLayerError, OSError) as exc:
-        raise FileRefused("file.corrupt", f"{source.spec.path.name}: reading stopped: {_gdal_reason(exc)}") from None
+        raise _stopped(source, exc) from None

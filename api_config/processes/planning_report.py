@@ -39,6 +39,7 @@ from psycopg import sql
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from bando.api_config.logs import described
+from bando.api_config.processes import LANG_INPUT
 from bando.api_config.pygeoapi_seam.handlers import note_not_found, note_unavailable
 from bando.api_config.runtime import get_runtime
 from bando.crs import CRS84_URI, vn2000_srids
@@ -183,12 +184,7 @@ PROCESS_METADATA: dict[str, Any] = {
             "minOccurs": 0,
             "maxOccurs": 1,
         },
-        "lang": {
-            "title": "Ngôn ngữ / language",
-            "schema": {"type": "string", "enum": ["vi", "en"], "default": "vi"},
-            "minOccurs": 0,
-            "maxOccurs": 1,
-        },
+        "lang": LANG_INPUT,
     },
     "outputs": {
         "report": {

@@ -21,6 +21,7 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from bando.api_config.gazetteer import Gazetteer, ParcelQuery, Place, fold, parcel_query
 from bando.api_config.logs import described
+from bando.api_config.processes import LANG_INPUT
 from bando.api_config.pygeoapi_seam.handlers import note_unavailable
 from bando.api_config.runtime import get_runtime
 from bando.errors import BandoError, TooExpensive
@@ -59,12 +60,7 @@ PROCESS_METADATA: dict[str, Any] = {
             "minOccurs": 0,
             "maxOccurs": 1,
         },
-        "lang": {
-            "title": "Ngôn ngữ / language",
-            "schema": {"type": "string", "enum": ["vi", "en"], "default": "vi"},
-            "minOccurs": 0,
-            "maxOccurs": 1,
-        },
+        "lang": LANG_INPUT,
     },
     "outputs": {
         "results": {

@@ -11,8 +11,9 @@ say same origin, the request must carry the ``X-Bando-Token`` header (a custom h
 cross-site form cannot send, and a cross-origin script cannot without a CORS grant
 bando never gives), and the token must verify. Flooding is refused in the database:
 ``bando.add_comment`` counts the client's recent comments under a lock, across workers
-(default 10 per 10 minutes, then 429). A comment is personal data: the public role
-cannot read the table at all, and nothing of a comment is ever logged or echoed.
+(``BANDO_COMMENT_LIMIT`` per ``BANDO_COMMENT_WINDOW_S``, by default 10 per 10 minutes, then
+429). A comment is personal data: the public role cannot read the table at all, and nothing
+of a comment is ever logged or echoed.
 """
 
 from __future__ import annotations
@@ -48,8 +49,6 @@ from bando.errors import BandoError, Unavailable
 TOKEN_TTL_S = 2 * 3600
 MAX_BODY = 16 * 1024
 MAX_TEXT = 2000
-PER_CLIENT = 10
-WINDOW = timedelta(minutes=10)
 COLUMNS = ("id", "layer", "version_id", "created_at", "status", "zone", "parcel", "lon", "lat", "body",
            "author_name", "author_contact")  # fmt: skip
 
@@ -191,7 +190,8 @@ def _store(c: dict[str, Any], client: str) -> int:
             row = conn.execute(
                 "select bando.add_comment(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (c["layer"], c["version"], c["body"], c["lon"], c["lat"], c["parcel"], found[0] if found else None,
-                 c["name"], c["contact"], client, PER_CLIENT, WINDOW),
+                 c["name"], c["contact"], client, runtime.settings.comment_limit,
+                 timedelta(seconds=runtime.settings.comment_window_s)),
             ).fetchone()  # fmt: skip
         except psycopg.Error as exc:
             if exc.sqlstate == "BC002":
@@ -238,7 +238,7 @@ async def post_comment(request: Request) -> Response:
         return _problem(400, "InvalidParameterValue", exc.vi, exc.en)
     except Flood:
         return _problem(429, "TooManyRequests", "quá nhiều góp ý; hãy thử lại sau", "too many comments; try later",
-                        **{"Retry-After": "600"})  # fmt: skip
+                        **{"Retry-After": str(get_runtime().settings.comment_window_s)})  # fmt: skip
     except Closed:
         return _problem(409, "Conflict", "không trong thời gian lấy ý kiến", "the comment period is not open")
     except BandoError:

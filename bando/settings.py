@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         default="", description="comma-separated proxy addresses whose X-Forwarded-For names the client"
     )
+    comment_limit: int = Field(
+        default=10, ge=1, description="comments one client may post on draft plans per window; beyond it, 429"
+    )
+    comment_window_s: int = Field(default=600, ge=1, description="the window (s) the comment limit counts over")
     # scaling out (docs/deploy.md)
     cache_dir: Path | None = Field(
         default=None, description="the tile cache all server processes share; default: BANDO_HOME/cache"

@@ -29,11 +29,10 @@ LAYER, VERSION = "land_use_plan", "qhsdd-2030-dc1"
 MARK = "Góp ý thử nghiệm 7f3a"
 
 
-@pytest.fixture(scope="module")
-def proxied(loaded: list, bando_bin: str) -> Iterator[str]:
+def serve(bando_bin: str, name: str, extra: dict[str, str] | None = None) -> Iterator[str]:
     port = _free_port()
-    env = cli_env({"BANDO_INTERNAL_TOKENS": INTERNAL_TOKEN, "BANDO_TRUSTED_PROXIES": "127.0.0.1"})
-    log = open(Path(os.environ["BANDO_HOME"]) / "server-comments.log", "wb")
+    env = cli_env({"BANDO_INTERNAL_TOKENS": INTERNAL_TOKEN, "BANDO_TRUSTED_PROXIES": "127.0.0.1"} | (extra or {}))
+    log = open(Path(os.environ["BANDO_HOME"]) / f"server-{name}.log", "wb")
     proc = subprocess.Popen([bando_bin, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -43,10 +42,17 @@ def proxied(loaded: list, bando_bin: str) -> Iterator[str]:
                 break
         except OSError:
             time.sleep(0.3)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def proxied(loaded: list, bando_bin: str) -> Iterator[str]:
+    yield from serve(bando_bin, "comments")
 
 
 def consultation(bando_bin: str, opens: str, closes: str) -> None:
@@ -121,6 +127,21 @@ def test_the_eleventh_rapid_post_from_one_client_is_429(proxied: str, open_perio
     statuses = [comment(proxied, open_period, "10.0.2.1", f"lũ {i}") for i in range(11)]
     assert statuses == [201] * 10 + [429]
     assert comment(proxied, open_period, "10.0.2.2") == 201  # another citizen is not held back
+
+
+def test_the_flood_limit_is_a_setting(proxied: str, open_period, bando_bin: str) -> None:
+    """BANDO_COMMENT_LIMIT=3: the fourth rapid post is refused, Retry-After is the window."""
+    limited = serve(bando_bin, "comments-limited", {"BANDO_COMMENT_LIMIT": "3", "BANDO_COMMENT_WINDOW_S": "120"})
+    base = next(limited)
+    try:
+        statuses = [comment(base, open_period, "10.0.4.1", f"giới hạn {i}") for i in range(4)]
+        assert statuses == [201] * 3 + [429]
+        body = {"layer": LAYER, "version": VERSION, "text": "x", "point": list(open_period)}
+        headers = {"X-Forwarded-For": "10.0.4.1", "X-Bando-Token": token(base, "10.0.4.1")}
+        status, _, hdrs = call(f"{base}/comments/", "POST", body, headers)
+        assert (status, hdrs["Retry-After"]) == (429, "120")
+    finally:
+        limited.close()
 
 
 def test_a_comment_is_never_public(proxied: str, open_period, database: str) -> None:

@@ -1,4 +1,5 @@
-"""Names people search by — communes (today's and pre-2025), roads, plan zones — held in memory.
+"""Names people search by — communes (today's and pre-2025), and what the catalogue marks
+searchable (roads, hamlets, plan zones, …) — held in memory.
 
 Citizens know their commune, often by its pre-2025 name still printed on their land-use
 certificate, and their road, not coordinates. The names are few (hundreds to tens of
@@ -11,7 +12,8 @@ names to today's codes *and* the old codes, since parcel numbers did not change 
 1 July 2025 but commune codes did, and deliveries carry either.
 
 Former communes come from the maintained ``vietnam-provinces`` conversions, never typed
-by hand.
+by hand. Which other layers are searched, by which fields, is each layer's ``search`` block
+in the catalogue (:class:`bando.layers.model.Search`): a new searchable layer needs no code.
 """
 
 from __future__ import annotations
@@ -32,15 +34,13 @@ from vietnam_provinces._ward_conversion_2025 import find_old_wards
 from vietnam_provinces.legacy import District as OldDistrict
 from vietnam_provinces.legacy import Ward as OldWard
 
-#: Kinds in the order results of equal quality are listed.
-KINDS = ("parcel", "commune", "formerCommune", "road", "zone", "plot")
-#: The fields searched per layer: (layer id, kind, name field, extra public fields).
-SEARCHED = (
-    ("roads", "road", "tenDuong", ("capDuong",)),
-    ("land_use_plan", "zone", "maVung", ("loaiDatQH",)),
-    ("planning_plots", "plot", "kyHieuO", ("chucNang",)),
-)
+from bando.layers.model import BUILTIN_SEARCH_KINDS, Search
+
+#: The search's own kinds, listed first among results of equal quality; the catalogue's follow.
+BUILTIN_KINDS = BUILTIN_SEARCH_KINDS
 TYPE_WORDS = ("thi tran ", "phuong ", "xa ", "dac khu ")
+#: Unit words a hamlet's name starts with ("Thôn Đông" is also found as "Đông").
+HAMLET_WORDS = ("thon ", "to dan pho ", "ap ", "khu pho ", "xom ", "ban ")
 RECHECK_S = 10.0  # how often a search asks whether a layer was published since the last build
 
 
@@ -51,12 +51,21 @@ def fold(text: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", bare).split())
 
 
-def bare_name(folded: str) -> str:
-    """A commune's folded name without its unit type ("xa van giang" → "van giang")."""
-    for word in TYPE_WORDS:
-        if folded.startswith(word):
+def bare_name(folded: str, words: tuple[str, ...] = TYPE_WORDS) -> str:
+    """A folded name without its unit type ("xa van giang" → "van giang")."""
+    for word in words:
+        if folded.startswith(word) and len(folded) > len(word):
             return folded[len(word) :]
     return folded
+
+
+@dataclass(frozen=True)
+class SearchedLayer:
+    """A layer the catalogue marks searchable, with its table (present or not in the database)."""
+
+    id: str
+    table: str
+    search: Search
 
 
 @dataclass(frozen=True)
@@ -137,9 +146,13 @@ def _bbox(row: Iterable[Any]) -> list[float] | None:
 class Gazetteer:
     """The searchable names of one server process, rebuilt after a publish."""
 
-    def __init__(self, tables: dict[str, str], province_code: int) -> None:
-        self.tables = tables  # layer id → table name in schema data (only layers that exist)
+    def __init__(self, tables: dict[str, str], province_code: int, searched: Iterable[SearchedLayer] = ()) -> None:
+        self.searched = sorted(searched, key=lambda s: (s.search.order, s.search.kind))
+        # layer id → table name in schema data (communes, parcels and the searched layers)
+        self.tables = tables | {s.id: s.table for s in self.searched}
         self.province_code = province_code
+        #: kind → its rank among equally good hits: the search's own first, then by `order`
+        self.kind_rank = {k: i for i, k in enumerate((*BUILTIN_KINDS, *(s.search.kind for s in self.searched)))}
         self.places: list[Place] = []
         self._index: list[tuple[Place, str]] = []  # (place, its forms in one string)
         self.communes: dict[str, tuple[str, list[float] | None]] = {}  # code → (name, bbox)
@@ -173,15 +186,20 @@ class Gazetteer:
         row = conn.execute("select to_regclass(%s)", (f"data.{table}",)).fetchone() if table else None
         return bool(row and row[0])
 
-    def _extent(self, table: str, name: str, extra: str | None, where: str) -> sql.Composed:
-        """name, bbox in WGS 84 and one extra value per distinct name (bando's registered VN-2000 SRIDs)."""
+    def _extent(self, table: str, name: str, search: Search, where: str) -> sql.Composed:
+        """name, commune, bbox in WGS 84 and the detail per distinct name (and commune, if the layer has one).
+
+        The bbox goes through bando's registered VN-2000 SRIDs, so it agrees with pyproj.
+        """
+        commune = sql.Identifier(search.commune) if search.commune else sql.SQL("null::text")
         return sql.SQL(
-            "select {n}, st_xmin(b), st_ymin(b), st_xmax(b), st_ymax(b), x from ("
-            " select {n}, st_transform(st_setsrid(st_extent(geom)::geometry, min(st_srid(geom))), 4326) b,"
-            " min({x}::text) x from data.{t} where {n} is not null {w} group by {n}) g"
+            "select n, c, st_xmin(b), st_ymin(b), st_xmax(b), st_ymax(b), x from ("
+            " select {n} n, {c} c, st_transform(st_setsrid(st_extent(geom)::geometry, min(st_srid(geom))), 4326) b,"
+            " min({x}::text) x from data.{t} where {n} is not null {w} group by 1, 2) g order by 1, 2"
         ).format(
             n=sql.Identifier(name),
-            x=sql.Identifier(extra) if extra else sql.SQL("null"),
+            c=commune,
+            x=sql.Identifier(search.detail) if search.detail else sql.SQL("null"),
             t=sql.Identifier(table),
             w=sql.SQL(where),
         )
@@ -226,17 +244,30 @@ class Gazetteer:
                 "bbox": box,
             }
             places.append(Place("formerCommune", old_name, folded, doc, (today, old_code), (bare_name(folded),)))
-        for layer_id, kind, name_field, extras in SEARCHED:
-            if not self._exists(conn, layer_id):
-                continue
-            current = "and valid_to is null" if self._has_column(conn, layer_id, "valid_to") else ""
-            query = self._extent(self.tables[layer_id], name_field, extras[0] if extras else None, current)
-            for name, *rest in conn.execute(query).fetchall():
+        for layer in self.searched:
+            if self._exists(conn, layer.id):
+                places += self._layer_places(conn, layer)
+        return places
+
+    def _layer_places(self, conn: psycopg.Connection, layer: SearchedLayer) -> list[Place]:
+        """One place per distinct value of each name field (per commune, when the layer names one)."""
+        search, places = layer.search, []
+        current = "and valid_to is null" if self._has_column(conn, layer.id, "valid_to") else ""
+        for name_field in search.names:
+            query = self._extent(layer.table, name_field, search, current)
+            for name, commune, *rest in conn.execute(query).fetchall():
                 box, detail = rest[:4], rest[4]
-                doc = {"kind": kind, "name": str(name), "layer": layer_id, "field": name_field, "bbox": _bbox(box)}
+                doc: dict[str, Any] = {"kind": search.kind, "name": str(name), "layer": layer.id, "field": name_field}
+                doc["bbox"] = _bbox(box)
                 if detail is not None:
                     doc["detail"] = str(detail)
-                places.append(Place(kind, str(name), fold(str(name)), doc))
+                if search.commune and commune is not None:
+                    doc |= {"maXa": str(commune), "communeField": search.commune}
+                    doc["commune"] = self.communes.get(str(commune), (str(commune), None))[0]
+                folded = fold(str(name))
+                bare = bare_name(folded, HAMLET_WORDS)
+                aliases = (bare,) if bare != folded and not bare.isdigit() else ()  # "Thôn 3" is not "3"
+                places.append(Place(search.kind, str(name), folded, doc, aliases=aliases))
         return places
 
     def _has_column(self, conn: psycopg.Connection, layer_id: str, column: str) -> bool:
@@ -262,7 +293,7 @@ class Gazetteer:
                 continue
             r = place.rank(folded, tokens)
             if r is not None:
-                scored.append((r, KINDS.index(place.kind), len(place.folded), place.folded, place))
+                scored.append((r, self.kind_rank[place.kind], len(place.folded), place.folded, place))
         scored.sort(key=lambda s: s[:4])
         return [s[4] for s in scored[:limit]]
 

@@ -40,6 +40,7 @@ SCALE_THRESHOLD = 50_000  # above this, only parcels unless asked
 CHUNK_ROWS = 100_000  # parcels per GeoPackage append in scale mode
 ALL_DATASETS = (
     "communes",
+    "hamlets",
     "parcels",
     "parcels_tcvn3",
     "land_use_status",

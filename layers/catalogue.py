@@ -98,6 +98,11 @@ def load(directory: Path = LAYERS_DIR) -> Catalogue:
     for layer in layers.values():
         if layer.parent and layer.parent not in layers:
             raise CatalogueError(f"{layer.id}.yml: parent: no layer {layer.parent!r}")
+    kinds: dict[str, str] = {}
+    for layer in layers.values():
+        if layer.search and kinds.setdefault(layer.search.kind, layer.id) != layer.id:
+            other = kinds[layer.search.kind]
+            raise CatalogueError(f"{layer.id}.yml: search.kind: {layer.search.kind!r} is already {other}'s")
     return Catalogue(layers, digest.hexdigest()[:12])
 
 

@@ -231,6 +231,40 @@ class CadProfile(Strict):
         return (*named, *self.labels.fields)
 
 
+#: Result kinds the search makes itself (not from a layer's ``search``): a layer may not take them.
+BUILTIN_SEARCH_KINDS = ("parcel", "commune", "formerCommune")
+_KIND = re.compile(r"^[a-z][A-Za-z]{0,31}$")
+
+
+class Search(Strict):
+    """How the site's name search finds this layer: the fields people type, and what a hit is called.
+
+    Each distinct value of a ``names`` field becomes one place (per commune when ``commune``
+    names the field holding the commune code: "Thôn 3" exists in many communes), with the
+    extent of its features; adding a searchable layer is this block, not code.
+    """
+
+    kind: str = Field(description="result kind the API answers, e.g. road, hamlet")
+    label: Text = Field(description="what a result of this kind is called on the site")
+    names: tuple[str, ...] = Field(min_length=1, description="text fields whose values are searched")
+    detail: str | None = Field(default=None, description="a field whose value is shown beside the name")
+    commune: str | None = Field(default=None, description="field with the commune code: places per commune")
+    order: int = Field(default=50, ge=0, le=999, description="among equally good hits, lower kinds list first")
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if not _KIND.match(v):
+            raise ValueError(f"search kind {v!r} must be a short camelCase word")
+        if v in BUILTIN_SEARCH_KINDS:
+            raise ValueError(f"search kind {v!r} is the search's own ({', '.join(BUILTIN_SEARCH_KINDS)})")
+        return v
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f for f in (*self.names, self.detail, self.commune) if f)
+
+
 class Layer(Strict):
     id: str
     title: Text
@@ -257,6 +291,7 @@ class Layer(Strict):
     cad_profiles: dict[str, CadProfile] = Field(
         default_factory=dict, description="named ways a CAD drawing delivers this layer (`bando load --profile`)"
     )
+    search: Search | None = Field(default=None, description="what the public name search finds in this layer")
     metadata: Metadata
 
     @field_validator("id")
@@ -309,10 +344,24 @@ class Layer(Strict):
                 raise ValueError(f"CAD profile {pname!r} builds lines but the layer is {self.geometry}")
             if profile.build != "lines" and self.geometry not in ("Polygon", "MultiPolygon"):
                 raise ValueError(f"CAD profile {pname!r} builds polygons but the layer is {self.geometry}")
+        if self.search:
+            self._check_search(self.search, names)
         for name in self.key:
             if not self.field(name).required:
                 raise ValueError(f"key field {name!r} must be required")
         return self
+
+    def _check_search(self, search: Search, names: list[str]) -> None:
+        if self.kind != "vector":
+            raise ValueError("search: only a vector layer can be searched (a hit carries its extent)")
+        for name in search.fields:
+            if name not in names:
+                raise ValueError(f"search: {name!r} is not a field of this layer")
+            if not self.field(name).public:
+                raise ValueError(f"search: field {name!r} is not public, and the search is")
+        for name in search.names:
+            if self.field(name).type != "text":
+                raise ValueError(f"search: name field {name!r} must be text")
 
     def field(self, name: str) -> LayerField:
         for f in self.fields:

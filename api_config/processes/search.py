@@ -1,5 +1,6 @@
 """``search``: places by name for the site's search box — communes (also by their pre-2025
-names), roads, plan zones and plots by code, and a parcel by commune + sheet + parcel number.
+names), every layer the catalogue marks searchable (roads, hamlets, plan zones and plots by
+code: a layer's ``search`` block), and a parcel by commune + sheet + parcel number.
 
 Names are matched without diacritics or case against the in-memory gazetteer
 (:mod:`bando.api_config.gazetteer`); only a parcel query reaches the parcels, through
@@ -19,7 +20,7 @@ import psycopg
 from psycopg import sql
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
-from bando.api_config.gazetteer import Gazetteer, ParcelQuery, Place, fold, parcel_query
+from bando.api_config.gazetteer import Gazetteer, ParcelQuery, Place, SearchedLayer, fold, parcel_query
 from bando.api_config.logs import described
 from bando.api_config.processes import LANG_INPUT
 from bando.api_config.pygeoapi_seam.handlers import note_unavailable
@@ -29,7 +30,8 @@ from bando.errors import BandoError, TooExpensive
 LOG = logging.getLogger("bando.api")
 MAX_QUERY = 100
 MAX_LIMIT = 20
-LAYERS = ("communes", "parcels", "roads", "land_use_plan", "planning_plots")
+#: Layers the search reads besides the catalogue's searchable ones: commune names and the parcels' key.
+BASE_LAYERS = ("communes", "parcels")
 
 PROCESS_METADATA: dict[str, Any] = {
     "version": "1.0.0",
@@ -37,11 +39,11 @@ PROCESS_METADATA: dict[str, Any] = {
     "title": {"vi": "Tìm địa danh, tuyến đường, thửa đất", "en": "Search places, roads and parcels"},
     "description": {
         "vi": "Tìm theo tên, không phân biệt dấu và chữ hoa: xã/phường (kể cả tên trước 1/7/2025), tuyến đường, "
-        "mã vùng và ô quy hoạch; thửa đất theo tên xã (mới hoặc cũ) + số tờ + số thửa, ví dụ "
+        "thôn, tổ dân phố, mã vùng và ô quy hoạch; thửa đất theo tên xã (mới hoặc cũ) + số tờ + số thửa, ví dụ "
         '"Vĩnh Khúc tờ 12 thửa 45".',
         "en": "Search by name, ignoring diacritics and case: communes (also by their pre-2025 names), roads, "
-        "plan zones and plots by code; a parcel by commune (today's or former) + sheet + parcel number, e.g. \"Vinh "
-        'Khuc 12/45".',
+        "hamlets, plan zones and plots by code; a parcel by commune (today's or former) + sheet + parcel number, "
+        'e.g. "Vinh Khuc 12/45".',
     },
     "jobControlOptions": ["sync-execute"],
     "keywords": ["tìm kiếm", "địa danh", "search", "gazetteer"],
@@ -71,13 +73,11 @@ PROCESS_METADATA: dict[str, Any] = {
     "example": {"inputs": {"q": "van giang"}},
 }
 
+#: The search's own kinds; a searchable layer's kind is labelled by its catalogue entry.
 KIND_LABELS = {
     "parcel": ("Thửa đất", "Parcel"),
     "commune": ("Xã, phường", "Commune"),
     "formerCommune": ("Xã, phường trước 1/7/2025", "Commune before 1 July 2025"),
-    "road": ("Tuyến đường", "Road"),
-    "zone": ("Vùng quy hoạch sử dụng đất", "Land-use plan zone"),
-    "plot": ("Ô quy hoạch xây dựng", "Construction-plan plot"),
 }
 
 
@@ -105,15 +105,18 @@ def parse(data: Any) -> tuple[str, int, str]:
 
 
 _GAZETTEER: Gazetteer | None = None
+_LABELS: dict[str, tuple[str, str]] = dict(KIND_LABELS)
 
 
 def gazetteer() -> Gazetteer:
     global _GAZETTEER
     if _GAZETTEER is None:
         runtime = get_runtime()
-        known = {layer.id for layer in runtime.catalogue}
-        tables = {lid: runtime.layer(lid).table for lid in LAYERS if lid in known}
-        _GAZETTEER = Gazetteer(tables, runtime.province.code)
+        catalogue = runtime.catalogue
+        tables = {lid: catalogue.get(lid).table for lid in BASE_LAYERS if lid in catalogue.layers}
+        searched = [SearchedLayer(layer.id, layer.table, layer.search) for layer in catalogue if layer.search]
+        _LABELS.update({s.search.kind: (s.search.label.vi, s.search.label.en) for s in searched})
+        _GAZETTEER = Gazetteer(tables, runtime.province.code, searched)
     return _GAZETTEER
 
 
@@ -141,7 +144,7 @@ def find_parcels(
 
 def labelled(doc: dict[str, Any], lang: str) -> dict[str, Any]:
     i = 0 if lang == "vi" else 1
-    return doc | {"kindLabel": KIND_LABELS[doc["kind"]][i]}
+    return doc | {"kindLabel": _LABELS[doc["kind"]][i]}
 
 
 def run(q: str, limit: int, lang: str) -> dict[str, Any]:

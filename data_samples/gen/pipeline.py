@@ -18,6 +18,7 @@ from .construction import construction_layers
 from .dirty import short_names, write_dirty
 from .documents import decision_pdf
 from .geometry import Layout
+from .hamlets import hamlets_frame
 from .infrastructure import build_network, network_frames
 from .ioc import cameras, readings, sensors
 from .parcels import CommuneParcels, parcels_frame
@@ -62,6 +63,10 @@ def write_all(
         p.unlink(missing_ok=True)
         write_gpkg(communes_frame(layout), p, "ranh_gioi_xa", multi=True)
         log(f"  communes: {len(layout.communes)} → {p.name}")
+    if "hamlets" in wanted:
+        hamlets = hamlets_frame(seed, layout, communes)
+        write_geojson(hamlets, out / "hamlets.geojson")
+        log(f"  hamlets: {len(hamlets)} → hamlets.geojson")
     if "parcels_tcvn3" in wanted:
         write_legacy_shapefile(short_names(parcels), out / "parcels_tcvn3" / "thua_dat.shp", "tcvn3")
         log(f"  parcels (TCVN3 Shapefile): {len(parcels)} → parcels_tcvn3/thua_dat.shp")
@@ -148,6 +153,10 @@ def manifest_path(prov, out_root: Path, out: Path) -> Path:
     return (out_root if prov.manifest_at_root else out) / "manifest.yml"
 
 
+def _has_hamlets(prov) -> bool:
+    return prov.datasets is None or "hamlets" in prov.datasets
+
+
 def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> Path:
     """manifest.yml: which file feeds which catalogue layer (paths relative to the manifest)."""
     prov = layout.prov
@@ -188,6 +197,7 @@ def write_manifest(layout: Layout, out_root: Path, out: Path, seed: int) -> Path
             "communes",
             {"source": f"{pre}communes.gpkg", "source_layer": "ranh_gioi_xa", "crs": crs, "encoding": "utf-8"},
         ),
+        *([("hamlets", {"source": f"{pre}hamlets.geojson", "encoding": "utf-8"})] if _has_hamlets(prov) else []),
         *[("parcels", parcels(d)) for d in deliveries],
         ("land_use_status", {"source": f"{pre}land_use_status.gpkg", "source_layer": "hien_trang_sdd", "crs": crs}),
         *[

@@ -10,7 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from bando.api_config.gazetteer import fold, parcel_query
+from bando.api_config.gazetteer import Gazetteer, SearchedLayer, fold, parcel_query
+from bando.layers import catalogue
 
 PATH = "/ogc/processes/search/execution"
 
@@ -62,6 +63,36 @@ def test_former_commune_names_today_commune(server: str) -> None:
 def test_road_by_partial_name(server: str) -> None:
     hits = search(server, "quoc lo 39")
     assert hits[0]["kind"] == "road" and hits[0]["name"] == "Quốc lộ 39" and hits[0]["layer"] == "roads"
+
+
+def test_hamlet_by_accent_free_name_with_its_commune(server: str) -> None:
+    first = search(server, "thon dong")[0]
+    assert (first["kind"], first["name"], first["maXa"], first["layer"]) == ("hamlet", "Thôn Đông", "12019", "hamlets")
+    assert "Văn Giang" in first["commune"] and first["kindLabel"] == "Thôn, tổ dân phố"
+    assert first["bbox"][0] < first["bbox"][2] and first["bbox"][1] < first["bbox"][3]
+    threes = [h for h in search(server, "THON 3", lang="en") if h["name"] == "Thôn 3"]
+    assert {h["maXa"] for h in threes} == {"12049", "12031"}  # one per commune, each naming its commune
+    assert {h["kindLabel"] for h in threes} == {"Hamlet"} and all(h["commune"] for h in threes)
+    assert search(server, "to dan pho 2")[0]["name"] == "Tổ dân phố 2"
+
+
+def test_a_layer_is_searched_by_its_catalogue_entry_alone(loaded: list, database: str, tmp_path) -> None:
+    """A `search` block added to a copy of the catalogue makes the cameras searchable: no code changes."""
+    for path in catalogue.LAYERS_DIR.glob("*.yml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    cameras = (tmp_path / "cameras.yml").read_text(encoding="utf-8")
+    block = "search:\n  kind: camera\n  label: {vi: Camera, en: Camera}\n  names: [tenCamera]\n  detail: trangThai\n"
+    (tmp_path / "cameras.yml").write_text(cameras.replace("metadata:\n", block + "metadata:\n", 1), encoding="utf-8")
+    cat = catalogue.load(tmp_path)
+    searched = [SearchedLayer(layer.id, layer.table, layer.search) for layer in cat if layer.search]
+    g = Gazetteer({"communes": "communes"}, 33, searched)
+    with psycopg.connect(database) as conn:
+        g.refresh(conn)
+        name = conn.execute('select "tenCamera" from data.cameras order by 1 limit 1').fetchone()[0]
+    hit = g.search(fold(name), 3)[0]
+    assert (hit.kind, hit.name, hit.doc["layer"], hit.doc["field"]) == ("camera", name, "cameras", "tenCamera")
+    assert hit.doc["detail"] in ("hoat_dong", "mat_ket_noi")
+    assert g.search("thon dong", 1)[0].doc["commune"].endswith("Văn Giang")  # the shipped entries still searched
 
 
 def test_parcel_by_former_commune_sheet_and_number(server: str, database: str) -> None:

@@ -312,6 +312,21 @@ def test_flood_raster() -> None:
     assert 0 <= depth.min() and 1.0 < depth.max() < 8.0 and 0.1 < depth.mean() < 1.5
 
 
+def test_hamlets(communes: pd.DataFrame) -> None:
+    """Thôn and tổ dân phố cut each commune without gap or overlap; names as people write them."""
+    hamlets = pyogrio.read_dataframe(HY / "hamlets.geojson").to_crs(9209)
+    assert list(hamlets.columns[:-1]) == ["maThon", "tenThon", "loaiThon", "maXa"]
+    assert 24 <= len(hamlets) <= 40 and hamlets["maThon"].is_unique
+    assert set(hamlets["loaiThon"]) == {"Thôn", "Tổ dân phố"}
+    assert (hamlets["tenThon"].str.split().str[0].isin(["Thôn", "Tổ"])).all()
+    assert {"Thôn Đông", "Thôn 3", "Tổ dân phố 2"} <= set(hamlets["tenThon"])
+    for code, poly in zip(communes["maXa"], communes.geometry):
+        mine = hamlets[hamlets["maXa"] == code].geometry.values
+        assert len(mine) >= 6, code
+        assert abs(shapely.area(mine).sum() - poly.area) < 0.001 * poly.area, code
+        assert shapely.within(mine, shapely.buffer(poly, 1.0)).all(), code
+
+
 # ---------------------------------------------------------------- manifest
 def test_manifest() -> None:
     doc = yaml.safe_load((SAMPLES / "manifest.yml").read_text(encoding="utf-8"))
@@ -319,6 +334,7 @@ def test_manifest() -> None:
     layers = [d["layer"] for d in doc["deliveries"]]
     assert set(layers) == {
         "communes",
+        "hamlets",
         "parcels",
         "land_use_status",
         "land_use_plan",

@@ -19,6 +19,7 @@ LAYERS_DIR = catalogue.LAYERS_DIR
 EXPECTED_IDS = {
     "parcels",
     "communes",
+    "hamlets",
     "land_use_status",
     "land_use_plan",
     "planning_plots",
@@ -282,3 +283,51 @@ def test_unknown_parent(tmp_path: Path) -> None:
     message = _load_broken(tmp_path, "sensor_readings.yml", text)  # env_sensors not copied
     assert message.startswith("sensor_readings.yml: parent:")
     assert "'env_sensors'" in message
+
+
+# --- the name search's fields --------------------------------------------------------
+
+
+def test_searched_layers_name_public_text_fields(cat: catalogue.Catalogue) -> None:
+    searched = {layer.id: layer.search for layer in cat if layer.search}
+    assert {"roads", "hamlets", "land_use_plan", "planning_plots"} <= set(searched)
+    assert searched["hamlets"].commune == "maXa" and searched["roads"].names == ("tenDuong",)
+    kinds = [s.kind for s in searched.values()]
+    assert len(kinds) == len(set(kinds))
+
+
+SEARCH = "search:\n  kind: pipe\n  label: {vi: Đường ống, en: Pipe}\n  names: [NAMES]\nmetadata:\n"
+
+
+@pytest.mark.parametrize(
+    ("names", "extra", "said"),
+    [
+        ("vatLieu", "", None),  # the good one: loads
+        ("tenOng", "", "'tenOng' is not a field"),
+        ("duongKinh", "", "must be text"),
+        ("", "", "at least 1"),
+        ("vatLieu", "  commune: maXaX\n", "'maXaX' is not a field"),
+        ("vatLieu", "  kind: parcel\n", "the search's own"),
+    ],
+)
+def test_a_bad_search_block_is_refused(tmp_path: Path, pipes: str, names: str, extra: str, said: str | None) -> None:
+    block = SEARCH.replace("NAMES", names).replace("  names:", extra + "  names:")
+    if "kind: parcel" in extra:
+        block = block.replace("  kind: pipe\n", "")
+    text = _replace_once(pipes, "metadata:\n", block)
+    if said is None:
+        (tmp_path / "water_pipes.yml").write_text(text, encoding="utf-8")
+        assert catalogue.load(tmp_path).get("water_pipes").search.names == ("vatLieu",)
+        return
+    message = _load_broken(tmp_path, "water_pipes.yml", text)
+    assert "search" in message and said in message, message
+
+
+def test_a_search_kind_is_one_layer_s(tmp_path: Path) -> None:
+    roads = (LAYERS_DIR / "roads.yml").read_text(encoding="utf-8")
+    hamlets = (LAYERS_DIR / "hamlets.yml").read_text(encoding="utf-8")
+    (tmp_path / "hamlets.yml").write_text(_replace_once(hamlets, "kind: hamlet", "kind: road"), encoding="utf-8")
+    (tmp_path / "roads.yml").write_text(roads, encoding="utf-8")
+    with pytest.raises(CatalogueError) as info:
+        catalogue.load(tmp_path)
+    assert "search.kind: 'road' is already" in str(info.value)

@@ -96,6 +96,18 @@ def test_a_road_name_highlights_the_road(page_factory, web: str, size, artifacts
     page.screenshot(path=str(artifacts / f"site-road-{size['viewport']['width']}.png"))
 
 
+def test_a_hamlet_without_diacritics_is_found_with_its_commune(page_factory, web: str) -> None:
+    page, _ = open_site(page_factory, web, **PHONE)
+    type_and_wait(page, "thon 3")
+    hits = page.locator("#place-results li[data-kind=hamlet]")
+    texts = [hits.nth(i).inner_text() for i in range(hits.count())]
+    assert any("Thôn 3" in t and "Nghĩa Trụ" in t for t in texts) and any("Mễ Sở" in t for t in texts), texts
+    hits.filter(has_text="Nghĩa Trụ").first.click()
+    page.wait_for_selector("path.search-hit")
+    assert page.input_value("#xa") == "12031"
+    assert page.locator("path.search-hit").count() == 1  # this commune's Thôn 3, not the other's
+
+
 @SIZES
 def test_former_commune_sheet_and_parcel_opens_the_report_in_view(
     page_factory, web: str, size, former_commune_parcel, artifacts

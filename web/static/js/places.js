@@ -12,7 +12,7 @@ function describe(r) {
   }
   if (r.kind === "formerCommune") return [r.name, t("find.nowIn", { district: r.district || "", now: r.now })];
   if (r.kind === "commune") return [r.name, `${r.kindLabel} · ${r.maXa}`];
-  return [r.name, [r.kindLabel, r.detail].filter(Boolean).join(" · ")];
+  return [r.name, [r.kindLabel, r.detail, r.commune].filter(Boolean).join(" · ")];
 }
 
 /** Bind the box: `onPick(result)` runs when a result is chosen (click, Enter). */

@@ -448,7 +448,9 @@ async function drawHits(result) {
   searchHits.clearLayers();
   if (!result.layer || !result.field) return;
   try {
-    const fc = await items(result.layer, { limit: 200, filter: `${result.field} = ${cqlString(result.name)}` });
+    // a name repeated in several communes ("Thôn 3") is one hit per commune: draw only its own
+    const inCommune = result.communeField ? ` AND ${result.communeField} = ${cqlString(result.maXa)}` : "";
+    const fc = await items(result.layer, { limit: 200, filter: `${result.field} = ${cqlString(result.name)}${inCommune}` });
     L.geoJSON(fc, { pane: "highlight", interactive: false,
       style: { color: "#e36c0a", weight: 6, opacity: 0.9, fillOpacity: 0.15, className: "search-hit" } }).addTo(searchHits);
   } catch (e) { /* the map still moved there */ }
@@ -466,6 +468,8 @@ async function pickPlace(result) {
     if ([...xa.options].some((o) => o.value === result.maXa)) xa.value = result.maXa;
     searchHits.clearLayers();
   } else {
+    const xa = $("xa");
+    if (result.maXa && [...xa.options].some((o) => o.value === result.maXa)) xa.value = result.maXa;
     await drawHits(result);
   }
   fitBox(result.bbox, result.kind === "road" ? 17 : 18);

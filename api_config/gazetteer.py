@@ -36,8 +36,6 @@ from vietnam_provinces.legacy import Ward as OldWard
 
 from bando.layers.model import BUILTIN_SEARCH_KINDS, Search
 
-#: The search's own kinds, listed first among results of equal quality; the catalogue's follow.
-BUILTIN_KINDS = BUILTIN_SEARCH_KINDS
 TYPE_WORDS = ("thi tran ", "phuong ", "xa ", "dac khu ")
 #: Unit words a hamlet's name starts with ("Thôn Đông" is also found as "Đông").
 HAMLET_WORDS = ("thon ", "to dan pho ", "ap ", "khu pho ", "xom ", "ban ")
@@ -54,7 +52,7 @@ def fold(text: str) -> str:
 def bare_name(folded: str, words: tuple[str, ...] = TYPE_WORDS) -> str:
     """A folded name without its unit type ("xa van giang" → "van giang")."""
     for word in words:
-        if folded.startswith(word) and len(folded) > len(word):
+        if folded.startswith(word):
             return folded[len(word) :]
     return folded
 
@@ -152,7 +150,9 @@ class Gazetteer:
         self.tables = tables | {s.id: s.table for s in self.searched}
         self.province_code = province_code
         #: kind → its rank among equally good hits: the search's own first, then by `order`
-        self.kind_rank = {k: i for i, k in enumerate((*BUILTIN_KINDS, *(s.search.kind for s in self.searched)))}
+        self.kind_rank = {k: i for i, k in enumerate((*BUILTIN_SEARCH_KINDS, *(s.search.kind for s in self.searched)))}
+        #: kind → (vi, en) label of the catalogue's kinds
+        self.labels = {s.search.kind: (s.search.label.vi, s.search.label.en) for s in self.searched}
         self.places: list[Place] = []
         self._index: list[tuple[Place, str]] = []  # (place, its forms in one string)
         self.communes: dict[str, tuple[str, list[float] | None]] = {}  # code → (name, bbox)

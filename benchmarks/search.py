@@ -33,7 +33,7 @@ from benchmarks.common import BIN, OUT, ROOT, cluster_env
 
 FORMER = {"12031": ["Vĩnh Khúc", "Long Hưng", "Nghĩa Trụ"], "12019": ["Liên Nghĩa", "Tân Tiến", "Văn Giang"]}
 TYPED = ["v", "va", "van", "van g", "van giang", "vinh khuc", "quoc lo 39", "duong thon nghia tru so 5", "me so",
-         "Đường tỉnh", "QH12031", "nghia tru"]  # fmt: skip
+         "Đường tỉnh", "QH12031", "nghia tru", "thon 3", "thon dong"]  # fmt: skip
 
 
 def bando(env: dict[str, str], *args: str) -> str:

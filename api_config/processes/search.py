@@ -105,7 +105,6 @@ def parse(data: Any) -> tuple[str, int, str]:
 
 
 _GAZETTEER: Gazetteer | None = None
-_LABELS: dict[str, tuple[str, str]] = dict(KIND_LABELS)
 
 
 def gazetteer() -> Gazetteer:
@@ -115,7 +114,6 @@ def gazetteer() -> Gazetteer:
         catalogue = runtime.catalogue
         tables = {lid: catalogue.get(lid).table for lid in BASE_LAYERS if lid in catalogue.layers}
         searched = [SearchedLayer(layer.id, layer.table, layer.search) for layer in catalogue if layer.search]
-        _LABELS.update({s.search.kind: (s.search.label.vi, s.search.label.en) for s in searched})
         _GAZETTEER = Gazetteer(tables, runtime.province.code, searched)
     return _GAZETTEER
 
@@ -142,9 +140,9 @@ def find_parcels(
     ]
 
 
-def labelled(doc: dict[str, Any], lang: str) -> dict[str, Any]:
+def labelled(doc: dict[str, Any], lang: str, labels: dict[str, tuple[str, str]]) -> dict[str, Any]:
     i = 0 if lang == "vi" else 1
-    return doc | {"kindLabel": _LABELS[doc["kind"]][i]}
+    return doc | {"kindLabel": (KIND_LABELS.get(doc["kind"]) or labels[doc["kind"]])[i]}
 
 
 def run(q: str, limit: int, lang: str) -> dict[str, Any]:
@@ -162,7 +160,7 @@ def run(q: str, limit: int, lang: str) -> dict[str, Any]:
         "type": "SearchResults",
         "query": q,
         "parcelQuery": None if pq is None else {"sheet": pq.sheet, "parcel": pq.number},
-        "results": [labelled(r, lang) for r in results[:limit]],
+        "results": [labelled(r, lang, g.labels) for r in results[:limit]],
     }
 
 

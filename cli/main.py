@@ -240,9 +240,8 @@ def downloads_cmd(
     ] = None,
 ) -> None:
     """Write the open-data files (GeoPackage, GeoJSON, CSV, Shapefile, GeoParquet, FlatGeobuf) of published layers."""
-    import time
-
     import json
+    import time
 
     from bando import downloads
     from bando.layers.catalogue import load as load_catalogue

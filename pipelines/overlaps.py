@@ -66,8 +66,7 @@ class Part:
         return Part(self.key, self.fids[mask], self.geoms[mask])
 
 
-@numba.njit(nogil=True, cache=True)
-def _bounds(
+def _bounds_py(
     xa: np.ndarray, sa: np.ndarray, na: np.ndarray, xb: np.ndarray, sb: np.ndarray, nb: np.ndarray
 ) -> np.ndarray:  # pragma: no cover (compiled)
     out = np.empty(len(sa))
@@ -105,6 +104,12 @@ def _bounds(
                 break
         out[k] = best
     return out
+
+
+try:
+    _bounds = numba.njit(nogil=True, cache=True)(_bounds_py)
+except RuntimeError:  # no writable place for numba's cache (a read-only install): compile in each process
+    _bounds = numba.njit(nogil=True)(_bounds_py)
 
 
 def overlap_bound(ra: Rings, i: np.ndarray, rb: Rings, j: np.ndarray) -> np.ndarray:

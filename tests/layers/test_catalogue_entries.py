@@ -331,3 +331,10 @@ def test_a_search_kind_is_one_layer_s(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as info:
         catalogue.load(tmp_path)
     assert "search.kind: 'road' is already" in str(info.value)
+
+
+def test_a_private_field_cannot_be_searched(tmp_path: Path) -> None:
+    parcels = (LAYERS_DIR / "parcels.yml").read_text(encoding="utf-8")
+    block = "search:\n  kind: owner\n  label: {vi: Chủ, en: Owner}\n  names: [tenChu]\nmetadata:\n"
+    message = _load_broken(tmp_path, "parcels.yml", _replace_once(parcels, "metadata:\n", block))
+    assert "'tenChu' is not public" in message, message

@@ -75,6 +75,17 @@ def etag(conn: psycopg.Connection, layer: Layer, fid: int) -> str | None:
     return row[0] if row else None
 
 
+def month_partitions(conn: psycopg.Connection, layer: Layer, rows: list[dict[str, Any]]) -> None:
+    """A layer of readings is partitioned by month: make sure the rows' months exist before writing them.
+
+    The owner's function ``bando.month_partitions`` adds a missing month (edit roles may not create
+    tables). A create calls it before touching the table, so a new month's partition never waits
+    on a lock its own transaction holds."""
+    if layer.monthly and layer.time_field:
+        times = list({row[layer.time_field] for row in rows if row.get(layer.time_field) is not None})
+        conn.execute("select bando.month_partitions(%s::regclass, %s::timestamptz[])", (f"data.{layer.table}", times))
+
+
 def next_fids(conn: psycopg.Connection, layer: Layer, n: int) -> list[int]:
     """Ids for new features: above every id the layer has had (history included), under a per-layer lock."""
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"bando.edit.fid:{layer.id}",))

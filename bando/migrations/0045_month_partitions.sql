@@ -4,7 +4,8 @@
 -- edits ask for it through this function. It runs as the owner (edit roles may not create
 -- tables), only for a range-partitioned table the owner owns in `data` or `staging` (for any
 -- other table it does nothing), and only ever adds empty month partitions. Two writers asking
--- for the same new month queue on an advisory lock; the second finds the first one's partition.
+-- for the same new month queue on a lock of the table (SHARE UPDATE EXCLUSIVE: readers and
+-- writers of existing months pass); the second finds the first one's partition.
 
 create or replace function bando.month_partitions(p_parent regclass, p_times timestamptz[]) returns int
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
@@ -30,7 +31,9 @@ begin
     loop
         part := rel || '_' || to_char(month, 'YYYYMM');
         continue when to_regclass(format('%I.%I', nsp, part)) is not null;
-        perform pg_advisory_xact_lock(hashtext('bando.partition:' || nsp || '.' || rel));
+        -- one creator at a time; taking a table lock also makes the recheck see a partition
+        -- another creator committed meanwhile (an advisory lock would leave the name lookup stale)
+        execute format('lock table %I.%I in share update exclusive mode', nsp, rel);
         continue when to_regclass(format('%I.%I', nsp, part)) is not null;
         execute format(
             'create table %I.%I partition of %I.%I for values from (%L) to (%L)',

@@ -131,3 +131,18 @@ def test_prune_drops_the_expired_months_whole_and_keeps_the_rest(server: str, se
         assert not fids.intersection(expired) and set(posted[5]) <= fids
     after = owner_rows("select revision, row_count from bando.layer_state where layer = %s", (LAYER,))[0]
     assert after == (state[0] + 1, state[1] - 2)
+
+
+def test_only_an_edit_role_may_add_a_month_and_only_to_a_table_partitioned_by_month(loaded: list) -> None:
+    call = "select bando.month_partitions(%s::regclass, array['2023-01-15T00:00:00+07:00'::timestamptz])"
+    for url in (db.view_url("public"), db.view_url("internal")):  # the API roles themselves: no
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(call, ("data.sensor_readings",))
+    with psycopg.connect(db.view_url("internal")) as conn:
+        conn.execute("set role bando_edit_sensor_readings")
+        assert conn.execute(call, ("data.roads",)).fetchone() == (0,)  # not partitioned: nothing made
+        assert conn.execute(call, ("bando.audit",)).fetchone() == (0,)
+        assert conn.execute(call, ("data.sensor_readings",)).fetchone() == (1,)
+        assert conn.execute(call, ("data.sensor_readings",)).fetchone() == (0,)  # made once
+        conn.rollback()  # leave the samples' months as they were
+    assert "sensor_readings_202301" not in months()

@@ -92,9 +92,13 @@ def next_fid_base(conn: psycopg.Connection, layer: Layer, version: Version | Non
     """Feature ids stay unique across the versions or partitions a layer keeps."""
     if (version is None and not layer.partition) or not exists(conn, layer):
         return 0
-    if version is None:
+    if version is None:  # ids of deleted features live on in their history: never reuse them
         row = conn.execute(
-            sql.SQL("select coalesce(max(fid), 0) from {}").format(sql.Identifier("data", layer.table))
+            sql.SQL(
+                "select greatest((select max(fid) from {}),"
+                " (select max(fid) from bando.feature_history where layer = %s), 0)"
+            ).format(sql.Identifier("data", layer.table)),
+            (layer.id,),
         ).fetchone()
     else:
         row = conn.execute(

@@ -10,7 +10,9 @@ internal API's edit roles can add a month without the right to create tables.
 A load COPYs into a plain staging table as for every layer (the row and set checks read it
 as they do elsewhere) and, once the delivery is accepted, rebuilds it partitioned by month
 (:func:`partition_staging`); the swap then moves the month partitions into ``data`` with the
-table (:func:`publish_children`). Months are named ``<table>_YYYYMM``.
+table (:func:`publish_children`). Months are named ``<table>_YYYYMM``. A load and every prune
+also make this month's and next month's partitions ahead (:func:`ahead`), so a gateway's
+reading rarely waits for a month to be made.
 """
 
 from __future__ import annotations
@@ -64,10 +66,21 @@ def partition_staging(conn: psycopg.Connection, layer: Layer, staging: str) -> i
         ).format(time=time, flat=flat),
         (f"staging.{staging}", TZ),
     ).fetchone()
+    made = int(row[0]) if row else 0
+    made += ahead(conn, "staging", staging)
     conn.execute(sql.SQL("insert into {} select * from {}").format(target, flat))
     conn.execute(sql.SQL("drop table {}").format(flat))
     for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # what the load built for its checks
         conn.execute(stmt)
+    return made
+
+
+def ahead(conn: psycopg.Connection, schema: str, table: str) -> int:
+    """Make this month's and next month's partitions, so live readings never wait for one to be made
+    (making one locks the table); a load and every prune call it. Returns the months made."""
+    row = conn.execute(
+        "select bando.month_partitions(%s::regclass, array[now(), now() + interval '1 month'])", (f"{schema}.{table}",)
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

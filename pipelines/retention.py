@@ -8,6 +8,7 @@ and history rows of the readings of every month that ended before the retention'
 DETACHes and DROPs those months' partitions — no row-by-row delete, no bloat, no vacuum debt —
 and bumps the layer's revision so row counts, tile ETags and caches follow. A month is kept
 until all of it is older than the cut, so readings live between ``months`` and ``months`` + 1.
+Each prune also makes this month's and next month's partitions ahead of the gateways' readings.
 
 A table published before readings were partitioned stays plain until its next load; for it,
 prune deletes the expired rows one by one as before (its time column has an index).
@@ -63,6 +64,7 @@ def prune(conn: psycopg.Connection, layer: Layer, months: int, now: datetime | N
         highest, cut = int(row[0]), row[1]
         if partitions.is_partitioned(conn, "data", layer.table):
             gone = _drop_months(conn, layer, cut, highest)
+            partitions.ahead(conn, "data", layer.table)  # run daily: next month is ready before it starts
         else:
             gone = _delete_rows(conn, layer, cut, highest)
         if not gone:

@@ -124,6 +124,8 @@ def test_prune_drops_the_expired_months_whole_and_keeps_the_rest(server: str, se
     assert "sensor_readings_201903" not in left and "sensor_readings_201904" not in left
     assert owner_rows("select to_regclass('data.sensor_readings_201903')") == [(None,)]  # dropped, not only detached
     assert "sensor_readings_201905" in left and "sensor_readings_202510" in left
+    today = datetime.now(ICT)
+    assert f"sensor_readings_{today:%Y%m}" in left  # prune, run daily, keeps this month and the next ready
     assert owner_rows(f"select count(*) from data.{LAYER}") == [(total - 2,)]
     expired = posted[3] + posted[4]
     for table in ("feature_history", "audit"):

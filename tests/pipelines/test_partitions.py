@@ -23,14 +23,29 @@ def rows(query: str, params: tuple = ()) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
-def per_partition() -> dict[str, int]:
-    """Rows per month partition, as PostgreSQL routed them (empty partitions included)."""
-    children = rows(
+def children() -> set[str]:
+    found = rows(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
         " where i.inhparent = 'data.sensor_readings'::regclass"
     )
+    return {name for (name,) in found}
+
+
+def per_partition() -> dict[str, int]:
+    """Rows per month partition, as PostgreSQL routed them (the empty ones left out)."""
     counts = dict(rows("select tableoid::regclass::text, count(*) from data.sensor_readings group by 1"))
-    return {name: counts.get(f"data.{name}", 0) for (name,) in children}
+    return {name: counts[f"data.{name}"] for name in children() if f"data.{name}" in counts}
+
+
+def ready() -> set[str]:
+    """This month's and next month's partitions, which a load makes ahead for live readings."""
+    return {
+        f"sensor_readings_{m}"
+        for (m,) in rows(
+            "select to_char(t at time zone 'Asia/Ho_Chi_Minh', 'YYYYMM')"
+            " from unnest(array[now(), now() + interval '1 month']) t"
+        )
+    }
 
 
 def test_the_catalogue_knows_its_layers_of_readings() -> None:
@@ -45,9 +60,18 @@ def test_a_load_publishes_readings_partitioned_by_month_on_their_time(loaded: li
         " join pg_attribute a on a.attrelid = p.partrelid and a.attnum = p.partattrs[0]"
         " where p.partrelid = 'data.sensor_readings'::regclass"
     ) == [("r", "thoiGian")]
-    months = per_partition()
-    assert months == {"sensor_readings_202510": months["sensor_readings_202510"]}  # the samples: October 2025
-    assert months["sensor_readings_202510"] == rows("select count(*) from data.sensor_readings")[0][0] > 0
+    october = rows(
+        "select count(*) from data.sensor_readings where \"thoiGian\" >= '2025-10-01T00:00:00+07:00'"
+        " and \"thoiGian\" < '2025-11-01T00:00:00+07:00'"
+    )
+    assert rows("select count(*) from data.sensor_readings_202510") == october and october[0][0] >= 648  # the samples
+    misplaced = rows(
+        "select count(*) from data.sensor_readings"
+        " where 'sensor_readings_' || to_char(\"thoiGian\" at time zone 'Asia/Ho_Chi_Minh', 'YYYYMM')"
+        " <> tableoid::regclass::text and 'data.sensor_readings_'"
+        " || to_char(\"thoiGian\" at time zone 'Asia/Ho_Chi_Minh', 'YYYYMM') <> tableoid::regclass::text"
+    )
+    assert misplaced == [(0,)]  # every reading is in its own month's partition
     with psycopg.connect(db.database_url()) as conn:  # a calendar month in Vietnam's time
         conn.execute("set timezone = 'Asia/Ho_Chi_Minh'")
         bound = conn.execute(
@@ -55,6 +79,7 @@ def test_a_load_publishes_readings_partitioned_by_month_on_their_time(loaded: li
         ).fetchall()
     assert bound == [("FOR VALUES FROM ('2025-10-01 00:00:00+07') TO ('2025-11-01 00:00:00+07')",)]
     assert rows("select count(*) from pg_tables where schemaname = 'staging'") == [(0,)]  # nothing left behind
+    assert ready() <= children()
     pkey = rows(
         "select pg_get_indexdef(indexrelid) from pg_index where indrelid = 'data.sensor_readings'::regclass"
         " and indisprimary"
@@ -98,7 +123,7 @@ def test_readings_of_three_months_land_in_three_partitions(loaded: list, tmp_pat
                 (sensor, "2025-12-05T00:00:00+07:00"),
             )
         dry = run_load(LAYER, delivery, LoadOptions(encoding="utf-8", force=True, dry_run=True))
-        assert dry.outcome == "dry-run" and len(per_partition()) == 3
+        assert dry.outcome == "dry-run" and len(per_partition()) == 3 and "sensor_readings_202510" not in children()
     finally:
         assert run_load(LAYER, SAMPLE, OPTIONS).outcome == "published"
-    assert list(per_partition()) == ["sensor_readings_202510"]
+    assert list(per_partition()) == ["sensor_readings_202510"] and children() == {"sensor_readings_202510"} | ready()

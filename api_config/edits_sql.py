@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
 
 from bando import roles
-from bando.errors import BandoError, Unavailable
+from bando.errors import BadInput, BandoError, Unavailable
 from bando.layers.model import Layer
 
 HISTORY_COLUMNS = "layer, fid, valid_from, valid_to, properties, public, geom, audit_id"
+#: Readings are partitioned by calendar month in Vietnam's time; one write may span this many months.
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+MAX_MONTHS = 24
 
 
 class Busy(BandoError):
@@ -86,10 +90,13 @@ def month_partitions(conn: psycopg.Connection, layer: Layer, rows: list[dict[str
     """A layer of readings is partitioned by month: make sure the rows' months exist before writing them.
 
     The owner's function ``bando.month_partitions`` adds a missing month (edit roles may not create
-    tables). A create calls it before touching the table, so a new month's partition never waits
+    tables); a write spanning more than ``MAX_MONTHS`` months is refused (400) before any is made. A create calls it before touching the table, so a new month's partition never waits
     on a lock its own transaction holds."""
     if layer.monthly and layer.time_field:
         times = list({row[layer.time_field] for row in rows if row.get(layer.time_field) is not None})
+        months = {(t.astimezone(VIETNAM).year, t.astimezone(VIETNAM).month) for t in times}
+        if len(months) > MAX_MONTHS:  # each new month is a table: a request may add only a few
+            raise BadInput(f"a batch of readings may span at most {MAX_MONTHS} months; this one spans {len(months)}")
         conn.execute("select bando.month_partitions(%s::regclass, %s::timestamptz[])", (f"data.{layer.table}", times))
 
 

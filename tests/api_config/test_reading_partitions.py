@@ -148,3 +148,17 @@ def test_only_an_edit_role_may_add_a_month_and_only_to_a_table_partitioned_by_mo
         assert conn.execute(call, ("data.sensor_readings",)).fetchone() == (0,)  # made once
         conn.rollback()  # leave the samples' months as they were
     assert "sensor_readings_202301" not in months()
+
+
+def test_a_batch_spanning_too_many_months_is_refused_and_makes_none(server: str, sensor: str) -> None:
+    before = months()
+    lines = [reading(sensor, f"{2001 + k // 12}-{k % 12 + 1:02d}-10T08:00:00+07:00") for k in range(25)]
+    answer = httpx.post(
+        f"{server}/internal/ogc/collections/{LAYER}/items",
+        content="\n".join(json.dumps(x) for x in lines),
+        headers={**HEADERS, "Content-Type": "application/x-ndjson"},
+        timeout=60,
+    )
+    assert answer.status_code == 400 and "at most 24 months" in answer.text
+    assert months() == before
+    assert len(post_lines(server, lines[:24])) == 24  # two years in one batch are fine

@@ -127,3 +127,46 @@ def test_readings_of_three_months_land_in_three_partitions(loaded: list, tmp_pat
     finally:
         assert run_load(LAYER, SAMPLE, OPTIONS).outcome == "published"
     assert list(per_partition()) == ["sensor_readings_202510"] and children() == {"sensor_readings_202510"} | ready()
+
+
+def test_prune_of_a_plain_table_published_before_partitioning_deletes_its_expired_rows(loaded: list) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from bando.pipelines.retention import prune
+
+    readings = next(x for x in catalogue.load(get_settings().layers_dir) if x.id == LAYER)
+    layer = readings.model_copy(update={"id": "plain_readings"})
+    times = ["2019-01-10T08:00:00+07:00", "2019-02-10T08:00:00+07:00", "2026-01-10T08:00:00+07:00"]
+    with psycopg.connect(db.database_url()) as conn:
+        conn.execute("create table data.plain_readings (like data.sensor_readings)")
+        try:
+            for fid, at in enumerate(times, start=1):
+                conn.execute(
+                    'insert into data.plain_readings (fid, "maCamBien", "thoiGian", "giaTri") values (%s, %s, %s, 1)',
+                    (fid, "PM25-01", at),
+                )
+                conn.execute(
+                    "insert into bando.audit (token, layer, fid, operation) values ('t', 'plain_readings', %s, 'create')",
+                    (fid,),
+                )
+                conn.execute(
+                    "insert into bando.feature_history (layer, fid, properties, public)"
+                    " values ('plain_readings', %s, '{}', '{}')",
+                    (fid,),
+                )
+            conn.execute(
+                "insert into bando.layer_state (layer, lineage_id, row_count)"
+                " select 'plain_readings', lineage_id, 3 from bando.layer_state where layer = %s",
+                (LAYER,),
+            )
+            cut_after_february = datetime(2020, 2, 15, tzinfo=timezone(timedelta(hours=7)))
+            assert prune(conn, layer, 12, now=cut_after_february) == 2
+            assert conn.execute("select fid from data.plain_readings").fetchall() == [(3,)]
+            for table in ("audit", "feature_history"):
+                left = conn.execute(f"select fid from bando.{table} where layer = 'plain_readings'").fetchall()
+                assert left == [(3,)]
+            assert conn.execute(
+                "select row_count from bando.layer_state where layer = 'plain_readings'"
+            ).fetchall() == [(1,)]
+        finally:
+            conn.rollback()

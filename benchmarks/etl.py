@@ -7,7 +7,10 @@ It starts a private embedded cluster, loads each file with each tool into the sa
 database and prints wall time, rows/s and peak RSS side by side, bando's ratio to
 ogr2ogr in the same run, bando's phases, one vs two Dask workers, and a smaller
 bando run to show that memory does not grow with the input. bando's runs include
-everything a steward gets: validation, set checks, indexes, ANALYZE and the publish.
+everything a steward waits for until the layer is live: validation, set checks,
+indexes, ANALYZE and the publish. The open-data files that follow the publish are
+timed on their own row (``bando downloads``), and so is a second delivery of the same
+parcels onto the published layer (what the features' history costs when nothing changed).
 
 The cluster runs as bando ships it — WAL for replicas and PITR, archived (``BANDO_DB_ARCHIVE``).
 What that costs is measured by loading the big file once more with the cluster restarted
@@ -52,10 +55,13 @@ def reset_command(url: str) -> list[str]:
     ]
 
 
-def bando(url: str, path: Path, rows: int, env: dict[str, str], label: str, workers: int = 1) -> tuple[Run, dict]:
-    """One bando load from an empty layer (like the peers); returns the run and its phases."""
-    subprocess.run(reset_command(url), check=True)
-    cmd = [str(BIN / "bando"), "load", "parcels", str(path), "--force", "--workers", str(workers)]
+def bando(
+    url: str, path: Path, rows: int, env: dict[str, str], label: str, workers: int = 1, reset: bool = True
+) -> tuple[Run, dict]:
+    """One bando load, from an empty layer (like the peers) unless ``reset`` is off; returns the run and its phases."""
+    if reset:
+        subprocess.run(reset_command(url), check=True)
+    cmd = [str(BIN / "bando"), "load", "parcels", str(path), "--force", "--workers", str(workers), "--no-downloads"]
     run = timed(label, cmd, rows, env)
     reports = sorted((Path(env["BANDO_HOME"]) / "reports").glob("parcels-*.json"), key=lambda p: p.stat().st_mtime)
     phases = json.loads(reports[-1].read_text(encoding="utf-8")).get("phases", {}) if reports else {}
@@ -83,6 +89,15 @@ def main() -> None:
     one, phases = bando(url, big, args.rows, env, f"bando load ({args.rows:,})")
     runs.append(one)
     all_phases = {one.name: phases}
+    runs.append(
+        timed(
+            f"bando downloads (6 formats, {args.rows:,})", [str(BIN / "bando"), "downloads", "parcels"], args.rows, env
+        )
+    )
+    again, all_phases["same delivery again"] = bando(
+        url, big, args.rows, env, f"bando, same delivery again ({args.rows:,})", reset=False
+    )
+    runs.append(again)
     two = None
     if not args.no_workers:
         two, all_phases["2 workers"] = bando(url, big, args.rows, env, f"bando, 2 Dask workers ({args.rows:,})", 2)

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from bando import db
 from bando.cli import ops
-from bando.errors import BadInput, BandoError
+from bando.errors import BadInput, BandoError, NotFound
 from bando.pipelines.publish import Version
 from bando.pipelines.report import LoadResult
 from bando.settings import get_settings
@@ -191,6 +191,12 @@ def load_cmd(
         list[Path] | None,
         typer.Option(help="a document of the plan version (decision PDF, report, drawing); repeatable"),
     ] = None,
+    downloads: Annotated[
+        bool,
+        typer.Option(
+            "--downloads/--no-downloads", help="write the open-data files once published (else `bando downloads`)"
+        ),
+    ] = True,
 ) -> None:
     """Load one delivery (a file, or a folder or zip of files) into a layer: validate, publish atomically."""
     from bando.pipelines import documents
@@ -213,6 +219,7 @@ def load_cmd(
         version=_version(version_id, decision, decision_date, authority, valid_from, draft),
         workers=workers,
         scheduler=scheduler,
+        downloads=downloads,
     )
     from bando.cli.report import LoadProgress
 
@@ -224,6 +231,42 @@ def load_cmd(
     if document and version_id and not dry_run:
         for d in documents.attach(layer, version_id, document):
             out.print(f"document {d.name}: {d.size_bytes:,} bytes, sha256 {d.sha256}")
+
+
+@app.command("downloads")
+def downloads_cmd(
+    layers: Annotated[
+        list[str] | None, typer.Argument(help="layer ids (default: every published vector layer)")
+    ] = None,
+) -> None:
+    """Write the open-data files (GeoPackage, GeoJSON, CSV, Shapefile, GeoParquet, FlatGeobuf) of published layers."""
+    import json
+    import time
+
+    from bando import downloads
+    from bando.layers.catalogue import load as load_catalogue
+    from bando.pipelines import opendata
+    from bando.province import configured
+
+    settings = get_settings()
+    catalogue = load_catalogue(settings.layers_dir)
+    chosen = [catalogue.get(layer_id) for layer_id in layers] if layers else list(catalogue)
+    with db.connect(db.database_url(settings)) as conn:
+        published = {r[0] for r in conn.execute("select layer from bando.layer_state").fetchall()}
+    for layer in chosen:
+        if layer.kind != "vector" or layer.geometry is None:
+            if layers:
+                raise BadInput(f"layer {layer.id!r} has no open-data files: only vector layers do")
+            continue
+        if layer.id not in published:
+            if layers:
+                raise NotFound(f"layer {layer.id!r} is not published: load it first")
+            continue
+        started = time.perf_counter()
+        folder = opendata.export(layer, db.database_url(settings), settings, configured(settings))
+        took = time.perf_counter() - started
+        files = json.loads((folder / downloads.MANIFEST).read_text(encoding="utf-8"))["files"]
+        out.print(f"{layer.id}: {len(files)} files in {took:.1f} s → {folder}")
 
 
 @app.command("consultation")

@@ -58,6 +58,7 @@ class LoadOptions:
     batch_size: int = 50_000
     workers: int | None = None  # Dask workers (None: BANDO_LOAD_WORKERS; 1: in this process)
     scheduler: str | None = None  # a Dask scheduler's address (None: BANDO_DASK_SCHEDULER)
+    downloads: bool = True  # write the open-data files once published (else `bando downloads` later)
 
 
 ENCODINGS = ("auto", "utf-8", "tcvn3", "vni", "cp1258")
@@ -110,7 +111,7 @@ def run_load(
         raise BadInput(f"layer {layer.id!r} is not versioned; drop --version-id")
     srid = province.storage_srid(layer.storage_crs) if layer.geometry else None
     version_id = opts.version.id if opts.version else None
-    return accounted(
+    result = accounted(
         layer.id,
         source,
         url=url,
@@ -125,6 +126,10 @@ def run_load(
             layer, source, opts, url, srid, province, lineage, result, progress, s.home / "unpacked"
         ),
     )
+    if opts.downloads and result.outcome == "published":  # the layer is live already; files follow
+        with result.phase("open-data downloads"):
+            opendata.export_after_publish(layer, url, s, province)
+    return result
 
 
 def _build(
@@ -211,8 +216,6 @@ def _build_files(
                         conn, layer, opened, opts, srid, extent, staging_ident, base, lineage, result, tally, progress
                     )
             _check_and_publish(conn, layer, opts, srid, staging, base, read, delivered, lineage, result, tally)
-            if result.outcome == "published":
-                opendata.export_after_publish(layer, url, get_settings(), province)
     finally:
         if spread:
             parallel.drop_staging(url, staging)  # already gone when published (renamed into data)

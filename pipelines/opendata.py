@@ -23,20 +23,25 @@ import shutil
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import pandas as pd
+import numpy as np
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pyogrio
 import shapely
 from psycopg import sql
+from pyproj import CRS, Transformer
 
 from bando import downloads
+from bando.crs import transformer
 from bando.layers.model import Layer
+from bando.pipelines.attributes import ARROW_TYPES
 from bando.province import Province
 from bando.publisher import publisher
 from bando.settings import Settings
@@ -56,6 +61,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "fgb": ("FlatGeobuf", "application/flatgeobuf"),
 }
 VERSION_FIELDS = ("version_id", "valid_from", "valid_to")
+BATCH = 50_000  # rows per round trip and per written batch: memory follows this, not the layer
 
 
 def export_after_publish(layer: Layer, url: str, settings: Settings, province: Province) -> None:
@@ -88,9 +94,12 @@ def export(layer: Layer, url: str, settings: Settings, province: Province) -> Pa
                     about["draft"] = True  # on view for comment, never in force
                 sets.append((f"{layer.id}-{downloads.safe_name(version)}", about))
             files = []
+            srid = province.storage_srid(layer.storage_crs)
+            spool = folder / ".rows.arrow"
             for stem, which in sets:
-                frame = _read(conn, layer, province, str(which["id"]) if which else None)
-                files += _write_all(frame, folder, stem, layer.id, which, published.date())
+                count = _spool(conn, layer, str(which["id"]) if which else None, spool)
+                files += _write_all(layer, spool, count, srid, folder, stem, which, published.date())
+            spool.unlink()
         doc = _manifest(layer, settings, province, lineage, published.date(), files)
         (folder / downloads.MANIFEST).write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         final = base / str(lineage)
@@ -111,24 +120,63 @@ def _columns(layer: Layer) -> list[str]:
     return names + list(VERSION_FIELDS) if layer.versioned else names
 
 
-def _read(conn: psycopg.Connection, layer: Layer, province: Province, version: str | None) -> gpd.GeoDataFrame:
-    """The public columns of the published rows (one version's, or the current ones)."""
-    cols = _columns(layer)
+def _schema(layer: Layer) -> pa.Schema:
+    types = {f.name: ARROW_TYPES[f.type] for f in layer.fields} | {
+        "fid": pa.int64(),
+        "version_id": pa.string(),
+        "valid_from": pa.date32(),
+        "valid_to": pa.date32(),
+    }
+    return pa.schema([(c, types[c]) for c in _columns(layer)] + [("geometry", pa.binary())])
+
+
+def _spool(conn: psycopg.Connection, layer: Layer, version: str | None, path: Path) -> int:
+    """The public columns of the published rows (one version's, or the current ones) into an Arrow
+    file, batch by batch: every format is then written from it without holding the layer in memory."""
+    schema = _schema(layer)
     where = sql.SQL("true")
     params: list[Any] = []
     if layer.versioned:
         where = sql.SQL("version_id = %s") if version else sql.SQL("valid_to is null")
         params = [version] if version else []
     query = sql.SQL("select {cols}, st_asbinary(geom) from {table} where {where} order by fid").format(
-        cols=sql.SQL(", ").join(sql.Identifier(c) for c in cols),
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in _columns(layer)),
         table=sql.Identifier("data", layer.table),
         where=where,
     )
-    rows = conn.execute(query, params).fetchall()
-    frame = pd.DataFrame([r[:-1] for r in rows], columns=cols)
-    geometry = shapely.from_wkb([bytes(r[-1]) if r[-1] is not None else None for r in rows])
-    srid = province.storage_srid(layer.storage_crs)
-    return gpd.GeoDataFrame(frame, geometry=geometry, crs=f"EPSG:{srid}")
+    count = 0
+    with conn.cursor(name="bando_downloads") as cur, pa.ipc.new_file(str(path), schema) as out:
+        cur.itersize = BATCH
+        cur.execute(query, params)
+        while rows := cur.fetchmany(BATCH):
+            columns = list(zip(*rows, strict=True))
+            columns[-1] = tuple(bytes(g) if g is not None else None for g in columns[-1])
+            out.write_batch(
+                pa.record_batch([pa.array(c, type=t.type) for c, t in zip(columns, schema, strict=True)], schema)
+            )
+            count += len(rows)
+    return count
+
+
+def _batches(spool: Path, to_crs84: Transformer | None = None) -> pa.RecordBatchReader:
+    """The spooled rows again, one batch in memory at a time, optionally in CRS84.
+
+    Read, not memory-mapped: GDAL's GeoPackage writer touches its input buffers, and a
+    read-only mapping makes that a crash."""
+    source = pa.ipc.open_file(pa.OSFile(str(spool)))
+
+    def each() -> Iterator[pa.RecordBatch]:
+        for k in range(source.num_record_batches):
+            batch = source.get_batch(k)
+            if to_crs84 is not None:
+                geoms = shapely.from_wkb(batch.column("geometry").to_numpy(zero_copy_only=False))
+                moved = shapely.transform(geoms, lambda xy: np.column_stack(to_crs84.transform(xy[:, 0], xy[:, 1])))
+                batch = batch.set_column(
+                    batch.num_columns - 1, "geometry", pa.array(shapely.to_wkb(moved), pa.binary())
+                )
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(source.schema, each())
 
 
 def _old_versions(conn: psycopg.Connection, layer: Layer) -> list[tuple[str, date | None, date | None]]:
@@ -144,16 +192,25 @@ def _old_versions(conn: psycopg.Connection, layer: Layer) -> list[tuple[str, dat
 
 
 def _write_all(
-    frame: gpd.GeoDataFrame, folder: Path, stem: str, layer_id: str, version: dict | None, published: date
+    layer: Layer, spool: Path, count: int, srid: int, folder: Path, stem: str, version: dict | None, published: date
 ) -> list[dict[str, Any]]:
-    in_crs84 = frame.to_crs("OGC:CRS84")
+    storage = CRS.from_epsg(srid)
+    crs84 = transformer(storage, "OGC:CRS84")
+    kind = layer.geometry or "Unknown"
+    arrow: dict[str, Any] = {"geometry_name": "geometry", "geometry_type": kind, "layer": layer.id}
+
+    def ogr(path: Path, driver: str, to_crs84: bool = False, **options: Any) -> None:
+        crs = CRS.from_user_input("OGC:CRS84") if to_crs84 else storage
+        reader = _batches(spool, crs84 if to_crs84 else None)
+        pyogrio.write_arrow(reader, path, driver=driver, crs=crs.to_wkt(), **arrow, **options)
+
     writers: dict[str, Callable[[Path], None]] = {
-        "gpkg": lambda p: pyogrio.write_dataframe(frame, p, driver="GPKG", layer=layer_id),
-        "geojson": lambda p: pyogrio.write_dataframe(in_crs84, p, driver="GeoJSON", layer_options={"RFC7946": "YES"}),
-        "csv": lambda p: _csv(in_crs84, p),
-        "shp.zip": lambda p: _shapefile_zip(frame, p, stem),
-        "parquet": lambda p: frame.to_parquet(p, index=False),
-        "fgb": lambda p: pyogrio.write_dataframe(frame, p, driver="FlatGeobuf", layer=layer_id),
+        "gpkg": lambda p: ogr(p, "GPKG"),
+        "geojson": lambda p: ogr(p, "GeoJSON", True, layer_options={"RFC7946": "YES"}),
+        "csv": lambda p: _csv(_batches(spool, crs84), p),
+        "shp.zip": lambda p: _shapefile_zip(lambda shp: ogr(shp, "ESRI Shapefile", encoding="UTF-8"), p, stem),
+        "parquet": lambda p: _parquet(_batches(spool), p, storage, kind),
+        "fgb": lambda p: ogr(p, "FlatGeobuf"),
     }
     out = []
     for ext, write in writers.items():
@@ -167,7 +224,7 @@ def _write_all(
             "mediaType": media,
             "size": path.stat().st_size,
             "sha256": _sha256(path),
-            "features": len(frame),
+            "features": count,
             "dataDate": (version or {}).get("valid_from") or published,
         }
         if version:
@@ -176,18 +233,37 @@ def _write_all(
     return out
 
 
-def _csv(frame: gpd.GeoDataFrame, path: Path) -> None:
-    table = pd.DataFrame(frame.drop(columns="geometry"))
-    table["wkt"] = shapely.to_wkt(frame.geometry.values, rounding_precision=7)
-    table.to_csv(path, index=False, encoding="utf-8")
+def _csv(reader: pa.RecordBatchReader, path: Path) -> None:
+    """CSV with the geometry as WKT (7 decimals of a degree: about a centimetre)."""
+    schema = reader.schema.remove(reader.schema.get_field_index("geometry")).append(pa.field("wkt", pa.string()))
+    with pacsv.CSVWriter(str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as out:
+        for batch in reader:
+            wkt = shapely.to_wkt(
+                shapely.from_wkb(batch.column("geometry").to_numpy(zero_copy_only=False)), rounding_precision=7
+            )
+            rest = batch.drop_columns(["geometry"])
+            out.write_batch(pa.record_batch([*rest.columns, pa.array(wkt, pa.string())], schema))
 
 
-def _shapefile_zip(frame: gpd.GeoDataFrame, path: Path, stem: str) -> None:
+def _parquet(reader: pa.RecordBatchReader, path: Path, crs: CRS, kind: str) -> None:
+    """GeoParquet 1.0: WKB geometry, its CRS as PROJJSON in the file's ``geo`` metadata."""
+    geo = {
+        "version": "1.0.0",
+        "primary_column": "geometry",
+        "columns": {"geometry": {"encoding": "WKB", "geometry_types": [kind], "crs": crs.to_json_dict()}},
+    }
+    schema = reader.schema.with_metadata({b"geo": json.dumps(geo).encode()})
+    with pq.ParquetWriter(str(path), schema) as out:
+        for batch in reader:
+            out.write_batch(batch.replace_schema_metadata(schema.metadata))
+
+
+def _shapefile_zip(write: Callable[[Path], None], path: Path, stem: str) -> None:
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         shp = Path(tmp) / f"{stem}.shp"
         with warnings.catch_warnings():  # names over 10 characters are cut: the format's limit, said in the README
             warnings.filterwarnings("ignore", "Normalized/laundered field name", RuntimeWarning)
-            pyogrio.write_dataframe(frame, shp, driver="ESRI Shapefile", encoding="UTF-8")
+            write(shp)
         cpg = shp.with_suffix(".cpg")
         if not cpg.exists():
             cpg.write_text("UTF-8", encoding="ascii")

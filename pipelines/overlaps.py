@@ -2,13 +2,15 @@
 
 Testing every neighbouring pair with ``ST_Relate`` costs the same on a clean coverage
 as on a broken one: a million parcels have four million neighbours. Here an STRtree
-query with the exact ``intersects`` predicate (prepared, vectorised, GIL released)
-finds the pairs that meet; for polygons "interiors meet" is "intersects and does not
-touch", the same answer as the relate pattern ``2********``; only those pairs pay for
-an intersection and its area. Work is done per partition (a commune), plus a band:
-the parcels whose box reaches another partition's extent are checked against that
-partition's band once both have been seen, and dropped when all their neighbours
-have, so memory follows one partition and its open borders, not the layer.
+query finds the pairs whose boxes meet; for the pairs of convex quadrilaterals (most
+parcels) a compiled separating-axis bound proves most of them cannot overlap by more
+than the tolerance, without GEOS. Only the rest pay for GEOS: for polygons "interiors
+meet" is "intersects and does not touch", the same answer as the relate pattern
+``2********``, and only those pairs pay for an intersection and its area. Work is done
+per partition (a commune), plus a band: the parcels whose box reaches another
+partition's extent are checked against that partition's band once both have been seen,
+and dropped when all their neighbours have, so memory follows one partition and its
+open borders, not the layer.
 """
 
 from __future__ import annotations
@@ -16,12 +18,34 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import shapely
 from shapely import STRtree
 
 #: (lower fid, higher fid, shared area in m²)
 Pair = tuple[int, int, float]
+
+
+@dataclass(frozen=True)
+class Rings:
+    """The exterior rings of a partition's single-part, hole-free polygons, flat for the compiled bound."""
+
+    simple: np.ndarray  # bool per geometry: one polygon without holes
+    xy: np.ndarray  # (total vertices, 2): every ring, closed, one after the other
+    start: np.ndarray  # per geometry: its ring's first row in xy
+    count: np.ndarray  # per geometry: its ring's number of vertices (0 if not simple)
+
+    @classmethod
+    def of(cls, geoms: np.ndarray) -> Rings:
+        single = shapely.get_num_geometries(geoms) == 1
+        polys = np.where(single, shapely.get_geometry(geoms, 0), None)
+        simple = single & (shapely.get_num_interior_rings(polys) == 0)
+        count = np.zeros(len(geoms), dtype=np.int64)
+        rings = shapely.get_exterior_ring(polys[simple])
+        count[simple] = shapely.get_num_coordinates(rings)
+        start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+        return cls(simple, shapely.get_coordinates(rings), start, count)
 
 
 @dataclass
@@ -31,97 +55,95 @@ class Part:
     key: Hashable
     fids: np.ndarray
     geoms: np.ndarray
-    convex: np.ndarray | None = None  # one convex quadrilateral? (computed once, see quads)
-    corners: np.ndarray | None = None
+    _rings: Rings | None = None  # computed once, when first asked
 
-    def shape(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.convex is None or self.corners is None:
-            self.convex, self.corners = quads(self.geoms)
-        return self.convex, self.corners
+    def rings(self) -> Rings:
+        if self._rings is None:
+            self._rings = Rings.of(self.geoms)
+        return self._rings
 
     def subset(self, mask: np.ndarray) -> Part:
-        convex, corners = self.shape()
-        return Part(self.key, self.fids[mask], self.geoms[mask], convex[mask], corners[mask])
+        return Part(self.key, self.fids[mask], self.geoms[mask])
 
 
-def quads(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which geometries are one convex quadrilateral, and their corners (n, 4, 2) relative to nothing."""
-    n = len(geoms)
-    corners = np.zeros((n, 4, 2))
-    single = shapely.get_num_geometries(geoms) == 1
-    polys = np.where(single, shapely.get_geometry(geoms, 0), None)
-    ok = single & (shapely.get_num_interior_rings(polys) == 0)
-    rings = shapely.get_exterior_ring(polys[ok])
-    five = shapely.get_num_coordinates(rings) == 5
-    idx = np.flatnonzero(ok)[five]
-    ok[:] = False
-    if len(idx):
-        xy = shapely.get_coordinates(rings[five]).reshape(-1, 5, 2)[:, :4]
-        edges = np.roll(xy, -1, axis=1) - xy
-        turn = (
-            edges[:, :, 0] * np.roll(edges, -1, axis=1)[:, :, 1] - edges[:, :, 1] * np.roll(edges, -1, axis=1)[:, :, 0]
-        )
-        convex = np.all(turn >= 0, axis=1) | np.all(turn <= 0, axis=1)
-        ok[idx[convex]] = True
-        corners[idx] = xy
-    return ok, corners
+def _bounds_py(
+    xa: np.ndarray, sa: np.ndarray, na: np.ndarray, xb: np.ndarray, sb: np.ndarray, nb: np.ndarray
+) -> np.ndarray:  # pragma: no cover (compiled)
+    out = np.empty(len(sa))
+    for k in range(len(sa)):
+        if na[k] == 0 or nb[k] == 0:  # not a simple polygon: nothing proved
+            out[k] = np.inf
+            continue
+        a0, a1, b0, b1 = sa[k], sa[k] + na[k], sb[k], sb[k] + nb[k]
+        ox, oy = xa[a0, 0], xa[a0, 1]  # small numbers keep their precision
+        best = np.inf
+        for side in range(2):
+            xs, e0, e1 = (xa, a0, a1) if side == 0 else (xb, b0, b1)
+            for e in range(e0, e1 - 1):
+                ux, uy = xs[e + 1, 0] - xs[e, 0], xs[e + 1, 1] - xs[e, 1]
+                length = np.sqrt(ux * ux + uy * uy)
+                if length == 0.0:
+                    continue
+                ux, uy = ux / length, uy / length
+                an0, an1, au0, au1 = np.inf, -np.inf, np.inf, -np.inf
+                for q in range(a0, a1):
+                    x, y = xa[q, 0] - ox, xa[q, 1] - oy
+                    dn, du = ux * y - uy * x, ux * x + uy * y
+                    an0, an1, au0, au1 = min(an0, dn), max(an1, dn), min(au0, du), max(au1, du)
+                bn0, bn1, bu0, bu1 = np.inf, -np.inf, np.inf, -np.inf
+                for q in range(b0, b1):
+                    x, y = xb[q, 0] - ox, xb[q, 1] - oy
+                    dn, du = ux * y - uy * x, ux * x + uy * y
+                    bn0, bn1, bu0, bu1 = min(bn0, dn), max(bn1, dn), min(bu0, du), max(bu1, du)
+                depth = min(an1, bn1) - max(an0, bn0)
+                if depth <= 0.0:
+                    best = 0.0
+                    break
+                best = min(best, depth * min(au1 - au0, bu1 - bu0))
+            if best == 0.0:
+                break
+        out[k] = best
+    return out
 
 
-NEXT = np.array([1, 2, 3, 0])
+try:
+    _bounds = numba.njit(nogil=True, cache=True)(_bounds_py)
+except RuntimeError:  # no writable place for numba's cache (a read-only install): compile in each process
+    _bounds = numba.njit(nogil=True)(_bounds_py)
 
 
-def _clipped_area(p: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Area of each convex polygon p (m, 4, 2) on the side d >= 0 of a line (d: signed distances)."""
-    p1, d1 = p[:, NEXT], d[:, NEXT]
-    inside, inside1 = d >= 0, d1 >= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(inside != inside1, d / (d - d1), 0.0)
-    x = p + t[..., None] * (p1 - p)
-    start = np.where(inside[..., None], p, x)
-    end = np.where(inside1[..., None], p1, x)
-    cross = start[..., 0] * end[..., 1] - start[..., 1] * end[..., 0]
-    twice = np.where(inside | inside1, cross, 0.0).sum(axis=1)
-    leave = inside & ~inside1  # the clipped boundary runs back along the line from the exit to the entry
-    enter = ~inside & inside1
-    exit_pt = (x * leave[..., None]).sum(axis=1)
-    entry_pt = (x * enter[..., None]).sum(axis=1)
-    clipped = leave.any(axis=1)
-    twice += np.where(clipped, exit_pt[:, 0] * entry_pt[:, 1] - exit_pt[:, 1] * entry_pt[:, 0], 0.0)
-    return np.abs(twice) / 2
+def overlap_bound(ra: Rings, i: np.ndarray, rb: Rings, j: np.ndarray) -> np.ndarray:
+    """An upper bound of area(a[i] ∩ b[j]) for pairs of simple polygons, by separating axes.
 
-
-def overlap_bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """An upper bound of area(a ∩ b) for convex quadrilaterals: a clipped by each of b's edges, the least.
-
-    b is the intersection of its edges' half-planes, so a ∩ b lies in a ∩ each of them;
-    along a shared edge with float noise that is a sliver of ~1e-9 m², which proves the
-    pair cannot overlap by more than the tolerance without asking GEOS for the overlay.
+    Along the normal of each edge of either ring, the pair's projections overlap by some
+    depth; a ∩ b lies in that strip, no wider along the edge than the narrower of the two,
+    so depth × width bounds the area, for any shapes (0 when an axis separates them). For
+    neighbours along a shared edge with float noise the depth is ~1e-9 m, which proves the
+    pair cannot overlap by more than the tolerance without asking GEOS for the overlay
+    (tight for convex rings; a concave one may not be proved, and goes to GEOS). Compiled
+    with numba, the GIL released: ~0.2 µs a pair, where GEOS's ``intersects`` alone is ~4 µs.
     """
-    origin = a[:, :1, :]
-    a, b = a - origin, b - origin  # small numbers: the area keeps its precision
-    signed = (b[:, :, 0] * b[:, NEXT, 1] - b[:, :, 1] * b[:, NEXT, 0]).sum(axis=1)
-    b = np.where((signed < 0)[:, None, None], b[:, ::-1, :], b)  # counter-clockwise: inside is on the left
-    bound = np.full(len(a), np.inf)
-    for k in range(4):
-        p, q = b[:, k, :], b[:, (k + 1) % 4, :]
-        e = q - p
-        d = e[:, None, 0] * (a[..., 1] - p[:, None, 1]) - e[:, None, 1] * (a[..., 0] - p[:, None, 0])
-        bound = np.minimum(bound, _clipped_area(a, d))
-    return bound
+    return _bounds(ra.xy, ra.start[i], ra.count[i], rb.xy, rb.start[j], rb.count[j])
+
+
+def pair_bounds(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`overlap_bound` of a[k] and b[k] for two arrays of simple polygons."""
+    index = np.arange(len(a))
+    return overlap_bound(Rings.of(a), index, Rings.of(b), index)
 
 
 def _true_overlaps(a: Part, i: np.ndarray, b: Part, j: np.ndarray, base: int, tol: float) -> list[Pair]:
-    """Of candidate pairs (a[i], b[j]) that intersect, keep those with a new row, meeting interiors, area > tol."""
+    """Of candidate pairs (a[i], b[j]) whose boxes meet, keep those with a new row, meeting interiors, area > tol."""
     new = (a.fids[i] > base) | (b.fids[j] > base)
     i, j = i[new], j[new]
-    (qa, ca), (qb, cb) = a.shape(), b.shape()
-    both = np.flatnonzero(qa[i] & qb[j])
-    if len(both):  # convex quadrilaterals (most parcels): a bound rules most pairs out without GEOS
+    ra, rb = a.rings(), b.rings()
+    both = np.flatnonzero(ra.simple[i] & rb.simple[j])
+    if len(both):  # simple polygons (nearly all parcels): a bound rules most pairs out without GEOS
         small = np.zeros(len(i), dtype=bool)
-        small[both] = overlap_bound(ca[i[both]], cb[j[both]]) <= tol * 0.5
+        small[both] = overlap_bound(ra, i[both], rb, j[both]) <= tol * 0.5
         i, j = i[~small], j[~small]
     fa, ga, fb, gb = a.fids[i], a.geoms[i], b.fids[j], b.geoms[j]
-    inside = ~shapely.touches(ga, gb)
+    inside = shapely.intersects(ga, gb) & ~shapely.touches(ga, gb)
     fa, ga, fb, gb = fa[inside], ga[inside], fb[inside], gb[inside]
     if not len(fa):
         return []
@@ -135,7 +157,7 @@ def within(part: Part, base: int, tol: float) -> list[Pair]:
     """Overlapping pairs inside one partition (at least one row newer than ``base``)."""
     if len(part.geoms) < 2 or part.fids.max() <= base:
         return []
-    i, j = STRtree(part.geoms).query(part.geoms, predicate="intersects")
+    i, j = STRtree(part.geoms).query(part.geoms)
     keep = i < j
     return _true_overlaps(part, i[keep], part, j[keep], base, tol)
 
@@ -144,7 +166,7 @@ def across(a: Part, b: Part, base: int, tol: float) -> list[Pair]:
     """Overlapping pairs with one row in each of two partitions."""
     if not len(a.geoms) or not len(b.geoms):
         return []
-    i, j = STRtree(b.geoms).query(a.geoms, predicate="intersects")
+    i, j = STRtree(b.geoms).query(a.geoms)
     return _true_overlaps(a, i, b, j, base, tol)
 
 

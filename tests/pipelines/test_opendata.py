@@ -117,18 +117,41 @@ def test_a_failed_export_leaves_the_previous_downloads(loaded: list, database: s
     settings = get_settings()
     layer = next(layer for layer in VECTOR if layer.id == "roads")
     before = downloads.manifest(settings, "roads")
-    real = pyogrio.write_dataframe
+    real = pyogrio.write_arrow
 
-    def failing(frame, path, driver=None, **kw):  # type: ignore[no-untyped-def]
+    def failing(rows, path, driver=None, **kw):  # type: ignore[no-untyped-def]
         if driver == "FlatGeobuf":
             Path(path).write_bytes(b"half")
             raise OSError("disk full")
-        return real(frame, path, driver=driver, **kw)
+        return real(rows, path, driver=driver, **kw)
 
-    monkeypatch.setattr(opendata.pyogrio, "write_dataframe", failing)
+    monkeypatch.setattr(opendata.pyogrio, "write_arrow", failing)
     with pytest.raises(OSError):
         opendata.export(layer, database, settings, configured(settings))
     assert downloads.manifest(settings, "roads") == before
     base = downloads.root(settings) / "roads"
     assert not [p.name for p in base.iterdir() if p.name.startswith(".")], "no half-written folder is left"
     opendata.export_after_publish(layer, database, settings, configured(settings))  # logged, not raised
+
+
+def test_load_without_downloads_then_bando_downloads_writes_them(loaded: list, bando_bin: str) -> None:
+    """A big delivery can go live first and have its files written after, by one command."""
+    from tests.conftest import ROOT, cli_env
+
+    settings = get_settings()
+    before = downloads.manifest(settings, "roads")
+    source = ROOT / "data_samples" / "hung_yen" / "roads.geojson"
+    run = subprocess.run(
+        [bando_bin, "load", "roads", str(source), "--force", "--no-downloads"],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
+    assert run.returncode == 0, run.stderr[-500:]
+    assert downloads.manifest(settings, "roads") == before  # published, files untouched
+    run = subprocess.run([bando_bin, "downloads", "roads"], capture_output=True, text=True, env=cli_env())
+    assert run.returncode == 0 and "roads: 6 files" in run.stdout, run.stdout + run.stderr
+    after = downloads.manifest(settings, "roads")
+    assert after["lineage"] > before["lineage"]
+    refused = subprocess.run([bando_bin, "downloads", "flood_depth"], capture_output=True, text=True, env=cli_env())
+    assert refused.returncode != 0 and "only vector layers" in refused.stdout + refused.stderr

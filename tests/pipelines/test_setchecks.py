@@ -14,7 +14,7 @@ from bando.layers.catalogue import load as load_catalogue
 from bando.layers.tables import create_table, index_statements
 from bando.pipelines import setchecks
 from bando.pipelines.load import LoadOptions, run_load
-from bando.pipelines.overlaps import Part, within
+from bando.pipelines.overlaps import Part, pair_bounds, within
 
 X0, Y0 = 605_000.0, 2_255_000.0  # in Hưng Yên (EPSG:9209), away from the samples and other tests' parcels
 REFERENCE = (
@@ -119,3 +119,26 @@ def test_touching_parcels_that_share_vertices_are_not_overlaps() -> None:
     moved[7] = shapely.affinity.translate(moved[7], 2.0, 0)
     pairs = within(Part("x", part.fids, moved), 0, 0.5)
     assert sorted((a, b) for a, b, _ in pairs) == [(8, 58)]
+
+
+def test_the_separating_axis_bound_never_falls_below_the_true_overlap() -> None:
+    """The compiled bound may rule a pair out only if GEOS would find it small too."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    centre = rng.uniform(0, 30, (n, 2)) + (X0, Y0)
+    angle = np.sort(rng.uniform(0, 2 * np.pi, (n, 4)), axis=1)  # convex: corners on an ellipse, in order
+    radius = rng.uniform(3, 15, (n, 1))
+    quads = np.stack([np.cos(angle), np.sin(angle)], axis=-1) * radius[..., None] + centre[:, None, :]
+    a, b = shapely.polygons(quads[: n // 2]), shapely.polygons(quads[n // 2 :])
+    a[:50] = shapely.buffer(a[:50], 2.0)  # rounded: many vertices
+    a[50:100] = shapely.difference(a[50:100], shapely.buffer(shapely.centroid(a[50:100]), 1.0))  # concave notch
+    a = np.where(shapely.get_num_interior_rings(a) == 0, a, shapely.polygons(shapely.get_exterior_ring(a)))
+    bound = pair_bounds(a, b)
+    truth = shapely.area(shapely.intersection(a, b))
+    assert np.all(bound >= truth - 1e-6)
+    assert (truth == 0).any() and (bound[truth == 0] == 0).any()  # separated pairs cost nothing further
+    itself = shapely.transform(a, lambda xy: xy + 1e-9)
+    assert np.all(pair_bounds(a, itself) >= shapely.area(a) - 1e-6)  # nor a parcel on itself
+    box = shapely.box(X0, Y0, X0 + 20, Y0 + 20)
+    beside = shapely.box(X0 + 20 + 1e-9, Y0 + 1e-9, X0 + 40, Y0 + 20)  # shares an edge, with survey noise
+    assert pair_bounds(np.array([box]), np.array([beside]))[0] < 1e-6

@@ -51,7 +51,8 @@ def reset_command(url: str) -> list[str]:
         "psql",
         url,
         "-qc",
-        "drop table if exists data.parcels; delete from bando.layer_state where layer = 'parcels'",
+        "drop table if exists data.parcels; delete from bando.layer_state where layer = 'parcels';"
+        " delete from bando.feature_history where layer = 'parcels'; delete from bando.audit where layer = 'parcels'",
     ]
 
 

@@ -197,13 +197,14 @@ class Borders:
         hit[g[e != own]] = True
         return part.subset(hit)
 
-    def add(self, band: Part) -> list[Pair]:
-        """Check a partition's band against the neighbours seen so far; forget finished bands."""
-        found: list[Pair] = []
+    def add(self, band: Part) -> list[tuple[Part, Part]]:
+        """The neighbours' bands seen so far that a partition's band must be checked against
+        (with :func:`across`, on any thread); finished bands are forgotten."""
+        found: list[tuple[Part, Part]] = []
         for q in self.neighbours[band.key]:
             other = self.bands.get(q)
             if other is not None:
-                found += across(band, other, self.base, self.tol)
+                found.append((band, other))
                 self.waiting[q] -= 1
                 if self.waiting[q] == 0:
                     del self.bands[q]

@@ -22,7 +22,7 @@ from psycopg import sql
 
 from bando.layers.model import Layer
 from bando.pipelines.normalise import Issue
-from bando.pipelines.overlaps import Borders, Pair, Part, within
+from bando.pipelines.overlaps import Borders, Pair, Part, across, within
 
 FETCH = 20_000  # rows per round trip of the streaming read
 THREADS = 2
@@ -114,24 +114,28 @@ def find_overlaps(
     counts = {k: n for k, n, *_ in stats if k in wanted}
     borders = Borders({k: extents[k] for k in wanted}, base, tol)
     found: list[Pair] = []
-    pending: deque[Future] = deque()
+    pending: deque[Future] = deque()  # each partition: its own pairs and its band, in reading order
+    crossing: list[Future] = []  # band against band, as soon as both are known
     with ThreadPoolExecutor(THREADS) as pool:
+
+        def merge(future: Future) -> None:
+            pairs, band = future.result()
+            found.extend(pairs)
+            crossing.extend(pool.submit(across, a, b, base, tol) for a, b in borders.add(band))
+
         for p in _partitions(conn, table, part, scope, counts):
             pending.append(pool.submit(_one, p, borders, base, tol))
             while len(pending) > 2 * THREADS:
-                found += _merge(pending.popleft(), borders)
+                merge(pending.popleft())
         while pending:
-            found += _merge(pending.popleft(), borders)
+            merge(pending.popleft())
+        for f in crossing:
+            found.extend(f.result())
     return found
 
 
 def _one(p: Part, borders: Borders, base: int, tol: float) -> tuple[list[Pair], Part]:
     return within(p, base, tol), borders.band(p)
-
-
-def _merge(future: Future, borders: Borders) -> list[Pair]:
-    pairs, band = future.result()
-    return pairs + borders.add(band)
 
 
 def _with_neighbours(extents: dict, new: set) -> set:

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
 
 from bando import roles
-from bando.errors import BandoError, Unavailable
+from bando.errors import BadInput, BandoError, Unavailable
 from bando.layers.model import Layer
 
 HISTORY_COLUMNS = "layer, fid, valid_from, valid_to, properties, public, geom, audit_id"
+#: Readings are partitioned by calendar month in Vietnam's time; one write may span this many months.
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+MAX_MONTHS = 24
 
 
 class Busy(BandoError):
@@ -40,6 +44,13 @@ def begin(conn: psycopg.Connection, layer: Layer) -> None:
             f"edits of {layer.id!r} are not set up in this database: run `bando db up` "
             "(with BANDO_ADMIN_DATABASE_URL where DATABASE_URL may not create roles)"
         ) from None
+    # An edit's statements are short: JIT compiling them (chosen when a fast-growing table's
+    # statistics lag behind) costs more than they run.
+    conn.execute("set local jit = off")
+    if layer.monthly:
+        # A month's partition grows from empty within minutes; a generic plan cached while it was
+        # small would go on reading it whole (seq scans, hash joins) for every batch.
+        conn.execute("set local plan_cache_mode = force_custom_plan")
     row = conn.execute("select pg_try_advisory_xact_lock_shared(hashtext(%s))", (f"bando.load:{layer.id}",)).fetchone()
     if not row or not row[0]:
         raise Busy(f"a load of layer {layer.id!r} is running; retry when it has finished")
@@ -73,6 +84,20 @@ def current(conn: psycopg.Connection, layer: Layer, fid: int) -> tuple[str, dict
 def etag(conn: psycopg.Connection, layer: Layer, fid: int) -> str | None:
     row = conn.execute(sql.SQL("select md5(t::text) from {} t where fid = %s").format(table(layer)), (fid,)).fetchone()
     return row[0] if row else None
+
+
+def month_partitions(conn: psycopg.Connection, layer: Layer, rows: list[dict[str, Any]]) -> None:
+    """A layer of readings is partitioned by month: make sure the rows' months exist before writing them.
+
+    The owner's function ``bando.month_partitions`` adds a missing month (edit roles may not create
+    tables); a write spanning more than ``MAX_MONTHS`` months is refused (400) before any is made. A create calls it before touching the table, so a new month's partition never waits
+    on a lock its own transaction holds."""
+    if layer.monthly and layer.time_field:
+        times = list({row[layer.time_field] for row in rows if row.get(layer.time_field) is not None})
+        months = {(t.astimezone(VIETNAM).year, t.astimezone(VIETNAM).month) for t in times}
+        if len(months) > MAX_MONTHS:  # each new month is a table: a request may add only a few
+            raise BadInput(f"a batch of readings may span at most {MAX_MONTHS} months; this one spans {len(months)}")
+        conn.execute("select bando.month_partitions(%s::regclass, %s::timestamptz[])", (f"data.{layer.table}", times))
 
 
 def next_fids(conn: psycopg.Connection, layer: Layer, n: int) -> list[int]:
@@ -144,16 +169,19 @@ def audit(
 
 
 def audit_created(conn: psycopg.Connection, token: str, layer: Layer, fids: list[int]) -> None:
-    """One audit row per created feature, and its history opened — set-based, for batches of readings."""
+    """One audit row per created feature, and its history opened — set-based, for batches of readings.
+
+    The ids are given to both reads of the table: joined to the audit rows alone, a table partitioned
+    by month would be read whole (a hash join over every reading) instead of through its index."""
     conn.execute(
         sql.SQL(
             "with a as (insert into bando.audit (token, layer, fid, operation, after)"
             " select %s, %s, t.fid, 'create', {state} from {t} t where t.fid = any(%s) returning id, fid)"
             " insert into bando.feature_history (" + HISTORY_COLUMNS + ")"
             " select %s, t.fid, now(), null, to_jsonb(t) - 'fid' - 'geom', (to_jsonb(t) - 'fid' - 'geom') - %s::text[],"
-            " {geom}, a.id from {t} t join a on a.fid = t.fid"
+            " {geom}, a.id from {t} t join a on a.fid = t.fid where t.fid = any(%s)"
         ).format(state=_state(layer), t=table(layer), geom=sql.SQL("t.geom" if layer.geometry else "null")),
-        (token, layer.id, fids, layer.id, _restricted(layer)),
+        (token, layer.id, fids, layer.id, _restricted(layer), fids),
     )
 
 

@@ -388,6 +388,7 @@ class Write:
         rows = self._check([f.get("properties") or {} for f in features], self._geometries(features, flip), srid)
         with self.runtime.connection("internal") as conn:
             edits_sql.begin(conn, self.layer)
+            edits_sql.month_partitions(conn, self.layer, rows)
             fids = edits_sql.next_fids(conn, self.layer, len(rows))
             try:
                 edits_sql.insert(conn, self.layer, fids, rows)
@@ -422,6 +423,7 @@ class Write:
                     geometry, srid, flip = before.get("geometry"), self.runtime.srid(self.layer), False
             rows = self._check([properties], self._geometries([{"geometry": geometry}], flip), srid)
             edits_sql.close_history(conn, self.layer, fid)
+            edits_sql.month_partitions(conn, self.layer, rows)  # a reading moved to a month not seen yet
             try:
                 edits_sql.replace(conn, self.layer, fid, rows[0])
             except psycopg.errors.UniqueViolation:

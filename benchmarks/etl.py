@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument("--no-grid", action="store_true", help="skip the clean grid")
     parser.add_argument("--no-workers", action="store_true", help="skip the two-worker Dask run")
     parser.add_argument("--skip-wal-cost", action="store_true", help="no second load on minimal WAL")
+    parser.add_argument(
+        "--loads-only", action="store_true", help="no downloads row and no second delivery (e.g. at ten million)"
+    )
     args = parser.parse_args()
 
     env = cluster_env()
@@ -90,15 +93,13 @@ def main() -> None:
     one, phases = bando(url, big, args.rows, env, f"bando load ({args.rows:,})")
     runs.append(one)
     all_phases = {one.name: phases}
-    runs.append(
-        timed(
-            f"bando downloads (6 formats, {args.rows:,})", [str(BIN / "bando"), "downloads", "parcels"], args.rows, env
+    if not args.loads_only:
+        downloads = [str(BIN / "bando"), "downloads", "parcels"]
+        runs.append(timed(f"bando downloads (6 formats, {args.rows:,})", downloads, args.rows, env))
+        again, all_phases["same delivery again"] = bando(
+            url, big, args.rows, env, f"bando, same delivery again ({args.rows:,})", reset=False
         )
-    )
-    again, all_phases["same delivery again"] = bando(
-        url, big, args.rows, env, f"bando, same delivery again ({args.rows:,})", reset=False
-    )
-    runs.append(again)
+        runs.append(again)
     two = None
     if not args.no_workers:
         two, all_phases["2 workers"] = bando(url, big, args.rows, env, f"bando, 2 Dask workers ({args.rows:,})", 2)

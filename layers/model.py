@@ -349,6 +349,8 @@ class Layer(Strict):
         for name in self.key:
             if not self.field(name).required:
                 raise ValueError(f"key field {name!r} must be required")
+        if self.monthly:
+            self._check_monthly()
         return self
 
     def _check_search(self, search: Search, names: list[str]) -> None:
@@ -362,6 +364,23 @@ class Layer(Strict):
         for name in search.names:
             if self.field(name).type != "text":
                 raise ValueError(f"search: name field {name!r} must be text")
+
+    def _check_monthly(self) -> None:
+        """Readings are stored partitioned by month on the time field: PostgreSQL needs it in every
+        unique key and in every row, and a table has one way of being partitioned."""
+        assert self.time_field
+        time = self.field(self.time_field)
+        if time.type != "datetime" or not time.required:
+            raise ValueError(f"the time field {time.name!r} of a layer of readings must be a required datetime")
+        if self.key and time.name not in self.key:
+            raise ValueError(f"the key of a layer of readings must contain its time field {time.name!r}")
+        if self.versioned or self.partition:
+            raise ValueError("a layer of readings is partitioned by month: it cannot be versioned or partitioned")
+
+    @property
+    def monthly(self) -> bool:
+        """A layer of readings (a time series with alert thresholds): stored partitioned by month."""
+        return self.alert is not None and bool(self.time_field)
 
     def field(self, name: str) -> LayerField:
         for f in self.fields:

@@ -1,7 +1,10 @@
 """Table definitions derived from the catalogue: one place knows a layer's columns.
 
 Published layers live in schema ``data``; a load builds ``staging.<layer>_<lineage>``
-inside its own transaction and swaps it in (see :mod:`bando.pipelines.publish`).
+inside its own transaction and swaps it in (see :mod:`bando.pipelines.publish`). A layer of
+readings is partitioned by month on its time field (:mod:`bando.pipelines.partitions`), and
+PostgreSQL wants the partition column in its primary key: ``(fid, time)``. Ids stay unique all
+the same, because every writer allocates them above the highest the layer has had.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ def create_table(layer: Layer, schema: str, name: str, srid: int | None) -> sql.
 
 def index_statements(layer: Layer, schema: str, name: str) -> list[sql.Composed]:
     table = sql.Identifier(schema, name)
-    stmts = [sql.SQL("alter table {} add primary key (fid)").format(table)]
+    pk = [sql.Identifier("fid")] + ([sql.Identifier(layer.time_field)] if layer.monthly and layer.time_field else [])
+    stmts = [sql.SQL("alter table {} add primary key ({})").format(table, sql.SQL(", ").join(pk))]
     if layer.geometry:
         stmts.append(sql.SQL("create index on {} using gist (geom)").format(table))
     if layer.key:

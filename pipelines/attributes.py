@@ -83,7 +83,7 @@ def coerce(arr: pa.Array, f: LayerField, flag: Flag) -> pa.Array:
         bad = present & values.isna().to_numpy()
         out = pa.array(values, type=pa.bool_(), from_pandas=True)
     else:
-        parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+        parsed = _times(series)
         bad = present & parsed.isna().to_numpy()
         if f.type == "date":
             out = pa.array(parsed.dt.date.where(parsed.notna(), None), type=pa.date32(), from_pandas=True)
@@ -101,6 +101,26 @@ def coerce(arr: pa.Array, f: LayerField, flag: Flag) -> pa.Array:
         }[f.type]
         flag(bad, "type.invalid", "error", lambda k: f"{f.name} = {str(series[k])[:60]!r} is not a valid {what}")
     return out
+
+
+def _times(series: pd.Series) -> pd.Series:
+    """Parsed dates and times. A column mixing UTC offsets (``+07:00`` and ``Z``), or offsets
+    and none, is parsed value by value: each without an offset in the province's time, all
+    then in UTC (pandas refuses such a column whole)."""
+    try:
+        parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+        if parsed.dtype != object:
+            return parsed
+    except (ValueError, TypeError):
+        pass
+
+    def one(value: object) -> pd.Timestamp:
+        stamp = pd.to_datetime(value, errors="coerce") if value is not None else pd.NaT
+        if stamp is pd.NaT:
+            return pd.NaT
+        return (stamp.tz_localize(TZ) if stamp.tzinfo is None else stamp).tz_convert("UTC")
+
+    return pd.Series(pd.to_datetime([one(v) for v in series], utc=True), index=series.index)
 
 
 def check_domain(arr: pa.Array, f: LayerField, flag: Flag) -> pa.Array:

@@ -26,7 +26,7 @@ from bando.errors import BadInput, LoadRefused
 from bando.layers import catalogue as catalogue_mod
 from bando.layers import tables
 from bando.layers.model import Layer
-from bando.pipelines import delivery, opendata, parallel, publish, setchecks
+from bando.pipelines import delivery, opendata, parallel, partitions, publish, setchecks
 from bando.pipelines.accounting import accounted
 from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
@@ -354,6 +354,9 @@ def _check_and_publish(
             f"limit of {layer.rules.max_reject_ratio:.0%}; nothing was published. "
             f"See `bando rejects {layer.id}` and fix the source."
         )
+    if layer.monthly:
+        with result.phase("partition by month"):
+            partitions.partition_staging(conn, layer, staging)
     with result.phase("other indexes, analyze"):
         for stmt in tables.index_statements(layer, "staging", staging)[2:]:
             conn.execute(stmt)

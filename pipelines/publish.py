@@ -19,7 +19,7 @@ from bando.db import scalar
 from bando.errors import BadInput
 from bando.layers.model import Layer
 from bando.layers.tables import copy_columns, field_columns
-from bando.pipelines import load_history
+from bando.pipelines import load_history, partitions
 from bando.pipelines.access import grant_layer
 
 
@@ -138,6 +138,7 @@ def swap(
     conn.execute(
         sql.SQL("alter table {} rename to {}").format(sql.Identifier("data", staging), sql.Identifier(layer.table))
     )
+    partitions.publish_children(conn, layer, staging)  # a layer of readings: its months follow it
     for (index_name,) in conn.execute(
         "select indexname from pg_indexes where schemaname = 'data' and tablename = %s", (layer.table,)
     ).fetchall():

@@ -222,7 +222,7 @@ def test_reads_go_to_a_replica_and_move_to_the_primary_when_it_stops(cluster: Pr
             assert metric(url, "bando_replica_fallbacks_total") > fallbacks, "reads go to the primary"
             started = cluster.bando("db", "replica", "start", str(folder))
             assert started.returncode == 0, started.stdout + started.stderr
-            wait_for(lambda: b'"read_from":true' in get(f"{url}/readyz")[1], 10, "reads returning to the replica")
+            wait_for(lambda: b'"read_from":true' in get(f"{url}/readyz")[1], 30, "reads returning to the replica")
             before = metric(url, "bando_public_reads_total", server=replica)
             time.sleep(1)
             assert metric(url, "bando_public_reads_total", server=replica) > before + 10, "reads return to the replica"

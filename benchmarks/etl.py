@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.common import BIN, OUT, Run, cluster_env, parcels_file, table, timed
+from benchmarks.common import BIN, OUT, ROOT, Run, cluster_env, parcels_file, table, timed
 
 TO_POSTGIS = """
 import sys, geopandas as gpd, sqlalchemy
@@ -78,11 +79,18 @@ def main() -> None:
     parser.add_argument("--no-workers", action="store_true", help="skip the two-worker Dask run")
     parser.add_argument("--skip-wal-cost", action="store_true", help="no second load on minimal WAL")
     parser.add_argument(
+        "--any-extent",
+        action="store_true",
+        help="parcels' extent rule off: the generator's ten million spread past the province's borders",
+    )
+    parser.add_argument(
         "--loads-only", action="store_true", help="no downloads row and no second delivery (e.g. at ten million)"
     )
     args = parser.parse_args()
 
     env = cluster_env()
+    if args.any_extent:
+        env["BANDO_LAYERS_DIR"] = str(_any_extent_catalogue())
     subprocess.run([str(BIN / "bando"), "db", "up"], env=env, check=True)
     url = subprocess.run(
         [str(BIN / "bando"), "db", "url"], env=env, check=True, capture_output=True, text=True
@@ -142,6 +150,17 @@ def main() -> None:
         print(f"phases, {name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in p.items()))
     (OUT / "etl-last.txt").write_text(table(runs, OGR) + "\n", encoding="utf-8")
     subprocess.run([str(BIN / "bando"), "db", "down"], env=env)
+
+
+def _any_extent_catalogue() -> Path:
+    """The catalogue as shipped but for the parcels' extent rule (every other check stays)."""
+    folder = OUT / "layers-any-extent"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(ROOT / "layers", folder)
+    parcels = folder / "parcels.yml"
+    text = parcels.read_text(encoding="utf-8")
+    parcels.write_text(text.replace("extent: province", "extent: none"), encoding="utf-8")
+    return folder
 
 
 def _minimal_wal_run(big: object, rows: int, env: dict[str, str], reset: list[str]) -> Run:

@@ -6,6 +6,7 @@ temporary folder, so the suite never touches a running demo's database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -104,35 +105,57 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(loaded: list, bando_bin: str) -> Iterator[str]:
-    """A real `bando serve` on a free port, over the loaded samples; yields its base URL."""
+@contextlib.contextmanager
+def serving(
+    bando_bin: str,
+    extra: dict[str, str | None] | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    log: str | None = None,
+    ready: str = "/ogc/conformance",
+    wait_s: float = 60,
+) -> Iterator[str]:
+    """A real `bando serve` on a free port; yields its base URL once ``ready`` answers 200.
+
+    ``env`` is the whole environment (default: the suite's, :func:`cli_env`), ``extra`` adds to
+    it (a None value removes a variable); ``log`` names a file in BANDO_HOME for its output.
+    """
     import subprocess
     import time
     import urllib.request
 
     port = _free_port()
-    env = cli_env({"BANDO_INTERNAL_TOKENS": INTERNAL_TOKEN, "BANDO_BASE_URL": f"http://127.0.0.1:{port}"})
-    log = open(Path(os.environ["BANDO_HOME"]) / "server.log", "wb")
-    proc = subprocess.Popen([bando_bin, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/ogc/conformance", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            raise RuntimeError(f"bando serve exited with {proc.returncode}; see {log.name}")
-    else:
-        proc.kill()
-        raise RuntimeError("bando serve did not answer within 60 s")
-    yield url
-    proc.terminate()
+    merged: dict[str, str | None] = {**(env if env is not None else cli_env()), "BANDO_BASE_URL": url, **(extra or {})}
+    full = {k: v for k, v in merged.items() if v is not None}
+    out = open(Path(full["BANDO_HOME"]) / log, "wb") if log else subprocess.DEVNULL
+    proc = subprocess.Popen([bando_bin, "serve", "--port", str(port)], env=full, stdout=out, stderr=subprocess.STDOUT)
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}{ready}", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.3)
+            if proc.poll() is not None:
+                raise RuntimeError(f"bando serve exited with {proc.returncode}" + (f"; see {log}" if log else ""))
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"bando serve did not answer {ready} within {wait_s:.0f} s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="session")
+def server(loaded: list, bando_bin: str) -> Iterator[str]:
+    """A real `bando serve` on a free port, over the loaded samples; yields its base URL."""
+    with serving(bando_bin, {"BANDO_INTERNAL_TOKENS": INTERNAL_TOKEN}, log="server.log") as url:
+        yield url

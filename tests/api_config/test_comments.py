@@ -9,45 +9,27 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from bando import db as bando_db
-from tests.conftest import INTERNAL_TOKEN, _free_port, cli_env
+from tests.conftest import INTERNAL_TOKEN, cli_env, serving
 
 LAYER, VERSION = "land_use_plan", "qhsdd-2030-dc1"
 MARK = "Góp ý thử nghiệm 7f3a"
 
 
 def serve(bando_bin: str, name: str, extra: dict[str, str] | None = None) -> Iterator[str]:
-    port = _free_port()
-    env = cli_env({"BANDO_INTERNAL_TOKENS": INTERNAL_TOKEN, "BANDO_TRUSTED_PROXIES": "127.0.0.1"} | (extra or {}))
-    log = open(Path(os.environ["BANDO_HOME"]) / f"server-{name}.log", "wb")
-    proc = subprocess.Popen([bando_bin, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/ogc/conformance", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.3)
-    try:
+    settings = {"BANDO_INTERNAL_TOKENS": INTERNAL_TOKEN, "BANDO_TRUSTED_PROXIES": "127.0.0.1"} | (extra or {})
+    with serving(bando_bin, dict(settings), log=f"server-{name}.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")

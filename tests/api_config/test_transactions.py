@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +22,7 @@ import shapely.geometry
 
 from bando import db
 from bando.api_config.auth import new_token
-from tests.conftest import _free_port, cli_env
+from tests.conftest import cli_env, serving
 
 pytestmark = pytest.mark.slow  # a `bando serve` of its own
 
@@ -46,28 +45,9 @@ def tokens(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
 @pytest.fixture(scope="module")
 def edit_server(loaded: list, bando_bin: str, tokens: tuple[Path, dict[str, str]]) -> Iterator[str]:
     path, _ = tokens
-    port = _free_port()
-    env = cli_env({"BANDO_INTERNAL_TOKENS_FILE": str(path), "BANDO_BASE_URL": f"http://127.0.0.1:{port}"})
-    env.pop("BANDO_INTERNAL_TOKENS", None)
-    log = open(Path(os.environ["BANDO_HOME"]) / "edit-server.log", "wb")
-    proc = subprocess.Popen([bando_bin, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/ogc/conformance", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.3)
-        assert proc.poll() is None, f"bando serve exited; see {log.name}"
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-    import shutil
-
-    shutil.copy(log.name, "/tmp/edits-server.log")
-    log.close()
+    extra = {"BANDO_INTERNAL_TOKENS_FILE": str(path), "BANDO_INTERNAL_TOKENS": None}
+    with serving(bando_bin, extra, log="edit-server.log") as url:
+        yield url
 
 
 def auth(tokens: tuple[Path, dict[str, str]], name: str) -> dict[str, str]:

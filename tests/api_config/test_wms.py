@@ -182,30 +182,10 @@ def test_a_second_server_on_the_same_home_leaves_the_first_ones_wms_alone(server
     (another port, a rolling restart) must not rewrite the first one's advertised URLs."""
     import time
 
-    from tests.conftest import _free_port, cli_env
+    from tests.conftest import serving
 
-    port = _free_port()
-    other = f"http://127.0.0.1:{port}"
-    env = cli_env({"BANDO_BASE_URL": other})
-    proc = subprocess.Popen(
-        [bando_bin, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if (
-                    httpx.get(f"{other}/wms", params={"SERVICE": "WMS", "REQUEST": "GetCapabilities"}).status_code
-                    == 200
-                ):
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "the second server did not serve /wms"
-            time.sleep(0.5)
+    capabilities = "/wms?SERVICE=WMS&REQUEST=GetCapabilities"
+    with serving(bando_bin, ready=capabilities, wait_s=120) as other:
         time.sleep(2)  # time for a QGIS Server to notice a changed project, were it shared
         assert _capabilities_url(other).startswith(f"{other}/wms")
         assert _capabilities_url(server).startswith(f"{server}/wms")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

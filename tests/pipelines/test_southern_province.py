@@ -12,8 +12,6 @@ import math
 import shutil
 import subprocess
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pyogrio
 import pytest
 from pyproj.transformer import TransformerGroup
 
-from tests.conftest import ROOT, _free_port, cli_env
+from tests.conftest import ROOT, cli_env, serving
 
 MANIFEST = ROOT / "data_samples" / "tay_ninh" / "manifest.yml"
 
@@ -40,20 +38,8 @@ def tay_ninh(bando_bin: str) -> Iterator[dict]:
         )
         assert load.returncode == 0, load.stdout[-3000:] + load.stderr
         url = subprocess.run([bando_bin, "db", "url"], env=env, capture_output=True, text=True).stdout.strip()
-        port = _free_port()
-        server = subprocess.Popen(
-            [bando_bin, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{base}/ogc/conformance", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.3)
-        yield {"env": env, "url": url, "server": base}
-        server.terminate()
-        server.wait(timeout=15)
+        with serving(bando_bin, env=env) as base:
+            yield {"env": env, "url": url, "server": base}
     finally:
         subprocess.run([bando_bin, "db", "down"], env=env, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,7 +33,9 @@ from vietnam_provinces._ward_conversion_2025 import find_old_wards
 from vietnam_provinces.legacy import District as OldDistrict
 from vietnam_provinces.legacy import Ward as OldWard
 
+from bando.encodings import unaccented
 from bando.layers.model import BUILTIN_SEARCH_KINDS, Search
+from bando.province import short_name
 
 TYPE_WORDS = ("thi tran ", "phuong ", "xa ", "dac khu ")
 #: Unit words a hamlet's name starts with ("Thôn Đông" is also found as "Đông").
@@ -44,17 +45,7 @@ RECHECK_S = 10.0  # how often a search asks whether a layer was published since 
 
 def fold(text: str) -> str:
     """Lower case, no diacritics, đ → d, punctuation to spaces: the form both sides are compared in."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", bare).split())
-
-
-def bare_name(folded: str, words: tuple[str, ...] = TYPE_WORDS) -> str:
-    """A folded name without its unit type ("xa van giang" → "van giang")."""
-    for word in words:
-        if folded.startswith(word):
-            return folded[len(word) :]
-    return folded
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", unaccented(text)).split())
 
 
 @dataclass(frozen=True)
@@ -228,7 +219,7 @@ class Gazetteer:
             folded = fold(name)
             codes = tuple(sorted({code, *by_today.get(code, [])}))
             doc: dict[str, Any] = {"kind": "commune", "name": name, "maXa": code, "bbox": box}
-            places.append(Place("commune", name, folded, doc, codes, (bare_name(folded),)))
+            places.append(Place("commune", name, folded, doc, codes, (short_name(folded, TYPE_WORDS),)))
         for old_code, old_name, district, today in former:
             now_name, box = self.communes.get(today, (today, None))
             if old_code == today and fold(old_name) == fold(now_name):
@@ -243,7 +234,9 @@ class Gazetteer:
                 "now": now_name,
                 "bbox": box,
             }
-            places.append(Place("formerCommune", old_name, folded, doc, (today, old_code), (bare_name(folded),)))
+            places.append(
+                Place("formerCommune", old_name, folded, doc, (today, old_code), (short_name(folded, TYPE_WORDS),))
+            )
         for layer in self.searched:
             if self._exists(conn, layer.id):
                 places += self._layer_places(conn, layer)
@@ -265,7 +258,7 @@ class Gazetteer:
                     doc |= {"maXa": str(commune), "communeField": search.commune}
                     doc["commune"] = self.communes.get(str(commune), (str(commune), None))[0]
                 folded = fold(str(name))
-                bare = bare_name(folded, HAMLET_WORDS)
+                bare = short_name(folded, HAMLET_WORDS)
                 aliases = (bare,) if bare != folded and not bare.isdigit() else ()  # "Thôn 3" is not "3"
                 places.append(Place(search.kind, str(name), folded, doc, aliases=aliases))
         return places

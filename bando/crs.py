@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import csv
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from pyproj import CRS, Transformer
 
+from bando.encodings import unaccented
 from bando.errors import BadInput
 
 DATA = Path(__file__).with_name("data")
@@ -57,9 +57,7 @@ class Zone:
 
 def fold_name(name: str) -> str:
     """Province names compare without diacritics, case or spacing ("Hung Yen" = "Hưng Yên")."""
-    decomposed = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return "".join(c for c in bare.lower() if c.isalnum())
+    return "".join(c for c in unaccented(name) if c.isalnum())
 
 
 @lru_cache(maxsize=1)

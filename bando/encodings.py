@@ -464,3 +464,9 @@ def detect_text(samples: Iterable[str]) -> Detection:
             return s.encode("utf-8")
 
     return detect_encoding(to_bytes(s) for s in samples)
+
+
+def unaccented(text: str) -> str:
+    """Lower case without diacritics, đ → d: how Vietnamese names compare when typed without marks."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()

@@ -34,8 +34,9 @@ DATA = Path(__file__).with_name("data")
 PREFIXES = ("Thành phố ", "Tỉnh ")
 
 
-def short_name(name: str) -> str:
-    for prefix in PREFIXES:
+def short_name(name: str, prefixes: tuple[str, ...] = PREFIXES) -> str:
+    """A name without the first of ``prefixes`` it starts with ("Tỉnh Hưng Yên" → "Hưng Yên")."""
+    for prefix in prefixes:
         if name.startswith(prefix):
             return name[len(prefix) :]
     return name

@@ -13,7 +13,6 @@ filtering (q, bbox, datetime, properties), sorting and paging happen in Python.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -27,6 +26,7 @@ from bando.api_config.pygeoapi_seam.handlers import to_provider_error
 from bando.api_config.runtime import Runtime, get_runtime
 from bando.crs import transformer
 from bando.db import scalar
+from bando.encodings import unaccented
 from bando.errors import BadInput, BandoError, Unavailable
 from bando.layers.model import THEMES, Layer
 
@@ -84,8 +84,7 @@ class State:
 
 def fold(text: str) -> str:
     """Lower case without diacritics, so 'ngap lut' finds 'ngập lụt' and 'Đất' finds 'dat'."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return unaccented(text)
 
 
 def _box(x0: float, y0: float, x1: float, y1: float, srid: int) -> list[float]:

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from bando.layers.model import Layer
+from bando.layers.tables import copy_columns
 
 #: history and audit rows of features that reappear unchanged under a new id follow them
 FOLLOW = (
@@ -57,7 +58,7 @@ def record(conn: psycopg.Connection, layer: Layer, staging: str, lineage_id: int
     by_key = bool(layer.key and layer.partition)
     pair = layer.key if by_key else ("fid",)
     on = sql.SQL(" and ").join(sql.SQL("n.{k} = o.{k}").format(k=sql.Identifier(k)) for k in pair)
-    content = [sql.Identifier(f.name) for f in layer.fields] + ([sql.Identifier("geom")] if layer.geometry else [])
+    content = [sql.Identifier(c) for c in copy_columns(layer) if c != "fid"]
     differs = sql.SQL("row({o}) is distinct from row({n})").format(
         o=sql.SQL(", ").join(sql.SQL("o.{}").format(c) for c in content),
         n=sql.SQL(", ").join(sql.SQL("n.{}").format(c) for c in content),

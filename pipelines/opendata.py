@@ -41,6 +41,7 @@ from pyproj import CRS, Transformer
 from bando import downloads
 from bando.crs import transformer
 from bando.layers.model import Layer
+from bando.layers.tables import VERSION_COLUMNS
 from bando.pipelines.attributes import ARROW_TYPES
 from bando.province import Province
 from bando.publisher import publisher
@@ -60,7 +61,6 @@ FORMATS: dict[str, tuple[str, str]] = {
     "parquet": ("GeoParquet", "application/vnd.apache.parquet"),
     "fgb": ("FlatGeobuf", "application/flatgeobuf"),
 }
-VERSION_FIELDS = ("version_id", "valid_from", "valid_to")
 BATCH = 50_000  # rows per round trip and per written batch: memory follows this, not the layer
 
 
@@ -117,7 +117,7 @@ def export(layer: Layer, url: str, settings: Settings, province: Province) -> Pa
 
 def _columns(layer: Layer) -> list[str]:
     names = ["fid", *(f.name for f in layer.public_fields)]
-    return names + list(VERSION_FIELDS) if layer.versioned else names
+    return names + list(VERSION_COLUMNS) if layer.versioned else names
 
 
 def _schema(layer: Layer) -> pa.Schema:

@@ -21,6 +21,7 @@ from bando.api_config.features_sql import COUNT_CAP, FeatureQuery, axis_flip, sr
 from bando.api_config.pygeoapi_seam.handlers import to_provider_error
 from bando.api_config.runtime import get_runtime
 from bando.errors import BadInput, BandoError
+from bando.layers.tables import VERSION_COLUMNS
 
 LOG = logging.getLogger("bando.api")
 JSON_TYPES = {
@@ -32,7 +33,6 @@ JSON_TYPES = {
     "boolean": ("boolean", None),
 }
 MAX_OFFSET = 1_000_000
-VERSION_FIELDS = ("version_id", "valid_from", "valid_to")
 #: A filter comparing a field with a value of another type ("dienTich > 'abc'", "loaiDat > 5"):
 #: PostgreSQL refuses it as data (class 22, e.g. invalid text) or as an undefined operator.
 TYPE_ERRORS = (
@@ -100,9 +100,9 @@ class BandoFeatureProvider(BaseProvider):
         property parameter (``version_id=…``, ``valid_from < DATE(…)``)."""
         start, end = _interval(datetime_) if datetime_ else (None, None)
         if self.layer.versioned:
-            named = {name for name, _ in properties}.intersection(VERSION_FIELDS)
+            named = {name for name, _ in properties}.intersection(VERSION_COLUMNS)
             mentions_version = bool(named) or (
-                filterq is not None and any(mentions(filterq, f) for f in VERSION_FIELDS)
+                filterq is not None and any(mentions(filterq, f) for f in VERSION_COLUMNS)
             )
             if datetime_:
                 q.valid_at(start, end)

@@ -36,6 +36,7 @@ from bando.api_config.pygeoapi_seam.handlers import Handler
 from bando.api_config.pygeoapi_seam.openapi import complete
 from bando.crs import epsg_uri
 from bando.errors import BandoError
+from bando.layers.tables import VERSION_COLUMNS
 
 
 def _response(headers: dict, status: int, content: Any) -> Response:
@@ -73,7 +74,6 @@ ITEMS_PARAMS = frozenset(
         "properties", "skipGeometry", "filter", "filter-lang", "filter-crs",
     }
 )  # fmt: skip
-VERSION_FIELDS = ("version_id", "valid_from", "valid_to")
 
 
 def _feature_layer(api: API, collection_id: str) -> tuple[Any, str] | None:
@@ -97,7 +97,7 @@ def _unknown_params(api: API, collection_id: str, names: Any) -> list[str]:
     layer, view = found
     from bando.api_config.runtime import get_runtime
 
-    fields = {f.name for f in get_runtime().fields(layer, view)} | (set(VERSION_FIELDS) if layer.versioned else set())
+    fields = {f.name for f in get_runtime().fields(layer, view)} | (set(VERSION_COLUMNS) if layer.versioned else set())
     return sorted(set(names) - ITEMS_PARAMS - fields)
 
 

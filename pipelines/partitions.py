@@ -84,8 +84,10 @@ def ahead(conn: psycopg.Connection, schema: str, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def publish_children(conn: psycopg.Connection, layer: Layer, staging: str) -> None:
-    """After the swap moved the table into ``data``: move its month partitions and name them after it."""
+def publish_children(conn: psycopg.Connection, layer: Layer, staging: str) -> list[str]:
+    """After the swap moved the table into ``data``: move its month partitions and name them after
+    it; returns their new names (their indexes keep the staging name for the swap to rename)."""
+    moved = []
     for (child,) in conn.execute(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
         " join pg_namespace n on n.oid = c.relnamespace where i.inhparent = to_regclass(%s) and n.nspname = 'staging'",
@@ -94,12 +96,5 @@ def publish_children(conn: psycopg.Connection, layer: Layer, staging: str) -> No
         name = child.replace(staging, layer.table, 1)
         conn.execute(sql.SQL("alter table {} set schema data").format(sql.Identifier("staging", child)))
         conn.execute(sql.SQL("alter table {} rename to {}").format(sql.Identifier("data", child), sql.Identifier(name)))
-        for (index,) in conn.execute(
-            "select indexname from pg_indexes where schemaname = 'data' and tablename = %s", (name,)
-        ).fetchall():
-            if index.startswith(staging):
-                conn.execute(
-                    sql.SQL("alter index {} rename to {}").format(
-                        sql.Identifier("data", index), sql.Identifier(index.replace(staging, layer.table, 1))
-                    )
-                )
+        moved.append(name)
+    return moved

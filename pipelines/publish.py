@@ -138,9 +138,9 @@ def swap(
     conn.execute(
         sql.SQL("alter table {} rename to {}").format(sql.Identifier("data", staging), sql.Identifier(layer.table))
     )
-    partitions.publish_children(conn, layer, staging)  # a layer of readings: its months follow it
+    months = partitions.publish_children(conn, layer, staging)  # a layer of readings: its months follow it
     for (index_name,) in conn.execute(
-        "select indexname from pg_indexes where schemaname = 'data' and tablename = %s", (layer.table,)
+        "select indexname from pg_indexes where schemaname = 'data' and tablename = any(%s)", ([layer.table, *months],)
     ).fetchall():
         stable = index_name.replace(staging, layer.table, 1)
         if stable != index_name:

@@ -20,10 +20,11 @@ from psycopg import sql
 from bando import roles
 from bando.errors import BadInput, BandoError, Unavailable
 from bando.layers.model import Layer
+from bando.province import TIMEZONE
 
 HISTORY_COLUMNS = "layer, fid, valid_from, valid_to, properties, public, geom, audit_id"
 #: Readings are partitioned by calendar month in Vietnam's time; one write may span this many months.
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+VIETNAM = ZoneInfo(TIMEZONE)
 MAX_MONTHS = 24
 
 

@@ -32,6 +32,8 @@ from bando.settings import Settings
 
 DATA = Path(__file__).with_name("data")
 PREFIXES = ("Thành phố ", "Tỉnh ")
+#: the whole country keeps one time: a time without an offset in a delivery or a month boundary is this
+TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
 def short_name(name: str, prefixes: tuple[str, ...] = PREFIXES) -> str:

@@ -17,9 +17,9 @@ import pyarrow.compute as pc
 
 from bando.codes import land_use_codes, legacy_codes
 from bando.layers.model import LayerField
+from bando.province import TIMEZONE
 
 Flag = Callable[[np.ndarray, str, str, Callable[[int], str]], None]
-TZ = "Asia/Ho_Chi_Minh"
 ARROW_TYPES = {
     "text": pa.string(),
     "integer": pa.int64(),
@@ -89,7 +89,7 @@ def coerce(arr: pa.Array, f: LayerField, flag: Flag) -> pa.Array:
             out = pa.array(parsed.dt.date.where(parsed.notna(), None), type=pa.date32(), from_pandas=True)
         else:
             if parsed.dt.tz is None:
-                parsed = parsed.dt.tz_localize(TZ)
+                parsed = parsed.dt.tz_localize(TIMEZONE)
             out = pa.array(parsed.dt.tz_convert("UTC"), type=ARROW_TYPES["datetime"], from_pandas=True)
     if bad.any():
         what = {
@@ -118,7 +118,7 @@ def _times(series: pd.Series) -> pd.Series:
         stamp = pd.to_datetime(value, errors="coerce") if value is not None else pd.NaT
         if stamp is pd.NaT:
             return pd.NaT
-        return (stamp.tz_localize(TZ) if stamp.tzinfo is None else stamp).tz_convert("UTC")
+        return (stamp.tz_localize(TIMEZONE) if stamp.tzinfo is None else stamp).tz_convert("UTC")
 
     return pd.Series(pd.to_datetime([one(v) for v in series], utc=True), index=series.index)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bando import db
 from bando.errors import NotFound
+from bando.province import TIMEZONE
 
 LINEAGE_COLUMNS = (
     "id",
@@ -58,9 +59,9 @@ def feature_life(layer: str, fid: int) -> list[tuple[str, str, str, dict | None,
     """Every recorded change of one feature, oldest first: (when, who, operation, before, after)."""
     with db.connect() as conn:
         rows = conn.execute(
-            "select to_char(at at time zone 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI:SS'), token, operation, before, after"
+            "select to_char(at at time zone %s, 'YYYY-MM-DD HH24:MI:SS'), token, operation, before, after"
             " from bando.audit where layer = %s and fid = %s order by id",
-            (layer, fid),
+            (TIMEZONE, layer, fid),
         ).fetchall()
     if not rows:
         raise NotFound(f"no recorded change of feature {fid} of layer {layer!r}")

@@ -24,7 +24,7 @@ from psycopg import sql
 
 from bando.layers import tables
 from bando.layers.model import Layer
-from bando.pipelines.attributes import TZ
+from bando.province import TIMEZONE
 
 
 def is_partitioned(conn: psycopg.Connection, schema: str, table: str) -> bool:
@@ -64,7 +64,7 @@ def partition_staging(conn: psycopg.Connection, layer: Layer, staging: str) -> i
             "select bando.month_partitions(%s::regclass,"
             " array(select distinct date_trunc('month', {time}, %s) from {flat}))"
         ).format(time=time, flat=flat),
-        (f"staging.{staging}", TZ),
+        (f"staging.{staging}", TIMEZONE),
     ).fetchone()
     made = int(row[0]) if row else 0
     made += ahead(conn, "staging", staging)

@@ -38,8 +38,6 @@ from bando.layers.model import BUILTIN_SEARCH_KINDS, Search
 from bando.province import short_name
 
 TYPE_WORDS = ("thi tran ", "phuong ", "xa ", "dac khu ")
-#: Unit words a hamlet's name starts with ("Thôn Đông" is also found as "Đông").
-HAMLET_WORDS = ("thon ", "to dan pho ", "ap ", "khu pho ", "xom ", "ban ")
 RECHECK_S = 10.0  # how often a search asks whether a layer was published since the last build
 
 
@@ -245,6 +243,7 @@ class Gazetteer:
     def _layer_places(self, conn: psycopg.Connection, layer: SearchedLayer) -> list[Place]:
         """One place per distinct value of each name field (per commune, when the layer names one)."""
         search, places = layer.search, []
+        units = tuple(fold(w) + " " for w in search.unit_words)  # compared folded, as the names are
         current = "and valid_to is null" if self._has_column(conn, layer.id, "valid_to") else ""
         for name_field in search.names:
             query = self._extent(layer.table, name_field, search, current)
@@ -258,7 +257,7 @@ class Gazetteer:
                     doc |= {"maXa": str(commune), "communeField": search.commune}
                     doc["commune"] = self.communes.get(str(commune), (str(commune), None))[0]
                 folded = fold(str(name))
-                bare = short_name(folded, HAMLET_WORDS)
+                bare = short_name(folded, units)
                 aliases = (bare,) if bare != folded and not bare.isdigit() else ()  # "Thôn 3" is not "3"
                 places.append(Place(search.kind, str(name), folded, doc, aliases=aliases))
         return places

@@ -250,6 +250,9 @@ class Search(Strict):
     detail: str | None = Field(default=None, description="a field whose value is shown beside the name")
     commune: str | None = Field(default=None, description="field with the commune code: places per commune")
     order: int = Field(default=50, ge=0, le=999, description="among equally good hits, lower kinds list first")
+    unit_words: tuple[str, ...] = Field(
+        default=(), description='words a name may start with that people leave out ("Thôn Đông" found as "Đông")'
+    )
 
     @field_validator("kind")
     @classmethod

@@ -34,6 +34,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import max_response_time, not_a_server_error
 from schemathesis.errors import FailureGroup
 
+from bando.api_config.pygeoapi_seam.openapi import COVERAGES, CQL2, FEATURES, PROCESSES, RECORDS, TILES
+
 MAX_EXAMPLES = 12  # generated cases per operation
 MAX_SECONDS = 6.0  # each call, well under the 10 s a client waits (a cold first call takes ~3 s)
 REQUEST_TIMEOUT = 10.0  # a call that hangs fails instead of blocking the run
@@ -55,15 +57,6 @@ EXCLUDED: dict[str, str] = {}
 # (execute.yaml) with its ``inputs`` typed by the server's process description; CQL2-JSON as below.
 # A reference not listed here fails the test, so a pygeoapi upgrade that documents something new
 # is noticed rather than silently left out.
-FEATURES = "https://schemas.opengis.net/ogcapi/features/part1/1.0/openapi/ogcapi-features-1.yaml"
-TILES = "https://schemas.opengis.net/ogcapi/tiles/part1/1.0/openapi/ogcapi-tiles-1.yaml"
-PROCESSES = "https://schemas.opengis.net/ogcapi/processes/part1/1.0/openapi"
-RECORDS = "https://raw.githubusercontent.com/opengeospatial/ogcapi-records/master/core/openapi/parameters"
-COVERAGES = (
-    "https://raw.githubusercontent.com/opengeospatial/ogcapi-coverages/refs/heads/master/standard/openapi/"
-    "ogcapi-coverages-1.yaml"
-)
-CQL2 = "https://schemas.opengis.net/cql2/1.0/cql2.json"
 
 
 def _response(what: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from psycopg import sql
 from pyproj import CRS
 
 from bando.layers.model import Layer
+from bando.pipelines.geometry import hex_strings
 from bando.pipelines.normalise import Issue, Normaliser
 from bando.pipelines.sources import FileRefused, Source, SourceSpec
 from bando.pipelines.text import TextDecoder
@@ -93,8 +94,10 @@ def check_rows(
     batch = normaliser.process(table, GEOMETRY if layer.geometry else None, 0)
     out = Checked(issues=list(batch.issues))
     if not out.errors:
-        keep = [*names, "geom"] if layer.geometry else names
-        out.rows = batch.table.select(keep).to_pylist()
+        rows = batch.table.select(names)
+        if layer.geometry:  # hex EWKB: what the edit statements' text COPY and ::geometry read
+            rows = rows.append_column("geom", hex_strings(batch.table.column("geom").combine_chunks()))
+        out.rows = rows.to_pylist()
     return out
 
 

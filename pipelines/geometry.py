@@ -1,14 +1,13 @@
 """Geometry rules for one batch (shapely 2, vectorised) and the EWKB that COPY receives.
 
 Parsing, validity, bounds and areas are GEOS calls over whole arrays. The output is
-hex EWKB with the storage SRID: where a geometry is unchanged from the source, the
+EWKB with the storage SRID: where a geometry is unchanged from the source, the
 source's WKB is reused by adding the EWKB header bytes (and the one-member Multi
 wrapper for a single Polygon/LineString/Point), which avoids writing it again.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 
 import numpy as np
@@ -16,6 +15,7 @@ import pyarrow as pa
 import shapely
 
 from bando.layers.model import Layer, Rules
+from bando.pipelines.compiled import compiled
 
 Flag = Callable[[np.ndarray, str, str, Callable[[int], str]], None]
 FAMILY = {
@@ -42,31 +42,94 @@ def hex_strings(binary: pa.Array) -> pa.Array:
     return pa.LargeStringArray.from_buffers(len(binary), pa.py_buffer(new_offsets), pa.py_buffer(hexed.tobytes()))
 
 
-def ewkb(source_wkb: list, geoms: np.ndarray, reuse: np.ndarray, srid: int, multi_id: int | None) -> pa.Array:
-    """EWKB of every geometry: reuse the source bytes where ``reuse`` is true, else write them."""
-    out: list[bytes | None] = [None] * len(geoms)
-    srid_bytes = struct.pack("<I", srid)
-    multi_prefix = (
-        b"\x01" + struct.pack("<I", multi_id | SRID_FLAG) + srid_bytes + struct.pack("<I", 1)
-        if multi_id is not None
-        else b""
-    )
-    for k in np.flatnonzero(reuse):
-        w = source_wkb[k]
-        if w[0] != 1:  # big-endian source WKB: let GEOS write it
-            reuse[k] = False
-            continue
-        type_id = struct.unpack_from("<I", w, 1)[0]
-        if multi_id is not None and type_id % 1000 != multi_id:
-            out[k] = multi_prefix + w
-        else:
-            out[k] = b"\x01" + struct.pack("<I", type_id | SRID_FLAG) + srid_bytes + w[5:]
+def ewkb(source_wkb: pa.Array, geoms: np.ndarray, reuse: np.ndarray, srid: int, multi_id: int | None) -> pa.Array:
+    """EWKB (binary, with the SRID) of every geometry, null where it is missing.
+
+    Where ``reuse`` is true the source's little-endian WKB is kept and only its header is
+    rewritten (the SRID added, and the one-member Multi wrapper for a single part), in one
+    compiled pass over the Arrow buffers; GEOS writes the others (repaired, reprojected).
+    """
+    src = source_wkb.cast(pa.large_binary())
+    n = len(src)
+    starts = np.frombuffer(src.buffers()[1], dtype=np.int64)[src.offset : src.offset + n + 1]
+    data = np.frombuffer(src.buffers()[2], dtype=np.uint8) if src.buffers()[2] else np.zeros(1, np.uint8)
+    reuse = reuse.copy()
+    at = starts[:-1][reuse]
+    little = data[at] == 1  # a big-endian source: let GEOS write it
+    reuse[np.flatnonzero(reuse)[~little]] = False
     rest = np.flatnonzero(~reuse & ~shapely.is_missing(geoms))
-    if len(rest):
-        written = shapely.to_wkb(shapely.set_srid(geoms[rest], srid), hex=False, include_srid=True)
-        for k, w in zip(rest, written, strict=True):
-            out[k] = w
-    return hex_strings(pa.array(out, type=pa.binary()))
+    written = shapely.to_wkb(shapely.set_srid(geoms[rest], srid), hex=False, include_srid=True)
+    lengths = np.fromiter((len(w) for w in written), dtype=np.int64, count=len(rest))
+    w_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    w_data = np.frombuffer(b"".join(written), dtype=np.uint8) if len(rest) else np.zeros(1, np.uint8)
+    kind = np.zeros(n, dtype=np.int8)  # 0 null, 1 header rewritten, 2 wrapped in a Multi, 3 written by GEOS
+    kind[reuse] = 1
+    if multi_id is not None and reuse.any():
+        at = starts[:-1][reuse]
+        type_id = data[at + 1].astype(np.uint32) | (data[at + 2].astype(np.uint32) << 8)
+        kind[np.flatnonzero(reuse)[type_id % 1000 != multi_id]] = 2
+    kind[rest] = 3
+    offsets, out = _assemble(starts, data, kind, w_offsets, w_data, srid, -1 if multi_id is None else multi_id)
+    valid = pa.array(kind != 0).buffers()[1] if (kind == 0).any() else None
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [valid, pa.py_buffer(offsets), pa.py_buffer(out)])
+
+
+def _assemble_py(
+    starts: np.ndarray,
+    data: np.ndarray,
+    kind: np.ndarray,
+    w_offsets: np.ndarray,
+    w_data: np.ndarray,
+    srid: int,
+    multi_id: int,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    n = len(kind)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    w = 0
+    for k in range(n):
+        size = starts[k + 1] - starts[k]
+        if kind[k] == 1:
+            size += 4
+        elif kind[k] == 2:
+            size += 13
+        elif kind[k] == 3:
+            size = w_offsets[w + 1] - w_offsets[w]
+            w += 1
+        else:
+            size = 0
+        offsets[k + 1] = offsets[k] + size
+    out = np.empty(offsets[n], dtype=np.uint8)
+    w = 0
+    for k in range(n):
+        o, s0, s1 = offsets[k], starts[k], starts[k + 1]
+        if kind[k] == 3:
+            a, b = w_offsets[w], w_offsets[w + 1]
+            out[o : o + (b - a)] = w_data[a:b]
+            w += 1
+            continue
+        if kind[k] == 0:
+            continue
+        out[o] = 1
+        if kind[k] == 2:  # 01 | Multi type + SRID flag | SRID | one member | the source's WKB
+            _put_u32(out, o + 1, multi_id | SRID_FLAG)
+            _put_u32(out, o + 5, srid)
+            _put_u32(out, o + 9, 1)
+            out[o + 13 : o + 13 + (s1 - s0)] = data[s0:s1]
+        else:  # 01 | type + SRID flag | SRID | the source's WKB after its header
+            type_id = data[s0 + 1] | (data[s0 + 2] << 8) | (data[s0 + 3] << 16) | (data[s0 + 4] << 24)
+            _put_u32(out, o + 1, type_id | SRID_FLAG)
+            _put_u32(out, o + 5, srid)
+            out[o + 9 : o + 9 + (s1 - s0 - 5)] = data[s0 + 5 : s1]
+    return offsets, out
+
+
+def _put_u32_py(out: np.ndarray, at: int, value: int) -> None:  # pragma: no cover (compiled)
+    for b in range(4):
+        out[at + b] = (value >> (8 * b)) & 0xFF
+
+
+_put_u32 = compiled(_put_u32_py)
+_assemble = compiled(_assemble_py)
 
 
 class GeometryChecker:

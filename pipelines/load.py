@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import numpy as np
 import psycopg
 import pyarrow.compute as pc
 from psycopg import sql
-from psycopg.copy import LibpqWriter
+from psycopg.copy import QueuedLibpqWriter
 
 from bando import db
 from bando.errors import BadInput, LoadRefused
@@ -30,11 +31,12 @@ from bando.pipelines import delivery, opendata, parallel, partitions, publish, s
 from bando.pipelines.accounting import accounted
 from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
-from bando.pipelines.normalise import Normaliser
+from bando.pipelines.normalise import Issue, Normaliser
 from bando.pipelines.publish import Version
 from bando.pipelines.report import FileResult, LoadResult, Tally
-from bando.pipelines.rows import copy_csv
+from bando.pipelines.rows import BinaryRows
 from bando.pipelines.sources import FileRefused, Source, SourceSpec, batches, open_source
+from bando.pipelines.spill import Spill
 from bando.pipelines.text import decoder_for
 from bando.province import Province
 from bando.province import configured as configured_province
@@ -145,13 +147,13 @@ def _build(
     scratch: Path,
 ) -> None:
     if not delivery.is_bundle(path):
-        _build_files(layer, [path], path.parent, opts, url, srid, province, lineage, result, progress)
+        _build_files(layer, [path], path.parent, opts, url, srid, province, lineage, result, progress, scratch)
         return
     with delivery.unpacked(path, scratch) as folder:
         files, ignored = delivery.data_files(folder)
         if ignored:
             lineage.update(message=f"ignored {len(ignored)} file(s) bando does not read: {', '.join(ignored[:5])}")
-        _build_files(layer, files, folder, opts, url, srid, province, lineage, result, progress)
+        _build_files(layer, files, folder, opts, url, srid, province, lineage, result, progress, scratch)
 
 
 def _open(
@@ -182,6 +184,7 @@ def _build_files(
     lineage: Lineage,
     result: LoadResult,
     progress: Progress | None,
+    scratch: Path,
 ) -> None:
     opened = _open(layer, files, folder, opts, lineage, result)
     total = sum(s.feature_count or 0 for _, s in opened) if all(s.feature_count for _, s in opened) else None
@@ -194,6 +197,8 @@ def _build_files(
         and total is not None
         and not any(s.prebuilt is not None for _, s in opened)  # drawings are built here, in memory
     )
+    # the overlap check's own copy of the delivered rows (workers of a spread load COPY theirs)
+    spill = Spill(scratch) if setchecks.checks_overlaps(layer) and not spread else None
     try:
         with psycopg.connect(url) as conn:  # one transaction: everything or nothing
             if spread:
@@ -213,10 +218,25 @@ def _build_files(
                 conn.execute(tables.create_table(layer, "staging", staging, srid))
                 with result.phase("read, validate, copy"):
                     read, delivered = _read_here(
-                        conn, layer, opened, opts, srid, extent, staging_ident, base, lineage, result, tally, progress
+                        conn,
+                        layer,
+                        opened,
+                        opts,
+                        srid,
+                        extent,
+                        staging_ident,
+                        base,
+                        lineage,
+                        result,
+                        tally,
+                        progress,
+                        spill,
                     )
-            _check_and_publish(conn, layer, opts, srid, staging, base, read, delivered, lineage, result, tally)
+            checks = SetChecks(conn, url, layer, staging, base, opts.version.id if opts.version else None, spill)
+            _check_and_publish(conn, checks, opts, srid, read, delivered, lineage, result, tally)
     finally:
+        if spill is not None:
+            spill.close()
         if spread:
             parallel.drop_staging(url, staging)  # already gone when published (renamed into data)
 
@@ -234,17 +254,17 @@ def _read_here(
     result: LoadResult,
     tally: Tally,
     progress: Progress | None,
+    spill: Spill | None,
 ) -> tuple[int, set]:
     """Read every file in this process, COPYing into staging in the load's own transaction."""
     total = sum(s.feature_count or 0 for _, s in opened) if all(s.feature_count for _, s in opened) else None
-    copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-        staging_ident, sql.SQL(", ").join(sql.Identifier(c) for c in tables.copy_columns(layer))
-    )
+    rows = BinaryRows(layer, base, opts.version)
     read = 0
     delivered: set = set()  # partition values (communes) this delivery covers
-    # A synchronous writer: psycopg's default queues every batch for a sender thread, so
-    # memory would grow with the file whenever PostgreSQL ingests slower than we read.
-    with conn.cursor() as cur, cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp:
+    # A sender thread writes while this one reads the next batch (its queue is bounded,
+    # 128 MB at most), so PostgreSQL ingests while we validate.
+    with conn.cursor() as cur, cur.copy(rows.statement(staging_ident), writer=QueuedLibpqWriter(cur)) as cp:
+        cp.write(rows.header())
         for name, source in opened:
             fr = FileResult(name, read, crs=_crs_text(source))
             result.files.append(fr)
@@ -259,13 +279,18 @@ def _read_here(
                     lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
                 result.rows_repaired += batch.repaired
                 if batch.table.num_rows:
-                    cp.write(copy_csv(batch.table, layer, base, opts.version))
-                    if layer.partition:
-                        delivered.update(pc.unique(batch.table.column(layer.partition)).drop_null().to_pylist())
+                    cp.write(rows.rows(batch.table))
+                    keys = batch.table.column(layer.partition) if layer.partition else None
+                    if keys is not None:
+                        delivered.update(pc.unique(keys).drop_null().to_pylist())
+                    if spill is not None and batch.bounds is not None:
+                        fids = batch.table.column("_index").to_numpy() + base + 1
+                        spill.add(keys, fids, batch.table.column("geom").combine_chunks(), batch.bounds)
                 if progress:
                     progress(read, total)
             fr.rows_read = read - fr.first_index
             fr.encoding, fr.encoding_note = decoder.label, decoder.note
+        cp.write(rows.trailer())
     return read, delivered
 
 
@@ -303,13 +328,68 @@ def _read_spread(
     return sum(p.read for p in staged), delivered
 
 
+@dataclass
+class SetChecks:
+    """What the set checks of one load work on: its connection and staging table, and its rows' spill."""
+
+    conn: psycopg.Connection
+    url: str
+    layer: Layer
+    staging: str
+    base: int
+    version_id: str | None
+    spill: Spill | None
+
+    @property
+    def table(self) -> sql.Identifier:
+        return sql.Identifier("staging", self.staging)
+
+    def run(self, kept: bool, row_name: Callable[[int], str]) -> tuple[list[Issue], set[int], int]:
+        """Keys and overlaps while PostgreSQL builds the indexes: the load's connection (on a thread)
+        builds the primary key and spatial index, finds repeated keys and, when there are none
+        (and the table will not be rebuilt by month), the other indexes; overlaps are found here
+        meanwhile, from the spill and the published rows of bordering kept partitions. Returns
+        the issues, the rejected fids and how many of the layer's index statements were run."""
+        statements = tables.index_statements(self.layer, "staging", self.staging)
+        conn, layer = self.conn, self.layer
+
+        def server() -> tuple[list[Issue], set[int], int]:
+            for stmt in statements[:2]:
+                conn.execute(stmt)
+            issues, rejected = setchecks.duplicate_keys(conn, layer, self.table, self.base, self.version_id, row_name)
+            if rejected or layer.monthly:
+                return issues, rejected, 2
+            for stmt in statements[2:]:
+                conn.execute(stmt)
+            return issues, rejected, len(statements)
+
+        if self.spill is None:  # a spread load: its rows are in staging only, locked by the index build
+            issues, rejected, indexed = server()
+            if setchecks.checks_overlaps(layer):
+                where = setchecks.scope(self.version_id)
+                pairs = setchecks.find_overlaps(conn, layer, self.table, self.base, where)
+                issues += setchecks.overlap_issues(layer, pairs, self.base, rejected, row_name)
+            return issues, rejected, indexed
+        pairs: list = []
+        with ThreadPoolExecutor(1) as pool:
+            job = pool.submit(server)
+            try:
+                if setchecks.checks_overlaps(layer):
+                    with psycopg.connect(self.url) as side:
+                        pairs = setchecks.delivered_overlaps(side, layer, self.spill, self.base, self.version_id, kept)
+            except BaseException:
+                conn.cancel()  # stop the index build at once
+                raise
+            issues, rejected, indexed = job.result()
+        issues += setchecks.overlap_issues(layer, pairs, self.base, rejected, row_name)
+        return issues, rejected, indexed
+
+
 def _check_and_publish(
     conn: psycopg.Connection,
-    layer: Layer,
+    checks: SetChecks,
     opts: LoadOptions,
     srid: int | None,
-    staging: str,
-    base: int,
     read: int,
     delivered: set,
     lineage: Lineage,
@@ -317,7 +397,7 @@ def _check_and_publish(
     tally: Tally,
 ) -> None:
     """Set checks, indexes and the swap, in the load's transaction; refuses above the reject limit."""
-    staging_ident = sql.Identifier("staging", staging)
+    layer, staging, base = checks.layer, checks.staging, checks.base
     result.rows_read = read
     _summarise_files(result)
     lineage.update(
@@ -329,13 +409,9 @@ def _check_and_publish(
     )
     with result.phase("keep other partitions"):
         kept = publish.carry_other_partitions(conn, layer, staging, delivered)
-    with result.phase("primary key and spatial index"):
-        for stmt in tables.index_statements(layer, "staging", staging)[:2]:  # needed by the checks
-            conn.execute(stmt)
-    with result.phase("keys and overlaps"):
-        set_issues, set_records, set_wkt = setchecks.run(
-            conn, layer, staging_ident, base, opts.version.id if opts.version else None, _row_name(result.files)
-        )
+    with result.phase("keys, overlaps and indexes"):
+        set_issues, rejected, indexed = checks.run(kept > 0, _row_name(result.files))
+        set_records, set_wkt = setchecks.delete_rejected(conn, layer, checks.table, base, rejected)
     if set_issues:
         tally.add(set_issues)
         lineage.write_rejects(set_issues, set_records, set_wkt)
@@ -358,11 +434,11 @@ def _check_and_publish(
         with result.phase("partition by month"):
             partitions.partition_staging(conn, layer, staging)
     with result.phase("other indexes, analyze"):
-        for stmt in tables.index_statements(layer, "staging", staging)[2:]:
+        for stmt in tables.index_statements(layer, "staging", staging)[indexed:]:
             conn.execute(stmt)
         if opts.version:
             publish.carry_other_versions(conn, layer, staging, opts.version)
-        conn.execute(sql.SQL("analyze {}").format(staging_ident))
+        conn.execute(sql.SQL("analyze {}").format(checks.table))
     if opts.dry_run:
         conn.rollback()
         result.outcome = "dry-run"

@@ -39,11 +39,12 @@ class Issue:
 class Batch:
     """The rows of one batch that passed, ready for COPY, and what was found."""
 
-    table: pa.Table  # canonical columns + "_index" (+ "geom" as hex EWKB)
+    table: pa.Table  # canonical columns + "_index" (+ "geom" as EWKB)
     issues: list[Issue]
     rejected: dict[int, dict]  # source index -> original record, for the rejects table
     geometry_wkt: dict[int, str] = field(default_factory=dict)
     repaired: int = 0
+    bounds: np.ndarray | None = None  # (rows of ``table``) × (x0, y0, x1, y1) in the storage CRS
 
 
 def map_fields(layer: Layer, columns: list[str]) -> dict[str, str]:
@@ -118,21 +119,28 @@ class Normaliser:
                 columns[f.name] = pa.nulls(n, ARROW_TYPES[f.type])
         for f in self.layer.fields:
             columns[f.name] = check_domain(columns[f.name], f, flag)
-        repaired, wkt = 0, {}
+        repaired, wkt, bounds = 0, {}, None
         if self.geometry is not None:
-            source_wkb = table.column(geometry_name).to_pylist() if geometry_name in table.column_names else [None] * n
-            geoms = shapely.from_wkb(np.array(source_wkb, dtype=object), on_invalid="ignore")
+            column = (
+                table.column(geometry_name).combine_chunks()
+                if geometry_name in table.column_names
+                else pa.nulls(n, pa.binary())
+            )
+            source_wkb = column.to_numpy(zero_copy_only=False)
+            geoms = shapely.from_wkb(source_wkb, on_invalid="ignore")
             geoms, unchanged, repaired = self.geometry.check(geoms, flag, error)
             self._area_mismatch(columns, error, flag)
             multi_id = TYPE_ID[self.geometry.family][1] if self.geometry.multi else None
-            columns["geom"] = ewkb(source_wkb, geoms, unchanged, self.srid, multi_id)
+            columns["geom"] = ewkb(column, geoms, unchanged, self.srid, multi_id)
+            bounds = shapely.bounds(geoms)
             wkt = self._original_wkt(source_wkb, error, start)
         rejected = self._rejected(table, geometry_name, error, start)
         columns["_index"] = pa.array(np.arange(start, start + n))
         out = pa.table(columns)
         if error.any():
             out = out.filter(pa.array(~error))
-        return Batch(out, issues, rejected, wkt, repaired)
+            bounds = bounds[~error] if bounds is not None else None
+        return Batch(out, issues, rejected, wkt, repaired, bounds)
 
     def _decide_encoding(self, table: pa.Table) -> None:
         if self.decoder.decided:
@@ -164,7 +172,7 @@ class Normaliser:
         )
 
     @staticmethod
-    def _original_wkt(source_wkb: list, error: np.ndarray, start: int) -> dict[int, str]:
+    def _original_wkt(source_wkb: np.ndarray, error: np.ndarray, start: int) -> dict[int, str]:
         out = {}
         for k in np.flatnonzero(error):
             w = source_wkb[k]

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 import pyarrow.compute as pc
 from psycopg import sql
-from psycopg.copy import LibpqWriter
+from psycopg.copy import QueuedLibpqWriter
 
 from bando.layers import tables
 from bando.layers.model import Layer
@@ -33,7 +33,7 @@ from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Normaliser
 from bando.pipelines.publish import Version
 from bando.pipelines.report import Tally
-from bando.pipelines.rows import copy_csv
+from bando.pipelines.rows import BinaryRows
 from bando.pipelines.sources import Source, SourceSpec, batches, open_source
 from bando.pipelines.text import decoder_for
 
@@ -121,11 +121,12 @@ def stage(piece: Piece, job: Job) -> Staged:
     lineage = Lineage(job.url, job.layer.id)
     lineage.id, lineage.files = job.lineage_id, job.files
     staged = Staged(piece.name, 0, 0, Tally())
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in tables.copy_columns(job.layer))
-    copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(sql.Identifier("staging", job.staging), columns)
+    rows = BinaryRows(job.layer, job.base, job.version)
     try:
         with psycopg.connect(job.url) as conn, conn.cursor() as cur:
-            with cur.copy(copy_sql, writer=LibpqWriter(cur)) as cp:
+            statement = rows.statement(sql.Identifier("staging", job.staging))
+            with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as cp:
+                cp.write(rows.header())
                 for table, geometry_name in batches(source, job.batch_size, piece.skip, piece.count):
                     batch = normaliser.process(table, geometry_name, piece.first_index + staged.read)
                     staged.read += table.num_rows
@@ -134,10 +135,11 @@ def stage(piece: Piece, job: Job) -> Staged:
                         lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
                     staged.repaired += batch.repaired
                     if batch.table.num_rows:
-                        cp.write(copy_csv(batch.table, job.layer, job.base, job.version))
+                        cp.write(rows.rows(batch.table))
                         if job.layer.partition:
                             column = batch.table.column(job.layer.partition)
                             staged.delivered.update(pc.unique(column).drop_null().to_pylist())
+                cp.write(rows.trailer())
             conn.commit()
     finally:
         lineage.close()

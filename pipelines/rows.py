@@ -1,30 +1,62 @@
-"""Rows as PostgreSQL's COPY receives them: CSV in the staging table's column order."""
+"""Rows as PostgreSQL's COPY receives them: binary, in the staging table's column order.
+
+The binary format spares the server the parsing of text (numbers, dates, hex
+geometry): COPY of a million parcels takes half the server time of CSV. Arrow batches
+are encoded by pgpq (``ArrowToPostgresBinaryEncoder``); the geometry goes as EWKB, which
+PostGIS's binary input reads as it is.
+"""
 
 from __future__ import annotations
 
-import io
-
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
+from pgpq import ArrowToPostgresBinaryEncoder
+from psycopg import sql
 
+from bando.layers import tables
 from bando.layers.model import Layer
+from bando.pipelines.attributes import ARROW_TYPES
 from bando.pipelines.publish import Version
 
 
-def copy_csv(batch: pa.Table, layer: Layer, base: int, version: Version | None) -> bytes:
-    """One batch as CSV for COPY, columns in :func:`tables.copy_columns` order."""
-    n = batch.num_rows
-    out: dict[str, pa.Array] = {"fid": pc.add(batch.column("_index"), base + 1)}
-    for f in layer.fields:
-        out[f.name] = batch.column(f.name)
-    if layer.versioned:
-        assert version is not None
-        out["version_id"] = pa.array([version.id] * n, type=pa.string())
-        out["valid_from"] = pa.array([version.valid_from] * n, type=pa.date32())
-        out["valid_to"] = pa.nulls(n, type=pa.date32())
-    if layer.geometry:
-        out["geom"] = batch.column("geom")
-    buf = io.BytesIO()
-    pacsv.write_csv(pa.table(out), buf, pacsv.WriteOptions(include_header=False))
-    return buf.getvalue()
+class BinaryRows:
+    """One COPY stream of a layer's rows: the statement, its header, each batch, its trailer."""
+
+    def __init__(self, layer: Layer, base: int, version: Version | None) -> None:
+        self.layer, self.base, self.version = layer, base, version
+        fields: list[pa.Field] = [pa.field("fid", pa.int64())]
+        fields += [pa.field(f.name, ARROW_TYPES[f.type]) for f in layer.fields]
+        if layer.versioned:
+            fields += [pa.field("version_id", pa.string()), pa.field("valid_from", pa.date32())]
+            fields += [pa.field("valid_to", pa.date32())]
+        if layer.geometry:
+            fields.append(pa.field("geom", pa.large_binary()))
+        self.schema = pa.schema(fields)
+        assert self.schema.names == tables.copy_columns(layer)
+        self.encoder = ArrowToPostgresBinaryEncoder(self.schema)
+
+    def statement(self, table: sql.Composable) -> sql.Composed:
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in self.schema.names)
+        return sql.SQL("copy {} ({}) from stdin (format binary)").format(table, columns)
+
+    def header(self) -> bytes:
+        return self.encoder.write_header()
+
+    def trailer(self) -> bytes:
+        return self.encoder.finish()
+
+    def rows(self, batch: pa.Table) -> bytes:
+        """A normalised batch (its ``_index`` numbers the rows) as binary COPY rows."""
+        n = batch.num_rows
+        out: dict[str, pa.Array] = {"fid": pc.add(batch.column("_index"), self.base + 1)}
+        for f in self.layer.fields:
+            out[f.name] = batch.column(f.name)
+        if self.layer.versioned:
+            assert self.version is not None
+            out["version_id"] = pa.array([self.version.id] * n, type=pa.string())
+            out["valid_from"] = pa.array([self.version.valid_from] * n, type=pa.date32())
+            out["valid_to"] = pa.nulls(n, type=pa.date32())
+        if self.layer.geometry:
+            out["geom"] = batch.column("geom")
+        table = pa.table(out).cast(self.schema)
+        return b"".join(self.encoder.write_batch(b) for b in table.to_batches())

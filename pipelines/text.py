@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -58,7 +59,7 @@ class TextDecoder:
         """Vectorised :meth:`decode` for a column (the common Unicode case stays in C)."""
         enc = self.encoding
         if enc in (None, "ascii", "unicode") or (not self.read_as_bytes and enc not in LEGACY):
-            return pc.utf8_normalize(values, "NFC")
+            return nfc(values)
         return pa.array([repair_text(v, enc) if v is not None else None for v in values.to_pylist()], type=pa.string())
 
     @property
@@ -76,3 +77,30 @@ def decoder_for(source: Source, encoding: str) -> TextDecoder:
     if declared != encoding:
         decoder.note = f"charset {source.charset} declared by the file"
     return decoder
+
+
+def nfc(values: pa.Array) -> pa.Array:
+    """Unicode NFC of a text column, paying ``utf8_normalize`` only for values it may change.
+
+    A value whose code points are all below U+0300 or in Latin Extended Additional
+    (U+1E00–U+1EFF: precomposed Vietnamese letters) is already in NFC: composing and
+    reordering only start at a combining mark or a character of a later block. Those are
+    found in the UTF-8 bytes with numpy (a lead byte of 0xCC or more, except the E1 B8–BB
+    of that block), so a column of NFC Vietnamese text costs a scan instead of 1 µs a value.
+    """
+    if not len(values):
+        return values
+    _, offsets_buf, data_buf = values.buffers()
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width)[values.offset : values.offset + len(values) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]] if data_buf else np.zeros(0, np.uint8)
+    lead = np.flatnonzero(data >= 0xCC)
+    if len(lead):  # a 3-byte character: safe when it is E1 B8..BB xx
+        follow = data[np.minimum(lead + 1, len(data) - 1)]
+        lead = lead[~((data[lead] == 0xE1) & (follow >= 0xB8) & (follow <= 0xBB))]
+    if not len(lead):
+        return values
+    rows = np.unique(np.searchsorted(offsets - offsets[0], lead, side="right") - 1)
+    mask = np.zeros(len(values), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(values, pa.array(mask), pc.utf8_normalize(values.filter(pa.array(mask)), "NFC"))

@@ -1,25 +1,33 @@
-"""Overlaps between polygons, found with GEOS through shapely 2: cost follows the problems.
+"""Overlaps between polygons, found with GEOS through shapely 2 only where needed: cost follows the problems.
 
 Testing every neighbouring pair with ``ST_Relate`` costs the same on a clean coverage
-as on a broken one: a million parcels have four million neighbours. Here an STRtree
-query finds the pairs whose boxes meet; for the pairs of convex quadrilaterals (most
-parcels) a compiled separating-axis bound proves most of them cannot overlap by more
-than the tolerance, without GEOS. Only the rest pay for GEOS: for polygons "interiors
+as on a broken one: a million parcels have three million neighbours. So nearly all the
+work happens before any GEOS object exists. A partition's rows arrive as WKB bytes in an
+Arrow array; a compiled parser reads, straight from Arrow's buffers, each row's box and,
+for a single-ring polygon (most parcels), its exterior ring. A compiled sweep over the
+boxes (sorted by their left edge) finds the pairs whose boxes meet and, in the same
+pass, a separating-axis bound proves most of them cannot overlap by more than the
+tolerance. Only the pairs left are decoded into GEOS geometries: for polygons "interiors
 meet" is "intersects and does not touch", the same answer as the relate pattern
-``2********``, and only those pairs pay for an intersection and its area. Work is done
-per partition (a commune), plus a band: the parcels whose box reaches another
-partition's extent are checked against that partition's band once both have been seen,
-and dropped when all their neighbours have, so memory follows one partition and its
-open borders, not the layer.
+``2********``, and only those pairs pay for an intersection and its area. Decoding every
+row, asking GEOS for its rings and building an STRtree cost several times the whole
+check; no library gives boxes and rings from WKB without building GEOS objects first,
+hence the parser and sweep here. Work is done per partition (a commune), plus a band:
+the rows whose box reaches another partition's extent are checked against that
+partition's band once both have been seen, and dropped when all their neighbours have,
+so memory follows one partition and its open borders, not the layer. The kernels release
+the GIL, so partitions are checked side by side on threads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
+import pyarrow as pa
 import shapely
 from shapely import STRtree
 
@@ -27,43 +35,156 @@ from shapely import STRtree
 Pair = tuple[int, int, float]
 
 
+def _jit(f: Callable[..., Any]) -> Any:
+    try:
+        return numba.njit(nogil=True, cache=True)(f)
+    except RuntimeError:  # no writable place for numba's cache (a read-only install): compile in each process
+        return numba.njit(nogil=True)(f)
+
+
+def _u32(d: np.ndarray, p: int) -> int:  # pragma: no cover (compiled)
+    return np.int64(d[p]) | (np.int64(d[p + 1]) << 8) | (np.int64(d[p + 2]) << 16) | (np.int64(d[p + 3]) << 24)
+
+
+_u32 = _jit(_u32)
+
+
+def _parse_py(
+    offsets: np.ndarray, data: np.ndarray, flat: np.ndarray, flatb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:  # pragma: no cover (compiled)
+    n = len(offsets) - 1
+    box = np.full((n, 4), np.nan)
+    simple = np.zeros(n, dtype=np.bool_)
+    start = np.zeros(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    used = 0  # vertices written to flat
+    for r in range(n):
+        p, end = np.int64(offsets[r]), np.int64(offsets[r + 1])
+        start[r] = used
+        if end - p < 9 or data[p] != 1:  # big-endian (or garbage): left to shapely
+            continue
+        kind = _u32(data, p + 1)
+        p += 5
+        if kind & 0x20000000:  # EWKB with an SRID
+            p += 4
+        kind &= 0xDFFFFFFF
+        if kind != 3 and kind != 6:  # Z or M (ISO codes 1003…, EWKB flags), or not a polygon
+            continue
+        if kind == 6:  # a MultiPolygon of exactly one little-endian Polygon
+            if p + 9 > end or _u32(data, p) != 1 or data[p + 4] != 1 or _u32(data, p + 5) != 3:
+                continue
+            p += 9
+        if p + 8 > end or _u32(data, p) != 1:  # holes, or empty
+            continue
+        points = _u32(data, p + 4)
+        p += 8
+        if points < 4 or p + 16 * points > end:
+            continue
+        flatb[16 * used : 16 * (used + points)] = data[p : p + 16 * points]
+        x0, y0, x1, y1 = np.inf, np.inf, -np.inf, -np.inf
+        for v in range(2 * used, 2 * (used + points), 2):
+            x, y = flat[v], flat[v + 1]
+            x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+        box[r, 0], box[r, 1], box[r, 2], box[r, 3] = x0, y0, x1, y1
+        simple[r], count[r] = True, points
+        used += points
+    return box, simple, start, count, used
+
+
+_parse = _jit(_parse_py)
+
+
 @dataclass(frozen=True)
 class Rings:
-    """The exterior rings of a partition's single-part, hole-free polygons, flat for the compiled bound."""
+    """Boxes of a partition's rows and the exterior rings of its single-part, hole-free polygons, flat for the kernels."""
 
-    simple: np.ndarray  # bool per geometry: one polygon without holes
+    box: np.ndarray  # (rows, 4): xmin, ymin, xmax, ymax (NaN when empty)
+    simple: np.ndarray  # bool per row: one 2D polygon without holes
     xy: np.ndarray  # (total vertices, 2): every ring, closed, one after the other
-    start: np.ndarray  # per geometry: its ring's first row in xy
-    count: np.ndarray  # per geometry: its ring's number of vertices (0 if not simple)
+    start: np.ndarray  # per row: its ring's first row in xy
+    count: np.ndarray  # per row: its ring's number of vertices (0 if not simple)
 
     @classmethod
-    def of(cls, geoms: np.ndarray) -> Rings:
-        single = shapely.get_num_geometries(geoms) == 1
-        polys = np.where(single, shapely.get_geometry(geoms, 0), None)
-        simple = single & (shapely.get_num_interior_rings(polys) == 0)
-        count = np.zeros(len(geoms), dtype=np.int64)
-        rings = shapely.get_exterior_ring(polys[simple])
-        count[simple] = shapely.get_num_coordinates(rings)
-        start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
-        return cls(simple, shapely.get_coordinates(rings), start, count)
+    def of(cls, wkb: pa.Array) -> Rings:
+        """Read ISO WKB or EWKB (as PostGIS sends it); rows that are not simple get their box from shapely."""
+        if isinstance(wkb, pa.ChunkedArray):
+            wkb = wkb.combine_chunks()
+        n = len(wkb)
+        large = pa.types.is_large_binary(wkb.type)
+        if not large and not pa.types.is_binary(wkb.type):
+            wkb = wkb.cast(pa.binary())
+        width = np.int64 if large else np.int32
+        _, offsets_buffer, data_buffer = wkb.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=width)[wkb.offset : wkb.offset + n + 1]
+        data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+        flat = np.empty(2 * ((int(offsets[-1]) - int(offsets[0])) // 16 + 1) if n else 2)
+        box, simple, start, count, used = _parse(offsets, data, flat, flat.view(np.uint8))
+        other = np.flatnonzero(~simple)
+        if len(other):
+            box[other] = shapely.bounds(shapely.from_wkb(wkb.take(pa.array(other)).to_numpy(zero_copy_only=False)))
+        return cls(box, simple, flat[: 2 * used].reshape(-1, 2), start, count)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.box, self.simple, self.xy, self.start, self.count
 
 
 @dataclass
 class Part:
-    """One partition's rows: feature ids and geometries, in the same order."""
+    """One partition's rows: feature ids and their WKB (or EWKB), in the same order."""
 
     key: Hashable
     fids: np.ndarray
-    geoms: np.ndarray
+    wkb: pa.Array
     _rings: Rings | None = None  # computed once, when first asked
 
     def rings(self) -> Rings:
         if self._rings is None:
-            self._rings = Rings.of(self.geoms)
+            self._rings = Rings.of(self.wkb)
         return self._rings
 
     def subset(self, mask: np.ndarray) -> Part:
-        return Part(self.key, self.fids[mask], self.geoms[mask])
+        return Part(self.key, self.fids[mask], self.wkb.filter(pa.array(mask)))
+
+    def geoms(self, rows: np.ndarray) -> np.ndarray:
+        """GEOS geometries of some rows (each decoded once), for those rows only."""
+        unique, back = np.unique(rows, return_inverse=True)
+        return shapely.from_wkb(self.wkb.take(pa.array(unique)).to_numpy(zero_copy_only=False))[back]
+
+
+def _bound_py(
+    xa: np.ndarray, a0: int, a1: int, xb: np.ndarray, b0: int, b1: int, enough: float
+) -> float:  # pragma: no cover (compiled)
+    """The bound of one pair; it stops as soon as it is at most ``enough``."""
+    ox, oy = xa[a0, 0], xa[a0, 1]  # small numbers keep their precision
+    best = np.inf
+    for side in range(2):
+        xs, e0, e1 = (xa, a0, a1) if side == 0 else (xb, b0, b1)
+        for e in range(e0, e1 - 1):
+            ux, uy = xs[e + 1, 0] - xs[e, 0], xs[e + 1, 1] - xs[e, 1]
+            length = np.sqrt(ux * ux + uy * uy)
+            if length == 0.0:
+                continue
+            ux, uy = ux / length, uy / length
+            an0, an1, au0, au1 = np.inf, -np.inf, np.inf, -np.inf
+            for q in range(a0, a1):
+                x, y = xa[q, 0] - ox, xa[q, 1] - oy
+                dn, du = ux * y - uy * x, ux * x + uy * y
+                an0, an1, au0, au1 = min(an0, dn), max(an1, dn), min(au0, du), max(au1, du)
+            bn0, bn1, bu0, bu1 = np.inf, -np.inf, np.inf, -np.inf
+            for q in range(b0, b1):
+                x, y = xb[q, 0] - ox, xb[q, 1] - oy
+                dn, du = ux * y - uy * x, ux * x + uy * y
+                bn0, bn1, bu0, bu1 = min(bn0, dn), max(bn1, dn), min(bu0, du), max(bu1, du)
+            depth = min(an1, bn1) - max(an0, bn0)
+            if depth <= 0.0:
+                return 0.0
+            best = min(best, depth * min(au1 - au0, bu1 - bu0))
+            if best <= enough:
+                return best
+    return best
+
+
+_bound = _jit(_bound_py)
 
 
 def _bounds_py(
@@ -73,43 +194,12 @@ def _bounds_py(
     for k in range(len(sa)):
         if na[k] == 0 or nb[k] == 0:  # not a simple polygon: nothing proved
             out[k] = np.inf
-            continue
-        a0, a1, b0, b1 = sa[k], sa[k] + na[k], sb[k], sb[k] + nb[k]
-        ox, oy = xa[a0, 0], xa[a0, 1]  # small numbers keep their precision
-        best = np.inf
-        for side in range(2):
-            xs, e0, e1 = (xa, a0, a1) if side == 0 else (xb, b0, b1)
-            for e in range(e0, e1 - 1):
-                ux, uy = xs[e + 1, 0] - xs[e, 0], xs[e + 1, 1] - xs[e, 1]
-                length = np.sqrt(ux * ux + uy * uy)
-                if length == 0.0:
-                    continue
-                ux, uy = ux / length, uy / length
-                an0, an1, au0, au1 = np.inf, -np.inf, np.inf, -np.inf
-                for q in range(a0, a1):
-                    x, y = xa[q, 0] - ox, xa[q, 1] - oy
-                    dn, du = ux * y - uy * x, ux * x + uy * y
-                    an0, an1, au0, au1 = min(an0, dn), max(an1, dn), min(au0, du), max(au1, du)
-                bn0, bn1, bu0, bu1 = np.inf, -np.inf, np.inf, -np.inf
-                for q in range(b0, b1):
-                    x, y = xb[q, 0] - ox, xb[q, 1] - oy
-                    dn, du = ux * y - uy * x, ux * x + uy * y
-                    bn0, bn1, bu0, bu1 = min(bn0, dn), max(bn1, dn), min(bu0, du), max(bu1, du)
-                depth = min(an1, bn1) - max(an0, bn0)
-                if depth <= 0.0:
-                    best = 0.0
-                    break
-                best = min(best, depth * min(au1 - au0, bu1 - bu0))
-            if best == 0.0:
-                break
-        out[k] = best
+        else:
+            out[k] = _bound(xa, sa[k], sa[k] + na[k], xb, sb[k], sb[k] + nb[k], -1.0)
     return out
 
 
-try:
-    _bounds = numba.njit(nogil=True, cache=True)(_bounds_py)
-except RuntimeError:  # no writable place for numba's cache (a read-only install): compile in each process
-    _bounds = numba.njit(nogil=True)(_bounds_py)
+_bounds = _jit(_bounds_py)
 
 
 def overlap_bound(ra: Rings, i: np.ndarray, rb: Rings, j: np.ndarray) -> np.ndarray:
@@ -129,20 +219,127 @@ def overlap_bound(ra: Rings, i: np.ndarray, rb: Rings, j: np.ndarray) -> np.ndar
 def pair_bounds(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """:func:`overlap_bound` of a[k] and b[k] for two arrays of simple polygons."""
     index = np.arange(len(a))
-    return overlap_bound(Rings.of(a), index, Rings.of(b), index)
+    ra, rb = (Rings.of(pa.array(shapely.to_wkb(g), pa.binary())) for g in (a, b))
+    return overlap_bound(ra, index, rb, index)
 
 
-def _true_overlaps(a: Part, i: np.ndarray, b: Part, j: np.ndarray, base: int, tol: float) -> list[Pair]:
-    """Of candidate pairs (a[i], b[j]) whose boxes meet, keep those with a new row, meeting interiors, area > tol."""
-    new = (a.fids[i] > base) | (b.fids[j] > base)
-    i, j = i[new], j[new]
-    ra, rb = a.rings(), b.rings()
-    both = np.flatnonzero(ra.simple[i] & rb.simple[j])
-    if len(both):  # simple polygons (nearly all parcels): a bound rules most pairs out without GEOS
-        small = np.zeros(len(i), dtype=bool)
-        small[both] = overlap_bound(ra, i[both], rb, j[both]) <= tol * 0.5
-        i, j = i[~small], j[~small]
-    fa, ga, fb, gb = a.fids[i], a.geoms[i], b.fids[j], b.geoms[j]
+def _sorted(box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Rows by left edge, empty ones (NaN) left out, and their box sides in that order."""
+    order = np.argsort(box[:, 0])
+    valid = 0
+    while valid < len(order) and not np.isnan(box[order[valid], 0]):
+        valid += 1
+    order = order[:valid]
+    return order, box[order, 0], box[order, 1], box[order, 2], box[order, 3]
+
+
+_sorted = _jit(_sorted)
+
+
+def _columns(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    i, j = np.empty(len(pairs), np.int64), np.empty(len(pairs), np.int64)
+    for m in range(len(pairs)):
+        i[m], j[m] = pairs[m]
+    return i, j
+
+
+_columns = _jit(_columns)
+
+
+def _within_py(
+    fids: np.ndarray,
+    box: np.ndarray,
+    simple: np.ndarray,
+    xy: np.ndarray,
+    start: np.ndarray,
+    count: np.ndarray,
+    base: int,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    order, x0, y0, x1, y1 = _sorted(box)
+    out = []  # a list, not a growing array: reassigning arrays in the loop costs reference counting
+    for k in range(len(order)):
+        p = order[k]
+        right, low, high, new, easy = x1[k], y0[k], y1[k], fids[p] > base, simple[p]
+        for kk in range(k + 1, len(order)):
+            if x0[kk] > right:
+                break
+            if y0[kk] > high or y1[kk] < low:
+                continue
+            q = order[kk]
+            if not new and fids[q] <= base:
+                continue
+            if easy and simple[q] and _bound(xy, start[p], start[p] + count[p], xy, start[q], start[q] + count[q], limit) <= limit:
+                continue
+            out.append((min(p, q), max(p, q)))
+    return _columns(out)
+
+
+_within = _jit(_within_py)
+
+
+def _across_py(
+    fa: np.ndarray,
+    boxa: np.ndarray,
+    sa: np.ndarray,
+    xya: np.ndarray,
+    starta: np.ndarray,
+    counta: np.ndarray,
+    fb: np.ndarray,
+    boxb: np.ndarray,
+    sb: np.ndarray,
+    xyb: np.ndarray,
+    startb: np.ndarray,
+    countb: np.ndarray,
+    base: int,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    oa, ax0, ay0, ax1, ay1 = _sorted(boxa)
+    ob, bx0, by0, bx1, by1 = _sorted(boxb)
+    out = []  # a list, not a growing array: reassigning arrays in the loop costs reference counting
+    ia, ib = 0, 0
+    while ia < len(oa) and ib < len(ob):  # the lower left edge goes first and meets the other side's boxes ahead
+        a_first = ax0[ia] <= bx0[ib]
+        if a_first:
+            right, low, high, k0, n = ax1[ia], ay0[ia], ay1[ia], ib, len(ob)
+        else:
+            right, low, high, k0, n = bx1[ib], by0[ib], by1[ib], ia, len(oa)
+        for k in range(k0, n):
+            if (bx0[k] if a_first else ax0[k]) > right:
+                break
+            if a_first:
+                if by0[k] > high or by1[k] < low:
+                    continue
+                p, q = oa[ia], ob[k]
+            else:
+                if ay0[k] > high or ay1[k] < low:
+                    continue
+                p, q = oa[k], ob[ib]
+            if fa[p] <= base and fb[q] <= base:
+                continue
+            if sa[p] and sb[q] and _bound(xya, starta[p], starta[p] + counta[p], xyb, startb[q], startb[q] + countb[q], limit) <= limit:
+                continue
+            out.append((p, q))
+        if a_first:
+            ia += 1
+        else:
+            ib += 1
+    return _columns(out)
+
+
+_across = _jit(_across_py)
+
+
+def _true_overlaps(a: Part, i: np.ndarray, b: Part, j: np.ndarray, tol: float) -> list[Pair]:
+    """Of the pairs (a[i], b[j]) the bound left, keep those whose interiors meet by an area > tol (GEOS)."""
+    if not len(i):
+        return []
+    if a is b:
+        both = a.geoms(np.concatenate([i, j]))
+        ga, gb = both[: len(i)], both[len(i) :]
+    else:
+        ga, gb = a.geoms(i), b.geoms(j)
+    fa, fb = a.fids[i], b.fids[j]
     inside = shapely.intersects(ga, gb) & ~shapely.touches(ga, gb)
     fa, ga, fb, gb = fa[inside], ga[inside], fb[inside], gb[inside]
     if not len(fa):
@@ -155,19 +352,18 @@ def _true_overlaps(a: Part, i: np.ndarray, b: Part, j: np.ndarray, base: int, to
 
 def within(part: Part, base: int, tol: float) -> list[Pair]:
     """Overlapping pairs inside one partition (at least one row newer than ``base``)."""
-    if len(part.geoms) < 2 or part.fids.max() <= base:
+    if len(part.fids) < 2 or part.fids.max() <= base:
         return []
-    i, j = STRtree(part.geoms).query(part.geoms)
-    keep = i < j
-    return _true_overlaps(part, i[keep], part, j[keep], base, tol)
+    i, j = _within(part.fids, *part.rings().arrays(), base, tol * 0.5)
+    return _true_overlaps(part, i, part, j, tol)
 
 
 def across(a: Part, b: Part, base: int, tol: float) -> list[Pair]:
     """Overlapping pairs with one row in each of two partitions."""
-    if not len(a.geoms) or not len(b.geoms):
+    if not len(a.fids) or not len(b.fids):
         return []
-    i, j = STRtree(b.geoms).query(a.geoms)
-    return _true_overlaps(a, i, b, j, base, tol)
+    i, j = _across(a.fids, *a.rings().arrays(), b.fids, *b.rings().arrays(), base, tol * 0.5)
+    return _true_overlaps(a, i, b, j, tol)
 
 
 class Borders:
@@ -175,26 +371,24 @@ class Borders:
 
     def __init__(self, extents: dict[Hashable, tuple[float, float, float, float]], base: int, tol: float) -> None:
         self.keys = list(extents)
+        self.extents = {k: np.asarray(extents[k], dtype=float) for k in self.keys}
         boxes = shapely.box(*np.array([extents[k] for k in self.keys], dtype=float).reshape(-1, 4).T)
-        self.tree = STRtree(boxes)
-        self.boxes = boxes
-        index = {k: n for n, k in enumerate(self.keys)}
         self.neighbours: dict[Hashable, set[Hashable]] = {k: set() for k in self.keys}
-        for n, m in zip(*self.tree.query(boxes), strict=True):
+        for n, m in zip(*STRtree(boxes).query(boxes), strict=True):
             if n != m:
                 self.neighbours[self.keys[n]].add(self.keys[m])
-        self.index = index
         self.waiting = {k: len(v) for k, v in self.neighbours.items()}
         self.bands: dict[Hashable, Part] = {}
         self.seen: set[Hashable] = set()
         self.base, self.tol = base, tol
 
     def band(self, part: Part) -> Part:
-        """The rows of a partition whose box reaches a neighbouring partition's extent."""
-        own = self.index[part.key]
-        g, e = self.tree.query(part.geoms)
-        hit = np.zeros(len(part.geoms), dtype=bool)
-        hit[g[e != own]] = True
+        """The rows of a partition whose box reaches a neighbouring partition's extent (touching counts)."""
+        box = part.rings().box
+        hit = np.zeros(len(box), dtype=bool)
+        for q in self.neighbours[part.key]:
+            x0, y0, x1, y1 = self.extents[q]
+            hit |= (box[:, 0] <= x1) & (box[:, 2] >= x0) & (box[:, 1] <= y1) & (box[:, 3] >= y0)
         return part.subset(hit)
 
     def add(self, band: Part) -> list[tuple[Part, Part]]:

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import psycopg
+import pyarrow as pa
 import shapely
 from psycopg import sql
 
@@ -179,5 +180,5 @@ def _partitions(
                     yield Part(
                         k,
                         np.fromiter((f for c in parts for f in c[0]), dtype=np.int64),
-                        shapely.from_wkb([g for c in parts for g in c[1]]),
+                        pa.array([g for c in parts for g in c[1]], pa.binary()),
                     )

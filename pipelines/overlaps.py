@@ -42,7 +42,7 @@ def _jit(f: Callable[..., Any]) -> Any:
         return numba.njit(nogil=True)(f)
 
 
-def _u32(d: np.ndarray, p: int) -> int:  # pragma: no cover (compiled)
+def _u32(d: np.ndarray, p: int | np.int64) -> np.int64:  # pragma: no cover (compiled)
     return np.int64(d[p]) | (np.int64(d[p + 1]) << 8) | (np.int64(d[p + 2]) << 16) | (np.int64(d[p + 3]) << 24)
 
 
@@ -87,7 +87,7 @@ def _parse_py(
             x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
         box[r, 0], box[r, 1], box[r, 2], box[r, 3] = x0, y0, x1, y1
         simple[r], count[r] = True, points
-        used += points
+        used += int(points)
     return box, simple, start, count, used
 
 
@@ -187,6 +187,150 @@ def _bound_py(
 _bound = _jit(_bound_py)
 
 
+def _triangles_py(xs: np.ndarray, s0: int, s1: int, ox: float, oy: float) -> np.ndarray:  # pragma: no cover
+    """A closed ring cut into triangles by ear clipping, as rows (x0, y0, x1, y1, x2, y2) relative to (ox, oy).
+
+    Zero rows when the ring cannot be cut (too many vertices, no ear found, or triangles
+    whose areas do not add up to the ring's): the caller then proves nothing with it.
+    """
+    n = s1 - s0 - 1  # the last vertex repeats the first
+    if n < 3 or n > MAX_CLIPPED:
+        return np.empty((0, 6))
+    px, py = xs[s0 : s0 + n, 0] - ox, xs[s0 : s0 + n, 1] - oy
+    twice = 0.0
+    for v in range(n):
+        w = (v + 1) % n
+        twice += px[v] * py[w] - px[w] * py[v]
+    if twice == 0.0:
+        return np.empty((0, 6))
+    sign = 1.0 if twice > 0 else -1.0
+    out = np.empty((n - 2, 6))
+    left = np.arange(n)
+    m, t, at, total = n, 0, 0, 0.0
+    while m > 3:
+        found = False
+        for _ in range(m):
+            a, b, c = left[(at + m - 1) % m], left[at % m], left[(at + 1) % m]
+            cross = sign * ((px[b] - px[a]) * (py[c] - py[b]) - (py[b] - py[a]) * (px[c] - px[b]))
+            ear = cross >= 0.0
+            for r in range(m):  # no other corner inside the ear, nor on its sides
+                v = left[r]
+                if not ear:
+                    break
+                if v in (a, b, c):
+                    continue
+                d0 = sign * ((px[b] - px[a]) * (py[v] - py[a]) - (py[b] - py[a]) * (px[v] - px[a]))
+                d1 = sign * ((px[c] - px[b]) * (py[v] - py[b]) - (py[c] - py[b]) * (px[v] - px[b]))
+                d2 = sign * ((px[a] - px[c]) * (py[v] - py[c]) - (py[a] - py[c]) * (px[v] - px[c]))
+                ear = d0 < 0.0 or d1 < 0.0 or d2 < 0.0
+            if ear:
+                out[t, 0], out[t, 1], out[t, 2], out[t, 3], out[t, 4], out[t, 5] = (
+                    px[a],
+                    py[a],
+                    px[b],
+                    py[b],
+                    px[c],
+                    py[c],
+                )
+                total += cross
+                t += 1
+                k = at % m
+                left[k : m - 1] = left[k + 1 : m]
+                m -= 1
+                at = k % m
+                found = True
+                break
+            at = (at + 1) % m
+        if not found:
+            return np.empty((0, 6))
+    a, b, c = left[0], left[1], left[2]
+    cross = sign * ((px[b] - px[a]) * (py[c] - py[b]) - (py[b] - py[a]) * (px[c] - px[b]))
+    if cross < 0.0:
+        return np.empty((0, 6))
+    out[t, 0], out[t, 1], out[t, 2], out[t, 3], out[t, 4], out[t, 5] = px[a], py[a], px[b], py[b], px[c], py[c]
+    total += cross
+    if abs(total - abs(twice)) > 1e-9 * abs(twice):
+        return np.empty((0, 6))
+    return out
+
+
+MAX_CLIPPED = 64  # vertices: larger rings are left to GEOS rather than cut in O(n³)
+_triangles = _jit(_triangles_py)
+
+
+def _triangle_bound(t: np.ndarray, u: np.ndarray) -> float:  # pragma: no cover (compiled)
+    """The separating-axis bound of two triangles (rows of :func:`_triangles`)."""
+    best = np.inf
+    for side in range(2):
+        s = t if side == 0 else u
+        for e in range(3):
+            f = (e + 1) % 3
+            ux, uy = s[2 * f] - s[2 * e], s[2 * f + 1] - s[2 * e + 1]
+            length = np.sqrt(ux * ux + uy * uy)
+            if length == 0.0:
+                continue
+            ux, uy = ux / length, uy / length
+            an0, an1, au0, au1 = np.inf, -np.inf, np.inf, -np.inf
+            bn0, bn1, bu0, bu1 = np.inf, -np.inf, np.inf, -np.inf
+            for v in range(3):
+                dn, du = ux * t[2 * v + 1] - uy * t[2 * v], ux * t[2 * v] + uy * t[2 * v + 1]
+                an0, an1, au0, au1 = min(an0, dn), max(an1, dn), min(au0, du), max(au1, du)
+                dn, du = ux * u[2 * v + 1] - uy * u[2 * v], ux * u[2 * v] + uy * u[2 * v + 1]
+                bn0, bn1, bu0, bu1 = min(bn0, dn), max(bn1, dn), min(bu0, du), max(bu1, du)
+            depth = min(an1, bn1) - max(an0, bn0)
+            if depth <= 0.0:
+                return 0.0
+            best = min(best, depth * min(au1 - au0, bu1 - bu0))
+    return best
+
+
+_triangle_bound = _jit(_triangle_bound)
+
+
+def _pieces_bound_py(
+    xa: np.ndarray, a0: int, a1: int, xb: np.ndarray, b0: int, b1: int, enough: float
+) -> float:  # pragma: no cover (compiled)
+    """Both rings cut into triangles: the sum of the bound over triangle pairs (inf if a ring cannot be cut)."""
+    ox, oy = xa[a0, 0], xa[a0, 1]
+    ta, tb = _triangles(xa, a0, a1, ox, oy), _triangles(xb, b0, b1, ox, oy)
+    if not len(ta) or not len(tb):
+        return np.inf
+    total = 0.0
+    for s in range(len(ta)):
+        t = ta[s]
+        tx0, tx1 = min(t[0], t[2], t[4]), max(t[0], t[2], t[4])
+        ty0, ty1 = min(t[1], t[3], t[5]), max(t[1], t[3], t[5])
+        for r in range(len(tb)):
+            u = tb[r]
+            if min(u[0], u[2], u[4]) > tx1 or max(u[0], u[2], u[4]) < tx0:
+                continue
+            if min(u[1], u[3], u[5]) > ty1 or max(u[1], u[3], u[5]) < ty0:
+                continue
+            total += _triangle_bound(t, u)
+            if total > enough:
+                return total
+    return total
+
+
+_pieces_bound = _jit(_pieces_bound_py)
+
+
+def _pair_bound_py(
+    xa: np.ndarray, a0: int, a1: int, xb: np.ndarray, b0: int, b1: int, enough: float
+) -> float:  # pragma: no cover (compiled)
+    """The rings' bound, and where it is not enough (concave rings), the triangles' bound too.
+
+    Exact when at most ``enough``; above it, the answer is only known to be above it.
+    """
+    whole = _bound(xa, a0, a1, xb, b0, b1, enough)
+    if whole <= enough:
+        return whole
+    return min(whole, _pieces_bound(xa, a0, a1, xb, b0, b1, enough))
+
+
+_pair_bound = _jit(_pair_bound_py)
+
+
 def _bounds_py(
     xa: np.ndarray, sa: np.ndarray, na: np.ndarray, xb: np.ndarray, sb: np.ndarray, nb: np.ndarray
 ) -> np.ndarray:  # pragma: no cover (compiled)
@@ -195,7 +339,8 @@ def _bounds_py(
         if na[k] == 0 or nb[k] == 0:  # not a simple polygon: nothing proved
             out[k] = np.inf
         else:
-            out[k] = _bound(xa, sa[k], sa[k] + na[k], xb, sb[k], sb[k] + nb[k], -1.0)
+            whole = _bound(xa, sa[k], sa[k] + na[k], xb, sb[k], sb[k] + nb[k], -1.0)
+            out[k] = min(whole, _pieces_bound(xa, sa[k], sa[k] + na[k], xb, sb[k], sb[k] + nb[k], np.inf))
     return out
 
 
@@ -269,7 +414,11 @@ def _within_py(
             q = order[kk]
             if not new and fids[q] <= base:
                 continue
-            if easy and simple[q] and _bound(xy, start[p], start[p] + count[p], xy, start[q], start[q] + count[q], limit) <= limit:
+            if (
+                easy
+                and simple[q]
+                and _pair_bound(xy, start[p], start[p] + count[p], xy, start[q], start[q] + count[q], limit) <= limit
+            ):
                 continue
             out.append((min(p, q), max(p, q)))
     return _columns(out)
@@ -317,7 +466,12 @@ def _across_py(
                 p, q = oa[k], ob[ib]
             if fa[p] <= base and fb[q] <= base:
                 continue
-            if sa[p] and sb[q] and _bound(xya, starta[p], starta[p] + counta[p], xyb, startb[q], startb[q] + countb[q], limit) <= limit:
+            if (
+                sa[p]
+                and sb[q]
+                and _pair_bound(xya, starta[p], starta[p] + counta[p], xyb, startb[q], startb[q] + countb[q], limit)
+                <= limit
+            ):
                 continue
             out.append((p, q))
         if a_first:

@@ -55,7 +55,8 @@ def _parse_py(
     offsets: np.ndarray, data: np.ndarray, flat: np.ndarray, flatb: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:  # pragma: no cover (compiled)
     n = len(offsets) - 1
-    box = np.full((n, 4), np.nan)
+    box = np.empty((n, 4))
+    box[:] = np.nan
     simple = np.zeros(n, dtype=np.bool_)
     start = np.zeros(n, dtype=np.int64)
     count = np.zeros(n, dtype=np.int64)
@@ -82,7 +83,8 @@ def _parse_py(
         p += 8
         if points < 4 or p + 16 * points > end:
             continue
-        flatb[16 * used : 16 * (used + points)] = data[p : p + 16 * points]
+        for byte in range(16 * points):
+            flatb[16 * used + byte] = data[p + byte]
         x0, y0, x1, y1 = np.inf, np.inf, -np.inf, -np.inf
         for v in range(2 * used, 2 * (used + points), 2):
             x, y = flat[v], flat[v + 1]
@@ -125,9 +127,6 @@ class Rings:
         if len(other):
             box[other] = shapely.bounds(shapely.from_wkb(wkb.take(pa.array(other)).to_numpy(zero_copy_only=False)))
         return cls(box, simple, flat[: 2 * used].reshape(-1, 2), start, count)
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        return self.box, self.simple, self.xy, self.start, self.count
 
 
 @dataclass
@@ -198,7 +197,9 @@ def _triangles_py(xs: np.ndarray, s0: int, s1: int, ox: float, oy: float) -> np.
     n = s1 - s0 - 1  # the last vertex repeats the first
     if n < 3 or n > MAX_CLIPPED:
         return np.empty((0, 6))
-    px, py = xs[s0 : s0 + n, 0] - ox, xs[s0 : s0 + n, 1] - oy
+    px, py, left = np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)
+    for v in range(n):
+        px[v], py[v], left[v] = xs[s0 + v, 0] - ox, xs[s0 + v, 1] - oy, v
     twice = 0.0
     for v in range(n):
         w = (v + 1) % n
@@ -207,7 +208,6 @@ def _triangles_py(xs: np.ndarray, s0: int, s1: int, ox: float, oy: float) -> np.
         return np.empty((0, 6))
     sign = 1.0 if twice > 0 else -1.0
     out = np.empty((n - 2, 6))
-    left = np.arange(n)
     m, t, at, total = n, 0, 0, 0.0
     while m > 3:
         found = False
@@ -237,7 +237,8 @@ def _triangles_py(xs: np.ndarray, s0: int, s1: int, ox: float, oy: float) -> np.
                 total += cross
                 t += 1
                 k = at % m
-                left[k : m - 1] = left[k + 1 : m]
+                for r in range(k, m - 1):
+                    left[r] = left[r + 1]
                 m -= 1
                 at = k % m
                 found = True
@@ -372,17 +373,12 @@ def pair_bounds(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return overlap_bound(ra, index, rb, index)
 
 
-def _sorted(box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
-    """Rows by left edge, empty ones (NaN) left out, and their box sides in that order."""
-    order = np.argsort(box[:, 0])
-    valid = 0
-    while valid < len(order) and not np.isnan(box[order[valid], 0]):
-        valid += 1
-    order = order[:valid]
-    return order, box[order, 0], box[order, 1], box[order, 2], box[order, 3]
-
-
-_sorted = _jit(_sorted)
+def _by_left_edge(box: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Rows by left edge, empty ones (NaN) left out, and their box sides in that order (numpy sorts: numba's sort is slow to compile)."""
+    order = np.argsort(box[:, 0], kind="stable")
+    order = order[~np.isnan(box[order, 0])]
+    sides = box[order]
+    return (order, *(np.ascontiguousarray(sides[:, c]) for c in range(4)))
 
 
 def _columns(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
@@ -397,7 +393,11 @@ _columns = _jit(_columns)
 
 def _within_py(
     fids: np.ndarray,
-    box: np.ndarray,
+    order: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
     simple: np.ndarray,
     xy: np.ndarray,
     start: np.ndarray,
@@ -405,7 +405,6 @@ def _within_py(
     base: int,
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
-    order, x0, y0, x1, y1 = _sorted(box)
     out = []  # a list, not a growing array: reassigning arrays in the loop costs reference counting
     for k in range(len(order)):
         p = order[k]
@@ -433,13 +432,21 @@ _within = _jit(_within_py)
 
 def _across_py(
     fa: np.ndarray,
-    boxa: np.ndarray,
+    oa: np.ndarray,
+    ax0: np.ndarray,
+    ay0: np.ndarray,
+    ax1: np.ndarray,
+    ay1: np.ndarray,
     sa: np.ndarray,
     xya: np.ndarray,
     starta: np.ndarray,
     counta: np.ndarray,
     fb: np.ndarray,
-    boxb: np.ndarray,
+    ob: np.ndarray,
+    bx0: np.ndarray,
+    by0: np.ndarray,
+    bx1: np.ndarray,
+    by1: np.ndarray,
     sb: np.ndarray,
     xyb: np.ndarray,
     startb: np.ndarray,
@@ -447,8 +454,6 @@ def _across_py(
     base: int,
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
-    oa, ax0, ay0, ax1, ay1 = _sorted(boxa)
-    ob, bx0, by0, bx1, by1 = _sorted(boxb)
     out = []  # a list, not a growing array: reassigning arrays in the loop costs reference counting
     ia, ib = 0, 0
     while ia < len(oa) and ib < len(ob):  # the lower left edge goes first and meets the other side's boxes ahead
@@ -488,6 +493,31 @@ def _across_py(
 _across = _jit(_across_py)
 
 
+def candidates(a: Part, b: Part | None, base: int, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (a[i], b[j]) of rows whose boxes meet (touching counts), with a row newer than ``base``,
+    and that the bounds cannot prove to share at most ``limit`` m² (b None: pairs i < j inside a)."""
+    ra = a.rings()
+    if b is None:
+        return _within(a.fids, *_by_left_edge(ra.box), ra.simple, ra.xy, ra.start, ra.count, base, limit)
+    rb = b.rings()
+    return _across(
+        a.fids,
+        *_by_left_edge(ra.box),
+        ra.simple,
+        ra.xy,
+        ra.start,
+        ra.count,
+        b.fids,
+        *_by_left_edge(rb.box),
+        rb.simple,
+        rb.xy,
+        rb.start,
+        rb.count,
+        base,
+        limit,
+    )
+
+
 def _true_overlaps(a: Part, i: np.ndarray, b: Part, j: np.ndarray, tol: float) -> list[Pair]:
     """Of the pairs (a[i], b[j]) the bound left, keep those whose interiors meet by an area > tol (GEOS)."""
     if not len(i):
@@ -512,7 +542,7 @@ def within(part: Part, base: int, tol: float) -> list[Pair]:
     """Overlapping pairs inside one partition (at least one row newer than ``base``)."""
     if len(part.fids) < 2 or part.fids.max() <= base:
         return []
-    i, j = _within(part.fids, *part.rings().arrays(), base, tol * 0.5)
+    i, j = candidates(part, None, base, tol * 0.5)
     return _true_overlaps(part, i, part, j, tol)
 
 
@@ -520,7 +550,7 @@ def across(a: Part, b: Part, base: int, tol: float) -> list[Pair]:
     """Overlapping pairs with one row in each of two partitions."""
     if not len(a.fids) or not len(b.fids):
         return []
-    i, j = _across(a.fids, *a.rings().arrays(), b.fids, *b.rings().arrays(), base, tol * 0.5)
+    i, j = candidates(a, b, base, tol * 0.5)
     return _true_overlaps(a, i, b, j, tol)
 
 

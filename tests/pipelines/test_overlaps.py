@@ -74,13 +74,12 @@ def rounded(pairs: list) -> set:
 def test_the_sweep_meets_the_pairs_an_strtree_meets() -> None:
     """Candidates (bound switched off) are exactly the pairs of boxes that meet, touching ones included."""
     geoms = random_boxes(3000, 1)
-    rings = Rings.of(wkb(geoms))
-    fids = np.arange(1, len(geoms) + 1)
-    i, j = overlaps._within(fids, *rings.arrays(), 0, -1.0)
+    part = Part("a", np.arange(1, len(geoms) + 1), wkb(geoms))
+    i, j = overlaps.candidates(part, None, 0, -1.0)
     t, u = STRtree(geoms).query(geoms)
     assert {(int(a), int(b)) for a, b in zip(i, j, strict=True)} == {(a, b) for a, b in zip(t, u, strict=True) if a < b}
     other = random_boxes(2000, 2)
-    i, j = overlaps._across(fids, *rings.arrays(), fids[:2000] + 5000, *Rings.of(wkb(other)).arrays(), 0, -1.0)
+    i, j = overlaps.candidates(part, Part("b", np.arange(5001, 7001), wkb(other)), 0, -1.0)
     t, u = STRtree(other).query(geoms)
     assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(zip(t.tolist(), u.tolist(), strict=True))
 

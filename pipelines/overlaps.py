@@ -37,11 +37,11 @@ from shapely import STRtree
 Pair = tuple[int, int, float]
 
 
-def _jit(f: Callable[..., Any]) -> Any:
+def _jit(f: Callable[..., Any], inline: str = "never") -> Any:
     try:
-        return numba.njit(nogil=True, cache=True)(f)
+        return numba.njit(nogil=True, cache=True, inline=inline)(f)
     except RuntimeError:  # no writable place for numba's cache (a read-only install): compile in each process
-        return numba.njit(nogil=True)(f)
+        return numba.njit(nogil=True, inline=inline)(f)
 
 
 def _u32(d: np.ndarray, p: int | np.int64) -> np.int64:  # pragma: no cover (compiled)
@@ -185,7 +185,7 @@ def _bound_py(
     return best
 
 
-_bound = _jit(_bound_py)
+_bound = _jit(_bound_py, inline="always")  # called per pair: no call, no reference counting
 
 
 def _triangles_py(xs: np.ndarray, s0: int, s1: int, ox: float, oy: float) -> np.ndarray:  # pragma: no cover
@@ -331,7 +331,7 @@ def _pair_bound_py(
     return min(whole, _pieces_bound(xa, a0, a1, xb, b0, b1, enough))
 
 
-_pair_bound = _jit(_pair_bound_py)
+_pair_bound = _jit(_pair_bound_py, inline="always")
 
 
 def _bounds_py(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numba
 import numpy as np
@@ -37,7 +37,7 @@ from shapely import STRtree
 Pair = tuple[int, int, float]
 
 
-def _jit(f: Callable[..., Any], inline: str = "never") -> Any:
+def _jit(f: Callable[..., Any], inline: Literal["never", "always"] = "never") -> Any:
     try:
         return numba.njit(nogil=True, cache=True, inline=inline)(f)
     except RuntimeError:  # no writable place for numba's cache (a read-only install): compile in each process

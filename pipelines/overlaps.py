@@ -188,6 +188,9 @@ def _bound_py(
 _bound = _jit(_bound_py, inline="always")  # called per pair: no call, no reference counting
 
 
+MAX_CLIPPED = 64  # vertices: larger rings are left to GEOS rather than cut in O(n³)
+
+
 def _triangles_py(xs: np.ndarray, s0: int, s1: int, ox: float, oy: float) -> np.ndarray:  # pragma: no cover
     """A closed ring cut into triangles by ear clipping, as rows (x0, y0, x1, y1, x2, y2) relative to (ox, oy).
 
@@ -257,7 +260,6 @@ def _triangles_py(xs: np.ndarray, s0: int, s1: int, ox: float, oy: float) -> np.
     return out
 
 
-MAX_CLIPPED = 64  # vertices: larger rings are left to GEOS rather than cut in O(n³)
 _triangles = _jit(_triangles_py)
 
 

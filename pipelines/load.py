@@ -32,6 +32,7 @@ from bando.pipelines.accounting import accounted
 from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Issue, Normaliser
+from bando.pipelines.overlaps import Pair
 from bando.pipelines.publish import Version
 from bando.pipelines.report import FileResult, LoadResult, Tally
 from bando.pipelines.rows import BinaryRows
@@ -363,24 +364,25 @@ class SetChecks:
                 conn.execute(stmt)
             return issues, rejected, len(statements)
 
+        pairs: list[Pair] = []
         if self.spill is None:  # a spread load: its rows are in staging only, locked by the index build
             issues, rejected, indexed = server()
             if setchecks.checks_overlaps(layer):
                 where = setchecks.scope(self.version_id)
                 pairs = setchecks.find_overlaps(conn, layer, self.table, self.base, where)
-                issues += setchecks.overlap_issues(layer, pairs, self.base, rejected, row_name)
-            return issues, rejected, indexed
-        pairs: list = []
-        with ThreadPoolExecutor(1) as pool:
-            job = pool.submit(server)
-            try:
-                if setchecks.checks_overlaps(layer):
-                    with psycopg.connect(self.url) as side:
-                        pairs = setchecks.delivered_overlaps(side, layer, self.spill, self.base, self.version_id, kept)
-            except BaseException:
-                conn.cancel()  # stop the index build at once
-                raise
-            issues, rejected, indexed = job.result()
+        else:
+            with ThreadPoolExecutor(1) as pool:
+                job = pool.submit(server)
+                try:
+                    if setchecks.checks_overlaps(layer):
+                        with psycopg.connect(self.url) as side:
+                            pairs = setchecks.delivered_overlaps(
+                                side, layer, self.spill, self.base, self.version_id, kept
+                            )
+                except BaseException:
+                    conn.cancel()  # stop the index build at once
+                    raise
+                issues, rejected, indexed = job.result()
         issues += setchecks.overlap_issues(layer, pairs, self.base, rejected, row_name)
         return issues, rejected, indexed
 

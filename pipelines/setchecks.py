@@ -179,11 +179,7 @@ def overlaps_among(sources: list[Rows], base: int, tol: float) -> list[Pair]:
     new = {k for k, (_, top, _) in stats.items() if top > base}
     wanted = _with_neighbours(extents, new)
     parts = chain.from_iterable(s.parts(wanted & s.stats.keys()) for s in sources)
-    return search((_part(k, fids, wkb) for k, fids, wkb in parts), {k: extents[k] for k in wanted}, base, tol)
-
-
-def _part(key: Hashable, fids: np.ndarray, wkb: pa.Array) -> Part:
-    return Part(key, fids, shapely.from_wkb(wkb.to_numpy(zero_copy_only=False)))
+    return search((Part(k, fids, wkb) for k, fids, wkb in parts), {k: extents[k] for k in wanted}, base, tol)
 
 
 def search(parts: Iterable[Part], extents: dict[Hashable, Box], base: int, tol: float) -> list[Pair]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import psycopg
+import pyarrow as pa
 import shapely
 from psycopg import sql
 
@@ -22,6 +23,10 @@ REFERENCE = (
     " on a.geom && b.geom and a.fid < b.fid where (a.fid > %s or b.fid > %s)"
     " and st_relate(a.geom, b.geom, '2********')"
 )
+
+
+def wkb(geoms: np.ndarray) -> pa.Array:
+    return pa.array(shapely.to_wkb(geoms), pa.binary())
 
 
 def messy_coverage(n_communes: int = 6, side: int = 12, seed: int = 7) -> gpd.GeoDataFrame:
@@ -113,11 +118,11 @@ def test_overlap_rejects_are_the_same_rows_with_the_same_reasons(database: str, 
 def test_touching_parcels_that_share_vertices_are_not_overlaps() -> None:
     x = np.arange(50) * 10.0
     boxes = shapely.box(x[:, None], x[None, :], x[:, None] + 10, x[None, :] + 10).ravel()
-    part = Part("x", np.arange(1, len(boxes) + 1), boxes)
+    part = Part("x", np.arange(1, len(boxes) + 1), wkb(boxes))
     assert within(part, 0, 0.5) == []
     moved = boxes.copy()
     moved[7] = shapely.affinity.translate(moved[7], 2.0, 0)
-    pairs = within(Part("x", part.fids, moved), 0, 0.5)
+    pairs = within(Part("x", part.fids, wkb(moved)), 0, 0.5)
     assert sorted((a, b) for a, b, _ in pairs) == [(8, 58)]
 
 

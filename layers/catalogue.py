@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from bando.errors import CatalogueError, NotFound
 from bando.layers.model import Layer
 
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
+
 LAYERS_DIR = Path(__file__).resolve().parent
 
 
@@ -69,7 +71,7 @@ def _one_line(path: Path, exc: ValidationError, raw: dict) -> str:
 
 def load_layer(path: Path) -> Layer:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

@@ -247,4 +247,3 @@ class GeometryChecker:
                 "error",
                 lambda k: f"sliver polygon of {areas[k]:.3f} m² (below {rules.sliver_min_area} m²)",
             )
-        self.areas = areas

@@ -31,7 +31,7 @@ from bando.pipelines import delivery, opendata, parallel, partitions, publish, s
 from bando.pipelines.accounting import accounted
 from bando.pipelines.cad.load import is_drawing, open_drawing
 from bando.pipelines.lineage import Lineage
-from bando.pipelines.normalise import Issue, Normaliser
+from bando.pipelines.normalise import Issue, Normaliser, normalised
 from bando.pipelines.overlaps import Pair
 from bando.pipelines.publish import Version
 from bando.pipelines.report import FileResult, LoadResult, Tally
@@ -272,9 +272,8 @@ def _read_here(
             lineage.files.append((read, name))
             decoder = decoder_for(source, opts.encoding)
             normaliser = Normaliser(layer, source, srid or 4326, extent, decoder)
-            for table, geometry_name in batches(source, opts.batch_size):
-                batch = normaliser.process(table, geometry_name, read)
-                read += table.num_rows
+            for rows_read, batch in normalised(normaliser, batches(source, opts.batch_size), read):
+                read += rows_read
                 tally.add(batch.issues)
                 if batch.issues:
                     lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
@@ -347,8 +346,10 @@ class SetChecks:
 
     def run(self, kept: bool, row_name: Callable[[int], str]) -> tuple[list[Issue], set[int], int]:
         """Keys and overlaps while PostgreSQL builds the indexes: the load's connection (on a thread)
-        builds the primary key and spatial index, finds repeated keys and, when there are none
-        (and the table will not be rebuilt by month), the other indexes; overlaps are found here
+        builds the primary key and spatial index, then the other indexes (unless the table will be
+        rebuilt by month): when the key's unique index builds, no key repeats (its fields are
+        required, so never null); when it fails, a query names the repeated rows, which are
+        deleted before the index is built again. Overlaps are found here
         meanwhile, from the spill and the published rows of bordering kept partitions. Returns
         the issues, the rejected fids and how many of the layer's index statements were run."""
         statements = tables.index_statements(self.layer, "staging", self.staging)
@@ -357,6 +358,14 @@ class SetChecks:
         def server() -> tuple[list[Issue], set[int], int]:
             for stmt in statements[:2]:
                 conn.execute(stmt)
+            if not layer.monthly and all(layer.field(k).required for k in layer.key):
+                try:  # the unique index proves there is no repeated key; the query is only run when it fails
+                    with conn.transaction():
+                        for stmt in statements[2:]:
+                            conn.execute(stmt)
+                    return [], set(), len(statements)
+                except psycopg.errors.UniqueViolation:
+                    pass
             issues, rejected = setchecks.duplicate_keys(conn, layer, self.table, self.base, self.version_id, row_name)
             if rejected or layer.monthly:
                 return issues, rejected, 2

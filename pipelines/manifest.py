@@ -15,6 +15,8 @@ from bando.pipelines.load import LoadOptions, run_load
 from bando.pipelines.publish import Version
 from bando.pipelines.report import LoadResult
 
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
+
 
 class VersionBlock(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +53,7 @@ def read_manifest(path: Path) -> Manifest:
     if not path.is_file():
         raise BadInput(f"manifest {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
         return Manifest.model_validate(raw)
     except yaml.YAMLError as exc:
         raise BadInput(f"{path.name}: not valid YAML: {str(exc).splitlines()[0]}") from None

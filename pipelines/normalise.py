@@ -10,7 +10,9 @@ in SQL on the staging table (:mod:`bando.pipelines.setchecks`). Each finding is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,7 +131,7 @@ class Normaliser:
             source_wkb = column.to_numpy(zero_copy_only=False)
             geoms = shapely.from_wkb(source_wkb, on_invalid="ignore")
             geoms, unchanged, repaired = self.geometry.check(geoms, flag, error)
-            self._area_mismatch(columns, error, flag)
+            self._area_mismatch(columns, geoms, error, flag)
             multi_id = TYPE_ID[self.geometry.family][1] if self.geometry.multi else None
             columns["geom"] = ewkb(column, geoms, unchanged, self.srid, multi_id)
             bounds = shapely.bounds(geoms)
@@ -142,6 +144,10 @@ class Normaliser:
             bounds = bounds[~error] if bounds is not None else None
         return Batch(out, issues, rejected, wkt, repaired, bounds)
 
+    def prepare(self, table: pa.Table) -> None:
+        """Decide the text encoding from a batch, if not yet decided (before batches go to threads)."""
+        self._decide_encoding(table)
+
     def _decide_encoding(self, table: pa.Table) -> None:
         if self.decoder.decided:
             return
@@ -152,11 +158,13 @@ class Normaliser:
                 sample += [v for v in col.slice(0, 500).to_pylist() if v]
         self.decoder.observe(sample)
 
-    def _area_mismatch(self, columns: dict[str, pa.Array], error: np.ndarray, flag: Callable) -> None:
+    def _area_mismatch(
+        self, columns: dict[str, pa.Array], geoms: np.ndarray, error: np.ndarray, flag: Callable
+    ) -> None:
         rules = self.layer.rules
         if not rules.area_field or self.geometry is None or self.geometry.family != "Polygon":
             return
-        areas = self.geometry.areas
+        areas = shapely.area(geoms)
         declared = pc.cast(columns[rules.area_field], pa.float64()).to_numpy(zero_copy_only=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.abs(areas - declared) / np.maximum(declared, 1e-9)
@@ -200,3 +208,27 @@ def _jsonable(value: object) -> object:
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
     return str(value)
+
+
+THREADS = 2  # batches normalised side by side
+
+
+def normalised(
+    normaliser: Normaliser, tables: Iterable[tuple[pa.Table, str | None]], start: int
+) -> Iterator[tuple[int, Batch]]:
+    """(rows read, normalised batch) for each source batch, in order, two batches being normalised
+    on threads while the caller sends the one before: GEOS, Arrow and the compiled loops release
+    the GIL, so a load uses both cores while PostgreSQL ingests."""
+    with ThreadPoolExecutor(THREADS) as pool:
+        pending: deque[tuple[int, Future[Batch]]] = deque()
+        read = start
+        for table, geometry_name in tables:
+            normaliser.prepare(table)  # decided here, once, before threads read it
+            pending.append((table.num_rows, pool.submit(normaliser.process, table, geometry_name, read)))
+            read += table.num_rows
+            if len(pending) > THREADS:
+                n, job = pending.popleft()
+                yield n, job.result()
+        while pending:
+            n, job = pending.popleft()
+            yield n, job.result()

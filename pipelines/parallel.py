@@ -30,7 +30,7 @@ from bando.layers import tables
 from bando.layers.model import Layer
 from bando.pipelines.attributes import is_text
 from bando.pipelines.lineage import Lineage
-from bando.pipelines.normalise import Normaliser
+from bando.pipelines.normalise import Normaliser, normalised
 from bando.pipelines.publish import Version
 from bando.pipelines.report import Tally
 from bando.pipelines.rows import BinaryRows
@@ -127,9 +127,9 @@ def stage(piece: Piece, job: Job) -> Staged:
             statement = rows.statement(sql.Identifier("staging", job.staging))
             with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as cp:
                 cp.write(rows.header())
-                for table, geometry_name in batches(source, job.batch_size, piece.skip, piece.count):
-                    batch = normaliser.process(table, geometry_name, piece.first_index + staged.read)
-                    staged.read += table.num_rows
+                pieces = batches(source, job.batch_size, piece.skip, piece.count)
+                for rows_read, batch in normalised(normaliser, pieces, piece.first_index):
+                    staged.read += rows_read
                     staged.tally.add(batch.issues)
                     if batch.issues:
                         lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)

@@ -191,7 +191,6 @@ def _build_files(
     total = sum(s.feature_count or 0 for _, s in opened) if all(s.feature_count for _, s in opened) else None
     extent = province.bbox_in(srid) if (srid and layer.rules.extent == "province") else None
     staging = f"{layer.table}_{result.lineage_id}"
-    staging_ident = sql.Identifier("staging", staging)
     tally = Tally()
     spread = (
         bool(opts.scheduler or (opts.workers or 1) > 1)
@@ -209,6 +208,7 @@ def _build_files(
             conn.execute("set local statement_timeout = 0")
             conn.execute("set local jit = off")  # its compile time is wasted on index builds and sorts
             base = publish.next_fid_base(conn, layer, opts.version)
+            checks = SetChecks(conn, url, layer, staging, base, opts.version.id if opts.version else None, spill)
             if spread:
                 job = parallel.Job(
                     layer, url, srid, extent, staging, base, opts.version, result.lineage_id or 0, [], opts.batch_size
@@ -218,23 +218,8 @@ def _build_files(
             else:
                 conn.execute(tables.create_table(layer, "staging", staging, srid))
                 with result.phase("read, validate, copy"):
-                    read, delivered = _read_here(
-                        conn,
-                        layer,
-                        opened,
-                        opts,
-                        srid,
-                        extent,
-                        staging_ident,
-                        base,
-                        lineage,
-                        result,
-                        tally,
-                        progress,
-                        spill,
-                    )
-            checks = SetChecks(conn, url, layer, staging, base, opts.version.id if opts.version else None, spill)
-            _check_and_publish(conn, checks, opts, srid, read, delivered, lineage, result, tally)
+                    read, delivered = _read_here(checks, opened, opts, srid, extent, lineage, result, tally, progress)
+            _check_and_publish(checks, opts, srid, read, delivered, lineage, result, tally)
     finally:
         if spill is not None:
             spill.close()
@@ -243,28 +228,29 @@ def _build_files(
 
 
 def _read_here(
-    conn: psycopg.Connection,
-    layer: Layer,
+    checks: SetChecks,
     opened: list[tuple[str, Source]],
     opts: LoadOptions,
     srid: int | None,
     extent: tuple[float, float, float, float] | None,
-    staging_ident: sql.Identifier,
-    base: int,
     lineage: Lineage,
     result: LoadResult,
     tally: Tally,
     progress: Progress | None,
-    spill: Spill | None,
 ) -> tuple[int, set]:
-    """Read every file in this process, COPYing into staging in the load's own transaction."""
+    """Read every file in this process, COPYing into staging in the load's own transaction
+    (and keeping the overlap check's copy of the rows)."""
+    layer, base, spill = checks.layer, checks.base, checks.spill
     total = sum(s.feature_count or 0 for _, s in opened) if all(s.feature_count for _, s in opened) else None
     rows = BinaryRows(layer, base, opts.version)
     read = 0
     delivered: set = set()  # partition values (communes) this delivery covers
     # A sender thread writes while this one reads the next batch (its queue is bounded,
     # 128 MB at most), so PostgreSQL ingests while we validate.
-    with conn.cursor() as cur, cur.copy(rows.statement(staging_ident), writer=QueuedLibpqWriter(cur)) as cp:
+    with (
+        checks.conn.cursor() as cur,
+        cur.copy(rows.statement(checks.table), writer=QueuedLibpqWriter(cur)) as cp,
+    ):
         cp.write(rows.header())
         for name, source in opened:
             fr = FileResult(name, read, crs=_crs_text(source))
@@ -397,7 +383,6 @@ class SetChecks:
 
 
 def _check_and_publish(
-    conn: psycopg.Connection,
     checks: SetChecks,
     opts: LoadOptions,
     srid: int | None,
@@ -408,7 +393,7 @@ def _check_and_publish(
     tally: Tally,
 ) -> None:
     """Set checks, indexes and the swap, in the load's transaction; refuses above the reject limit."""
-    layer, staging, base = checks.layer, checks.staging, checks.base
+    conn, layer, staging, base = checks.conn, checks.layer, checks.staging, checks.base
     result.rows_read = read
     _summarise_files(result)
     lineage.update(

@@ -137,7 +137,7 @@ def test_the_terminal_summary_and_lineage_fit_80_columns_without_breaking_a_phra
     assert "22 files" in loaded.stdout and "huyen_1/xa_30007.shp" in loaded.stdout
     # not a terminal: one line per phase, with rows/s for the reading
     assert any(line.startswith("  read, validate, copy: ") and "rows/s" in line for line in loaded.stderr.splitlines())
-    assert "  keys and overlaps: " in loaded.stderr
+    assert "  keys, overlaps and indexes: " in loaded.stderr
     lineage_id = int(loaded.stdout.rsplit("lineage #", 1)[1].split()[0])
     shown = subprocess.run(
         [bando_bin, "lineage", "parcels", "--load", str(lineage_id)], capture_output=True, text=True, env=env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -44,10 +45,13 @@ def accounted(
     result = LoadResult(layer=layer_id, source=str(source), outcome="failed", version_id=version_id, listener=listener)
     started = time.monotonic()
     lineage = Lineage(url, layer_id)
+    hashing = ThreadPoolExecutor(1)
     try:
         deployment.check(lineage.conn, province)
         lineage.lock()
-        checksum = sha256(source) if source.exists() else None
+        # A forced or dry run only records the delivery's checksum: it is taken beside the load.
+        checksum_of = hashing.submit(sha256, source) if source.exists() else None
+        checksum = checksum_of.result() if checksum_of is not None and not (force or dry_run) else None
         row = {
             "source_path": str(source),
             "source_sha256": checksum,
@@ -95,6 +99,7 @@ def accounted(
         finally:
             result.duration_s = round(time.monotonic() - started, 3)
             result.report_path = str(write_json(result, settings.home / "reports"))
+            taken = {"source_sha256": _taken(checksum_of)} if checksum is None and checksum_of is not None else {}
             lineage.finish(
                 result.outcome,
                 rows_read=result.rows_read,
@@ -107,7 +112,17 @@ def accounted(
                 encoding_note=result.encoding_note,
                 message=result.message,
                 report=result.to_json(),
+                **taken,
             )
     finally:
         lineage.close()
+        hashing.shutdown(wait=False)
     return result
+
+
+def _taken(checksum_of: Future[str]) -> str | None:
+    """The checksum taken beside the load; None if the file could not be read to its end."""
+    try:
+        return checksum_of.result()
+    except OSError:
+        return None

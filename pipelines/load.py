@@ -325,43 +325,53 @@ class SetChecks:
     base: int
     version_id: str | None
     spill: Spill | None
+    indexed: int = 0  # how many of the layer's index statements have run
+    analyzed: bool = False
 
     @property
     def table(self) -> sql.Identifier:
         return sql.Identifier("staging", self.staging)
 
-    def run(self, kept: bool, row_name: Callable[[int], str]) -> tuple[list[Issue], set[int], int]:
+    def run(self, kept: bool, row_name: Callable[[int], str]) -> tuple[list[Issue], set[int]]:
         """Keys and overlaps while PostgreSQL builds the indexes: the load's connection (on a thread)
         builds the primary key and spatial index, then the other indexes (unless the table will be
         rebuilt by month): when the key's unique index builds, no key repeats (its fields are
         required, so never null); when it fails, a query names the repeated rows, which are
-        deleted before the index is built again. Overlaps are found here
-        meanwhile, from the spill and the published rows of bordering kept partitions. Returns
-        the issues, the rejected fids and how many of the layer's index statements were run."""
+        deleted before the index is built again; a table complete with its indexes is analysed
+        there too (a few rows deleted for overlaps later do not change its statistics). Overlaps
+        are found here meanwhile, from the spill and the published rows of bordering kept
+        partitions. Returns the issues and the rejected fids; ``indexed`` and ``analyzed`` say
+        what is left to do."""
         statements = tables.index_statements(self.layer, "staging", self.staging)
         conn, layer = self.conn, self.layer
 
-        def server() -> tuple[list[Issue], set[int], int]:
+        def rest() -> None:
+            for stmt in statements[2:]:
+                conn.execute(stmt)
+            self.indexed = len(statements)
+            if not layer.versioned:  # a versioned layer's other versions join after the checks
+                conn.execute(sql.SQL("analyze {}").format(self.table))
+                self.analyzed = True
+
+        def server() -> tuple[list[Issue], set[int]]:
             for stmt in statements[:2]:
                 conn.execute(stmt)
+            self.indexed = 2
             if not layer.monthly and all(layer.field(k).required for k in layer.key):
                 try:  # the unique index proves there is no repeated key; the query is only run when it fails
                     with conn.transaction():
-                        for stmt in statements[2:]:
-                            conn.execute(stmt)
-                    return [], set(), len(statements)
+                        rest()
+                    return [], set()
                 except psycopg.errors.UniqueViolation:
-                    pass
+                    self.indexed, self.analyzed = 2, False
             issues, rejected = setchecks.duplicate_keys(conn, layer, self.table, self.base, self.version_id, row_name)
-            if rejected or layer.monthly:
-                return issues, rejected, 2
-            for stmt in statements[2:]:
-                conn.execute(stmt)
-            return issues, rejected, len(statements)
+            if not rejected and not layer.monthly:
+                rest()
+            return issues, rejected
 
         pairs: list[Pair] = []
         if self.spill is None:  # a spread load: its rows are in staging only, locked by the index build
-            issues, rejected, indexed = server()
+            issues, rejected = server()
             if setchecks.checks_overlaps(layer):
                 where = setchecks.scope(self.version_id)
                 pairs = setchecks.find_overlaps(conn, layer, self.table, self.base, where)
@@ -377,9 +387,9 @@ class SetChecks:
                 except BaseException:
                     conn.cancel()  # stop the index build at once
                     raise
-                issues, rejected, indexed = job.result()
+                issues, rejected = job.result()
         issues += setchecks.overlap_issues(layer, pairs, self.base, rejected, row_name)
-        return issues, rejected, indexed
+        return issues, rejected
 
 
 def _check_and_publish(
@@ -406,7 +416,7 @@ def _check_and_publish(
     with result.phase("keep other partitions"):
         kept = publish.carry_other_partitions(conn, layer, staging, delivered)
     with result.phase("keys, overlaps and indexes"):
-        set_issues, rejected, indexed = checks.run(kept > 0, _row_name(result.files))
+        set_issues, rejected = checks.run(kept > 0, _row_name(result.files))
         set_records, set_wkt = setchecks.delete_rejected(conn, layer, checks.table, base, rejected)
     if set_issues:
         tally.add(set_issues)
@@ -430,11 +440,12 @@ def _check_and_publish(
         with result.phase("partition by month"):
             partitions.partition_staging(conn, layer, staging)
     with result.phase("other indexes, analyze"):
-        for stmt in tables.index_statements(layer, "staging", staging)[indexed:]:
+        for stmt in tables.index_statements(layer, "staging", staging)[checks.indexed :]:
             conn.execute(stmt)
         if opts.version:
             publish.carry_other_versions(conn, layer, staging, opts.version)
-        conn.execute(sql.SQL("analyze {}").format(checks.table))
+        if not checks.analyzed:
+            conn.execute(sql.SQL("analyze {}").format(checks.table))
     if opts.dry_run:
         conn.rollback()
         result.outcome = "dry-run"

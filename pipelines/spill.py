@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Hashable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,8 @@ class Spill:
         self._writer: pa.ipc.RecordBatchStreamWriter | None = pa.ipc.new_stream(
             pa.PythonFile(self._file, mode="w"), SCHEMA
         )
+        self._writing = ThreadPoolExecutor(1)  # the disk's pace is not the load's: one batch written behind
+        self._written: Future | None = None
         #: per partition: rows, highest fid, extent (x0, y0, x1, y1)
         self.stats: dict[Hashable, tuple[int, int, Box]] = {}
 
@@ -45,7 +48,8 @@ class Spill:
         if isinstance(keys, pa.ChunkedArray):
             keys = keys.combine_chunks()
         batch = pa.record_batch([keys, pa.array(fids, pa.int64()), pc.cast(wkb, pa.large_binary())], schema=SCHEMA)
-        self._writer.write_batch(batch)
+        self._wait()
+        self._written = self._writing.submit(self._writer.write_batch, batch)
         sums = (
             pa.table(
                 {"k": keys, "fid": fids, "x0": bounds[:, 0], "y0": bounds[:, 1], "x1": bounds[:, 2], "y1": bounds[:, 3]}
@@ -66,9 +70,7 @@ class Spill:
 
     def parts(self, wanted: set[Hashable]) -> Iterator[tuple[Hashable, np.ndarray, pa.Array]]:
         """(partition, fids, EWKB) of each wanted partition, once its last row has been read back."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._finish_writing()
         self._file.seek(0)
         chunks: dict[Hashable, list[tuple[np.ndarray, pa.Array]]] = {}
         seen: dict[Hashable, int] = {}
@@ -91,8 +93,20 @@ class Spill:
                         done = chunks.pop(key)
                         yield key, np.concatenate([f for f, _ in done]), pa.concat_arrays([w for _, w in done])
 
-    def close(self) -> None:
+    def _wait(self) -> None:
+        if self._written is not None:
+            self._written.result()  # a full disk fails the load here
+            self._written = None
+
+    def _finish_writing(self) -> None:
         if self._writer is not None:
+            self._wait()
             self._writer.close()
             self._writer = None
+        self._writing.shutdown()
+
+    def close(self) -> None:
+        """Let go of the file (a write that failed has already failed the load, or had no reader)."""
+        self._writing.shutdown()
+        self._writer = None
         self._file.close()

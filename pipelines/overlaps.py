@@ -121,6 +121,12 @@ class Rings:
             box[other] = shapely.bounds(shapely.from_wkb(wkb.take(pa.array(other)).to_numpy(zero_copy_only=False)))
         return cls(box, simple, flat[: 2 * used].reshape(-1, 2), start, count)
 
+    def subset(self, mask: np.ndarray) -> Rings:
+        count = self.count[mask]
+        start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+        rows = np.repeat(self.start[mask] - start, count) + np.arange(int(count.sum()))
+        return Rings(self.box[mask], self.simple[mask], self.xy[rows], start, count)
+
 
 @dataclass
 class Part:
@@ -137,7 +143,13 @@ class Part:
         return self._rings
 
     def subset(self, mask: np.ndarray) -> Part:
-        return Part(self.key, self.fids[mask], self.wkb.filter(pa.array(mask)))
+        """Some rows; their rings, if read already, come along (copied: a band outlives its partition)."""
+        return Part(
+            self.key,
+            self.fids[mask],
+            self.wkb.filter(pa.array(mask)),
+            None if self._rings is None else self._rings.subset(mask),
+        )
 
     def geoms(self, rows: np.ndarray) -> np.ndarray:
         """GEOS geometries of some rows (each decoded once), for those rows only."""

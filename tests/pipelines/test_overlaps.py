@@ -156,3 +156,20 @@ def test_the_band_is_the_rows_whose_box_reaches_a_neighbour() -> None:
 def test_the_kernels_release_the_gil() -> None:
     for kernel in (overlaps._parse, overlaps._within, overlaps._across, overlaps._bounds):
         assert kernel.targetoptions["nogil"]
+
+
+def test_a_subset_keeps_the_rings_it_would_read_again() -> None:
+    """A band's rings come from its partition's, copied, exactly as reading its rows would give them."""
+    rng = np.random.default_rng(5)
+    geoms = shapely.buffer(shapely.points(rng.uniform(0, 100, (60, 2))), rng.uniform(1, 5, 60))
+    geoms[3] = shapely.union(geoms[3], shapely.box(200, 200, 210, 210))  # two parts: not simple
+    wkb = pa.array(list(shapely.to_wkb(geoms)), pa.binary())
+    part = Part("k", np.arange(60), wkb)
+    part.rings()
+    mask = rng.random(60) < 0.4
+    mask[3] = True
+    carried = part.subset(mask).rings()
+    read = Part("k", np.arange(60)[mask], wkb.filter(pa.array(mask))).rings()
+    for name in ("box", "simple", "start", "count", "xy"):
+        assert np.array_equal(getattr(carried, name), getattr(read, name), equal_nan=True), name
+    assert not np.shares_memory(carried.xy, part.rings().xy)

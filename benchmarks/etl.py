@@ -89,6 +89,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = cluster_env()
+    _forget_archived_wal(env)  # the benchmark's own cluster: earlier runs' WAL would fill the disk
     if args.any_extent:
         env["BANDO_LAYERS_DIR"] = str(_any_extent_catalogue())
     subprocess.run([str(BIN / "bando"), "db", "up"], env=env, check=True)
@@ -177,6 +178,12 @@ def _minimal_wal_run(big: object, rows: int, env: dict[str, str], reset: list[st
         )
     finally:
         subprocess.run([str(BIN / "bando"), "db", "up"], env=env, check=True)
+
+
+def _forget_archived_wal(env: dict[str, str]) -> None:
+    for p in (Path(env["BANDO_HOME"]) / "wal").glob("*"):
+        if p.is_file():
+            p.unlink()
 
 
 def _archived_mb(env: dict[str, str]) -> float:

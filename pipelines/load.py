@@ -20,7 +20,6 @@ import numpy as np
 import psycopg
 import pyarrow.compute as pc
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from bando import db
 from bando.errors import BadInput, LoadRefused
@@ -35,7 +34,7 @@ from bando.pipelines.normalise import Issue, Normaliser, normalised
 from bando.pipelines.overlaps import Pair
 from bando.pipelines.publish import Version
 from bando.pipelines.report import FileResult, LoadResult, Tally
-from bando.pipelines.rows import BinaryRows
+from bando.pipelines.rows import BinaryRows, Sender
 from bando.pipelines.sources import FileRefused, Source, SourceSpec, batches, open_source
 from bando.pipelines.spill import Spill
 from bando.pipelines.text import decoder_for
@@ -245,11 +244,11 @@ def _read_here(
     rows = BinaryRows(layer, base, opts.version)
     read = 0
     delivered: set = set()  # partition values (communes) this delivery covers
-    # A sender thread writes while this one reads the next batch (its queue is bounded,
-    # 128 MB at most), so PostgreSQL ingests while we validate.
+    # A sender thread writes while this one reads the next batch, so PostgreSQL ingests while
+    # we validate; its queue is short, so the server is never far behind when the reading ends.
     with (
         checks.conn.cursor() as cur,
-        cur.copy(rows.statement(checks.table), writer=QueuedLibpqWriter(cur)) as cp,
+        cur.copy(rows.statement(checks.table), writer=Sender(cur)) as cp,
     ):
         cp.write(rows.header())
         for name, source in opened:

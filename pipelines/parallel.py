@@ -24,7 +24,6 @@ from typing import Any
 import psycopg
 import pyarrow.compute as pc
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from bando.layers import tables
 from bando.layers.model import Layer
@@ -33,7 +32,7 @@ from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Normaliser, normalised
 from bando.pipelines.publish import Version
 from bando.pipelines.report import Tally
-from bando.pipelines.rows import BinaryRows
+from bando.pipelines.rows import BinaryRows, Sender
 from bando.pipelines.sources import Source, SourceSpec, batches, open_source
 from bando.pipelines.text import decoder_for
 
@@ -125,7 +124,7 @@ def stage(piece: Piece, job: Job) -> Staged:
     try:
         with psycopg.connect(job.url) as conn, conn.cursor() as cur:
             statement = rows.statement(sql.Identifier("staging", job.staging))
-            with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as cp:
+            with cur.copy(statement, writer=Sender(cur)) as cp:
                 cp.write(rows.header())
                 pieces = batches(source, job.batch_size, piece.skip, piece.count)
                 for rows_read, batch in normalised(normaliser, pieces, piece.first_index):

@@ -8,10 +8,12 @@ PostGIS's binary input reads as it is.
 
 from __future__ import annotations
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from bando.layers import tables
 from bando.layers.model import Layer
@@ -60,3 +62,13 @@ class BinaryRows:
             out["geom"] = batch.column("geom")
         table = pa.table(out).cast(self.schema)
         return b"".join(self.encoder.write_batch(b) for b in table.to_batches())
+
+
+class Sender(QueuedLibpqWriter):
+    """psycopg's COPY writer that sends from a thread of its own while the load reads on, with
+    8 MB of queue instead of 128 (64 chunks of 128 KB): PostgreSQL is never far behind when the
+    reading ends, and the queue adds little to the load's memory."""
+
+    def __init__(self, cursor: psycopg.Cursor) -> None:
+        super().__init__(cursor)
+        self._queue = type(self._queue)(maxsize=64)

@@ -42,7 +42,7 @@ from bando import downloads
 from bando.crs import transformer
 from bando.layers.model import Layer
 from bando.layers.tables import VERSION_COLUMNS
-from bando.pipelines.attributes import ARROW_TYPES
+from bando.pipelines.rows import arrow_schema
 from bando.province import Province
 from bando.publisher import publisher
 from bando.settings import Settings
@@ -121,13 +121,7 @@ def _columns(layer: Layer) -> list[str]:
 
 
 def _schema(layer: Layer) -> pa.Schema:
-    types = {f.name: ARROW_TYPES[f.type] for f in layer.fields} | {
-        "fid": pa.int64(),
-        "version_id": pa.string(),
-        "valid_from": pa.date32(),
-        "valid_to": pa.date32(),
-    }
-    return pa.schema([(c, types[c]) for c in _columns(layer)] + [("geometry", pa.binary())])
+    return arrow_schema(layer, _columns(layer)).append(pa.field("geometry", pa.binary()))
 
 
 def _spool(conn: psycopg.Connection, layer: Layer, version: str | None, path: Path) -> int:

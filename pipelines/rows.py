@@ -20,21 +20,25 @@ from bando.layers.model import Layer
 from bando.pipelines.attributes import ARROW_TYPES
 from bando.pipelines.publish import Version
 
+#: the Arrow types of the columns a layer's table adds to its fields
+TABLE_TYPES = {"fid": pa.int64(), "version_id": pa.string(), "valid_from": pa.date32(), "valid_to": pa.date32()}
+
+
+def arrow_schema(layer: Layer, columns: list[str]) -> pa.Schema:
+    """Arrow types of some of a layer table's columns (its fields, ``fid``, the version columns)."""
+    types = {f.name: ARROW_TYPES[f.type] for f in layer.fields} | TABLE_TYPES
+    return pa.schema([(c, types[c]) for c in columns])
+
 
 class BinaryRows:
     """One COPY stream of a layer's rows: the statement, its header, each batch, its trailer."""
 
     def __init__(self, layer: Layer, base: int, version: Version | None) -> None:
         self.layer, self.base, self.version = layer, base, version
-        fields: list[pa.Field] = [pa.field("fid", pa.int64())]
-        fields += [pa.field(f.name, ARROW_TYPES[f.type]) for f in layer.fields]
-        if layer.versioned:
-            fields += [pa.field("version_id", pa.string()), pa.field("valid_from", pa.date32())]
-            fields += [pa.field("valid_to", pa.date32())]
+        columns = tables.copy_columns(layer)
+        self.schema = arrow_schema(layer, [c for c in columns if c != "geom"])
         if layer.geometry:
-            fields.append(pa.field("geom", pa.large_binary()))
-        self.schema = pa.schema(fields)
-        assert self.schema.names == tables.copy_columns(layer)
+            self.schema = self.schema.append(pa.field("geom", pa.large_binary()))
         self.encoder = ArrowToPostgresBinaryEncoder(self.schema)
 
     def statement(self, table: sql.Composable) -> sql.Composed:

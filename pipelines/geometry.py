@@ -65,7 +65,7 @@ def ewkb(source_wkb: pa.Array, geoms: np.ndarray, reuse: np.ndarray, srid: int, 
     kind = np.zeros(n, dtype=np.int8)  # 0 null, 1 header rewritten, 2 wrapped in a Multi, 3 written by GEOS
     kind[reuse] = 1
     if multi_id is not None and reuse.any():
-        at = starts[:-1][reuse]
+        at = at[little]
         type_id = data[at + 1].astype(np.uint32) | (data[at + 2].astype(np.uint32) << 8)
         kind[np.flatnonzero(reuse)[type_id % 1000 != multi_id]] = 2
     kind[rest] = 3
@@ -148,8 +148,10 @@ class GeometryChecker:
         self.extent = extent
         self.describe_crs = describe_crs
 
-    def check(self, geoms: np.ndarray, flag: Flag, error: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Returns (geometries, unchanged-from-source mask, repaired count); flags findings."""
+    def check(
+        self, geoms: np.ndarray, flag: Flag, error: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
+        """Returns (geometries, unchanged-from-source mask, repaired count, polygon areas); flags findings."""
         missing = shapely.is_missing(geoms)
         flag(missing, "geometry.missing", "error", lambda k: "the feature has no geometry (or unreadable WKB)")
         flag(~missing & shapely.is_empty(geoms), "geometry.empty", "error", lambda k: "the geometry is empty")
@@ -179,14 +181,13 @@ class GeometryChecker:
                 unchanged &= ~invalid
         ok = ~error & ~shapely.is_missing(geoms)
         self._extent(geoms, ok, flag, error)
-        if self.family == "Polygon":
-            self._areas(geoms, error, flag)
+        areas = self._areas(geoms, error, flag) if self.family == "Polygon" else None
         if self.multi:
             singles = np.flatnonzero((shapely.get_type_id(geoms) == single) & ~unchanged)
             if len(singles):
                 geoms[singles] = MULTI[self.family](geoms[singles], indices=np.arange(len(singles)))
         geoms[error] = None
-        return geoms, unchanged & ~error, repaired
+        return geoms, unchanged & ~error, repaired, areas
 
     def _invalid(self, geoms: np.ndarray, invalid: np.ndarray, flag: Flag) -> int:
         reasons = {int(k): shapely.is_valid_reason(geoms[k]) for k in np.flatnonzero(invalid)}
@@ -237,7 +238,7 @@ class GeometryChecker:
             lambda k: "the geometry lies outside the province (wrong CRS or coordinates?)",
         )
 
-    def _areas(self, geoms: np.ndarray, error: np.ndarray, flag: Flag) -> None:
+    def _areas(self, geoms: np.ndarray, error: np.ndarray, flag: Flag) -> np.ndarray:
         rules: Rules = self.layer.rules
         areas = shapely.area(geoms)
         if rules.sliver_min_area > 0:
@@ -247,3 +248,4 @@ class GeometryChecker:
                 "error",
                 lambda k: f"sliver polygon of {areas[k]:.3f} m² (below {rules.sliver_min_area} m²)",
             )
+        return areas

@@ -110,7 +110,7 @@ class Normaliser:
                 error[mask] = True
 
         columns: dict[str, pa.Array] = {}
-        self._decide_encoding(table)
+        self.prepare(table)
         for src, name in self.mapping.items():
             arr = table.column(src).combine_chunks()
             if is_text(arr):
@@ -130,8 +130,8 @@ class Normaliser:
             )
             source_wkb = column.to_numpy(zero_copy_only=False)
             geoms = shapely.from_wkb(source_wkb, on_invalid="ignore")
-            geoms, unchanged, repaired = self.geometry.check(geoms, flag, error)
-            self._area_mismatch(columns, geoms, error, flag)
+            geoms, unchanged, repaired, areas = self.geometry.check(geoms, flag, error)
+            self._area_mismatch(columns, areas, error, flag)
             multi_id = TYPE_ID[self.geometry.family][1] if self.geometry.multi else None
             columns["geom"] = ewkb(column, geoms, unchanged, self.srid, multi_id)
             bounds = shapely.bounds(geoms)
@@ -146,9 +146,6 @@ class Normaliser:
 
     def prepare(self, table: pa.Table) -> None:
         """Decide the text encoding from a batch, if not yet decided (before batches go to threads)."""
-        self._decide_encoding(table)
-
-    def _decide_encoding(self, table: pa.Table) -> None:
         if self.decoder.decided:
             return
         sample: list[str] = []
@@ -159,12 +156,11 @@ class Normaliser:
         self.decoder.observe(sample)
 
     def _area_mismatch(
-        self, columns: dict[str, pa.Array], geoms: np.ndarray, error: np.ndarray, flag: Callable
+        self, columns: dict[str, pa.Array], areas: np.ndarray | None, error: np.ndarray, flag: Callable
     ) -> None:
         rules = self.layer.rules
-        if not rules.area_field or self.geometry is None or self.geometry.family != "Polygon":
+        if not rules.area_field or areas is None:
             return
-        areas = shapely.area(geoms)
         declared = pc.cast(columns[rules.area_field], pa.float64()).to_numpy(zero_copy_only=False)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.abs(areas - declared) / np.maximum(declared, 1e-9)

@@ -55,23 +55,6 @@ def scope(version_id: str | None, alias: str | None = None) -> sql.Composable:
     return sql.SQL("{} = {}").format(col, sql.Literal(version_id))
 
 
-def run(
-    conn: psycopg.Connection,
-    layer: Layer,
-    table: sql.Composable,
-    base: int,
-    version_id: str | None,
-    row_name: RowName = lambda index: f"source row {index}",
-) -> tuple[list[Issue], dict[int, dict], dict[int, str]]:
-    """Both checks on one connection, one after the other; rejected rows deleted from staging."""
-    issues, rejected = duplicate_keys(conn, layer, table, base, version_id, row_name)
-    if checks_overlaps(layer):
-        pairs = find_overlaps(conn, layer, table, base, scope(version_id))
-        issues += overlap_issues(layer, pairs, base, rejected, row_name)
-    records, wkt = delete_rejected(conn, layer, table, base, rejected)
-    return issues, records, wkt
-
-
 def duplicate_keys(
     conn: psycopg.Connection, layer: Layer, table: sql.Composable, base: int, version_id: str | None, row_name: RowName
 ) -> tuple[list[Issue], set[int]]:

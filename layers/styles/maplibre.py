@@ -132,6 +132,14 @@ def map_style(
     for layer in tiled:
         doc["sources"][layer.id] = source(layer, api_url, bounds.get(layer.id))
         doc["layers"] += draw_layers(layer)
-    for layer in reversed(tiled):  # labels of points and lines win over those of areas
+    for layer in sorted(tiled, key=_label_rank):
         doc["layers"] += label_layers(layer)
     return doc
+
+
+def _label_rank(layer: Layer) -> tuple[int, int]:
+    """Where a layer's labels go in the style: MapLibre places the topmost symbol layer first
+    and later ones only where they do not collide, so the last label wins. Points win over
+    lines over areas; within a kind the finer layer (the later ``label_minzoom``) wins, so a
+    parcel's number is not hidden by its commune's name, which every tile repeats."""
+    return ORDER[kind(layer)], layer.style.label_minzoom

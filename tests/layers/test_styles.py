@@ -69,6 +69,16 @@ def test_map_style_puts_every_label_above_every_fill() -> None:
     assert labels["parcels"]["minzoom"] == 17
 
 
+def test_finer_labels_win_collisions_and_lines_win_over_areas() -> None:
+    """MapLibre places the topmost symbol layer first: a parcel's number must come after
+    (above) the names of the commune, hamlet and plan zone it lies in, and a road's name
+    after the parcels'."""
+    layers = maplibre.map_style(CATALOGUE, "bando", API, API)["layers"]
+    at = {x["source"]: i for i, x in enumerate(layers) if x["type"] == "symbol"}
+    assert at["communes"] < at["hamlets"] < at["parcels"] < at["roads"]
+    assert at["land_use_plan"] < at["parcels"]
+
+
 def test_land_use_colours_come_from_the_code_table() -> None:
     fill = next(x for x in maplibre.draw_layers(BY_ID["parcels"]) if x["type"] == "fill")["paint"]["fill-color"]
     pairs = dict(zip(fill[2:-1:2], fill[3:-1:2], strict=True))

@@ -30,18 +30,33 @@ def browser(browser):
     gl.close()
 
 
+# one tile at MapLibre's zoom 18 (Leaflet's 19), in EPSG:3857 metres
+TILE_Z18 = 2 * 20037508.342789244 / 2**18
+
+
 @pytest.fixture(scope="module")
 def place(database: str, loaded: list) -> dict:
-    """A parcel next to a named road, with its commune's name."""
+    """An ordinary parcel near a named road, with its commune's name.
+
+    The parcel lies inside one zoom-18 tile, has room for its number (an inscribed circle of
+    6 m), and the centre of that circle, where MapLibre puts a polygon's label, is at least
+    12 m from the road line, so the road's name, which wins collisions, cannot hide it.
+    """
     with psycopg.connect(database, autocommit=True) as conn:
         row = conn.execute(
             'select p."maXa", p."soHieuToBanDo", p."soThuTuThua", c."tenXa", r."tenDuong"'
             ' from data.parcels p join data.communes c on c."maXa" = p."maXa"'
-            ' cross join lateral (select "tenDuong" from data.roads r where r."tenDuong" is not null'
+            " cross join lateral (select st_transform(p.geom, 3857) as m, mic.center as centre, mic.radius"
+            " from st_maximuminscribedcircle(p.geom) mic) g"
+            ' cross join lateral (select "tenDuong", geom from data.roads r where r."tenDuong" is not null'
             " and st_dwithin(r.geom, p.geom, 40) order by st_distance(r.geom, p.geom) limit 1) r"
-            " where st_area(p.geom) > 300 order by st_area(p.geom) desc limit 1"
+            " where st_area(p.geom) between 300 and 3000 and g.radius >= 6 and st_distance(r.geom, g.centre) >= 12"
+            " and floor((st_xmin(g.m) + %(half)s) / %(tile)s) = floor((st_xmax(g.m) + %(half)s) / %(tile)s)"
+            " and floor((st_ymin(g.m) + %(half)s) / %(tile)s) = floor((st_ymax(g.m) + %(half)s) / %(tile)s)"
+            ' order by p."maXa", p."soHieuToBanDo", p."soThuTuThua" limit 1',
+            {"half": TILE_Z18 * 2**17, "tile": TILE_Z18},
         ).fetchone()
-    assert row, "the samples have no parcel near a named road"
+    assert row, "the samples have no ordinary parcel near a named road"
     return dict(zip(("xa", "to", "thua", "commune", "road"), row, strict=True))
 
 

@@ -221,13 +221,26 @@ def state(conn: psycopg.Connection, layer: Layer, fid: int) -> dict[str, Any] | 
     return row[0] if row else None
 
 
-def bump(conn: psycopg.Connection, layer: Layer, added: int) -> None:
+def bump(conn: psycopg.Connection, layer: Layer, added: int, placed: list[int] | None = None) -> None:
     """A new revision of the layer: tile ETags and caches change with it, and event streams hear of it
-    (PostgreSQL delivers the notification only if the transaction commits)."""
+    (PostgreSQL delivers the notification only if the transaction commits).
+
+    The layer's recorded extent grows to cover the features ``placed`` (created, or given a new
+    geometry), so the tile-set limits include them at once; it never shrinks between publishes.
+    An extent not known (a layer published empty) stays unknown: the API then uses the province's."""
     conn.execute(
         "update bando.layer_state set revision = revision + 1, row_count = row_count + %s where layer = %s",
         (added, layer.id),
     )
+    if placed and layer.geometry:
+        conn.execute(
+            sql.SQL(
+                "update bando.layer_state s set bounds = st_combinebbox(s.bounds, x.e::geometry)"
+                " from (select st_extent(geom) as e from {} where fid = any(%s)) x"
+                " where s.layer = %s and s.bounds is not null and x.e is not null"
+            ).format(table(layer)),
+            (placed, layer.id),
+        )
     conn.execute("select pg_notify('bando_edits', %s)", (layer.id,))
 
 

@@ -10,7 +10,8 @@
   from the Debian font (:mod:`bando.layers.styles.glyphs`), so no client needs a glyph server.
 
 Documents are small and depend only on the catalogue, the base URL and the published
-extents read at start-up, so each is built once per process.
+extents (MapLibre sources' ``bounds``: as ``bando.layer_state`` last said, else as read at
+start-up), so each is built once per process and extent.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from starlette.routing import Route
 
 from bando.api_config.errors import problem
 from bando.api_config.qgis_project import ProjectDownload
+from bando.api_config.tile_cache import LINEAGES
 from bando.errors import BadInput, NotFound
 from bando.layers.catalogue import Catalogue
 from bando.layers.model import Layer
@@ -45,7 +47,7 @@ _CACHE = "public, max-age=300"
 
 
 class Styles:
-    """The Styles API of one base URL, over one catalogue and the extents known at start-up."""
+    """The Styles API of one base URL, over one catalogue and the published extents."""
 
     def __init__(
         self,
@@ -63,6 +65,11 @@ class Styles:
         self.layers = {x.id: x for x in catalogue if styled(x)}
 
     # -- documents -------------------------------------------------------------------
+
+    def extent(self, layer_id: str) -> list[float] | None:
+        """The layer's CRS84 extent as the tile clock last read it (no I/O), else as at start-up."""
+        live = LINEAGES.extent(layer_id)
+        return list(live) if live is not None else self.extents.get(layer_id)
 
     def _layer(self, collection_id: str) -> Layer:
         if collection_id not in self.layers:
@@ -111,9 +118,10 @@ class Styles:
             "links": [self._self(f"{href}/metadata")],
         }
 
-    def encoded(self, layer: Layer, f: str) -> tuple[bytes, str]:
+    def encoded(self, layer: Layer, f: str, extent: list[float] | None = None) -> tuple[bytes, str]:
+        """One layer's style in encoding ``f``; MapLibre's source is bounded by ``extent`` (CRS84)."""
         if f == "mapbox":
-            doc = maplibre.layer_style(layer, self.base, self.base, self.extents.get(layer.id))
+            doc = maplibre.layer_style(layer, self.base, self.base, extent)
             return json.dumps(doc, ensure_ascii=False).encode("utf-8"), MAPBOX
         if f == "sld10":
             return sld.sld(layer), sld.MEDIA_TYPE
@@ -123,7 +131,8 @@ class Styles:
 
     def map_style(self) -> dict[str, Any]:
         name = "bando"
-        return maplibre.map_style(list(self.layers.values()), name, self.base, self.base, self.extents)
+        bounds = {x: b for x in self.layers if (b := self.extent(x)) is not None}
+        return maplibre.map_style(list(self.layers.values()), name, self.base, self.base, bounds)
 
     def styles(self) -> dict[str, Any]:
         href = f"{self.base}/styles/{MAP_STYLE_ID}"
@@ -176,8 +185,12 @@ def routes(styles: Styles) -> list[Route]:
         return Response(body, media_type=media, headers={"Cache-Control": _CACHE})
 
     @lru_cache(maxsize=256)
+    def _encoded(collection_id: str, f: str, extent: tuple[float, ...] | None) -> tuple[bytes, str]:
+        return styles.encoded(styles._layer(collection_id), f, None if extent is None else list(extent))
+
     def encoded(collection_id: str, f: str) -> tuple[bytes, str]:
-        return styles.encoded(styles._layer(collection_id), f)
+        extent = styles.extent(collection_id) if f == "mapbox" else None  # only MapLibre's carries bounds
+        return _encoded(collection_id, f, None if extent is None else tuple(extent))
 
     async def list_map_styles(request: Request) -> Response:
         return js(styles.styles())

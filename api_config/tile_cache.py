@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
+import math
 import os
 import threading
 import time
@@ -135,13 +137,15 @@ class TileCache:
 
 
 class Lineages:
-    """Each published layer's lineage id (and publish time), read from ``bando.layer_state`` at most
-    once per TTL; HTTP caching of the other answers reads the same clock."""
+    """Each published layer's lineage id, publish time and extent, read from ``bando.layer_state`` at
+    most once per TTL; HTTP caching of the other answers reads the same clock, and tile-set limits
+    and style bounds the same extents (:meth:`extent`)."""
 
     def __init__(self, ttl_s: float = LINEAGE_TTL_S) -> None:
         self.ttl_s = ttl_s
         self._values: dict[str, int] = {}
         self._published: dict[str, datetime] = {}
+        self._bounds: dict[str, tuple[int, float, float, float, float]] = {}
         self._read_at = float("-inf")
         self._failed_at = float("-inf")
         self._lock = threading.Lock()
@@ -166,15 +170,28 @@ class Lineages:
                 try:
                     with get_runtime().connection() as conn:
                         rows = conn.execute(
-                            f"select layer, {LAYER_CLOCK}, published_at from bando.layer_state"
+                            f"select layer, {LAYER_CLOCK}, published_at, srid, st_xmin(bounds), st_ymin(bounds),"
+                            " st_xmax(bounds), st_ymax(bounds) from bando.layer_state"
                         ).fetchall()
                 except Unavailable:
                     self._failed_at = time.monotonic()
                     raise
-                self._values = {layer: lineage for layer, lineage, _ in rows}
-                self._published = {layer: at for layer, _, at in rows}
+                self._values = {r[0]: r[1] for r in rows}
+                self._published = {r[0]: r[2] for r in rows}
+                self._bounds = {r[0]: (r[3], *r[4:]) for r in rows if r[3] is not None and r[4] is not None}
                 self._read_at = time.monotonic()
             return self._values.get(layer)
+
+    def expire(self) -> None:
+        """Read the layers' state again at the next request: this process has just changed it (an
+        edit), so its own next answer shows the change; other processes see it within the TTL."""
+        self._read_at = float("-inf")
+
+    def extent(self, layer: str) -> tuple[float, float, float, float] | None:
+        """The layer's CRS84 extent as last read (publishes set it, edits grow it); None if not known.
+        Never does I/O: callers that need it fresh call :meth:`get` first."""
+        bounds = self._bounds.get(layer)
+        return None if bounds is None else crs84_box(*bounds)
 
     def snapshot(self) -> dict[str, tuple[int, datetime]]:
         """Every published layer's (lineage id, publish time), refreshed if older than the TTL."""
@@ -335,6 +352,20 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1024)
+def crs84_box(srid: int, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+    """A storage-CRS box as a CRS84 one, rounded outwards to 1e-6° so it never loses an edge."""
+    from bando.crs import transformer
+
+    w, s, e, n = transformer(srid, 4326).transform_bounds(x0, y0, x1, y1)
+    return (
+        math.floor(w * 1e6) / 1e6,
+        math.floor(s * 1e6) / 1e6,
+        math.ceil(e * 1e6) / 1e6,
+        math.ceil(n * 1e6) / 1e6,
+    )
+
+
 def _tile_targets(config: dict[str, Any]) -> dict[str, tuple[str, str, tuple[float, float, float, float] | None]]:
     """collection id → (layer id, view, CRS84 bounds or None) for every collection with a bando tile provider."""
     out = {}
@@ -392,14 +423,15 @@ def cached(api: Any, route: Route, gate: Gate) -> Route:
         try:
             layer_id, view, bbox = target
             source = tile_source(layer_id, view)
+            lineage = LINEAGES.peek(source.layer.id)
+            if lineage is _MISSING:
+                lineage = await gate.run(LINEAGES.get, source.layer.id)
+            bbox = LINEAGES.extent(source.layer.id) or bbox  # as now published, else as at start-up
             if bbox is None:  # the provider's extent before any load: the province's
                 from bando.api_config.runtime import get_runtime
 
                 bbox = get_runtime().province.bbox_lonlat
             address = source.address(params["tms"], params["z"], params["row"], params["col"], bbox)
-            lineage = LINEAGES.peek(source.layer.id)
-            if lineage is _MISSING:
-                lineage = await gate.run(LINEAGES.get, source.layer.id)
         except BadInput as exc:
             return problem(400, "InvalidParameterValue", str(exc))
         except NotFound as exc:

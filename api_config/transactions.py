@@ -33,6 +33,7 @@ from bando.api_config.errors import problem, response_for
 from bando.api_config.features_sql import axis_flip, srid_of
 from bando.api_config.limits import replay
 from bando.api_config.runtime import Runtime, get_runtime
+from bando.api_config.tile_cache import LINEAGES
 from bando.crs import parse_crs
 from bando.errors import BadInput, BandoError, LoadRefused
 from bando.layers.model import Layer
@@ -398,8 +399,9 @@ class Write:
                 ) from None
             self._set_rules(conn, fids)
             edits_sql.audit_created(conn, self.token, self.layer, fids)
-            edits_sql.bump(conn, self.layer, len(fids))
+            edits_sql.bump(conn, self.layer, len(fids), fids)
             tags = {fid: edits_sql.etag(conn, self.layer, fid) for fid in fids[:1]} if len(fids) == 1 else {}
+        LINEAGES.expire()
         body: dict[str, Any] = {"ids": fids, "numberCreated": len(fids)}
         if len(fids) == 1:  # one feature: where it is, and its ETag for the next edit
             location = f"collections/{self.layer.id}/items/{fids[0]}"
@@ -436,8 +438,9 @@ class Write:
                 conn, self.token, self.layer, "update" if merge else "replace", fid, before, after
             )
             edits_sql.open_history(conn, self.layer, fid, audit_id)
-            edits_sql.bump(conn, self.layer, 0)
+            edits_sql.bump(conn, self.layer, 0, [fid])
             tag = edits_sql.etag(conn, self.layer, fid)
+        LINEAGES.expire()
         return Response(status_code=204, headers={"ETag": f'"{tag}"'})
 
     def delete(self, fid: int, match: str) -> Response:
@@ -448,6 +451,7 @@ class Write:
             edits_sql.delete(conn, self.layer, fid)
             edits_sql.audit(conn, self.token, self.layer, "delete", fid, before, None)
             edits_sql.bump(conn, self.layer, -1)
+        LINEAGES.expire()
         return Response(status_code=204)
 
     def _locked(self, conn: psycopg.Connection, fid: int, match: str) -> dict[str, Any]:

@@ -55,7 +55,7 @@ EDIT_PLATFORM = (
     "grant insert, select on bando.audit, bando.feature_history to {r}",
     "grant update (valid_to) on bando.feature_history to {r}",
     "grant usage on sequence bando.audit_id_seq, bando.feature_history_id_seq to {r}",
-    "grant select (layer, revision, row_count), update (revision, row_count) on bando.layer_state to {r}",
+    "grant select (layer, revision, row_count, bounds), update (revision, row_count, bounds) on bando.layer_state to {r}",
     "grant execute on function bando.month_partitions(regclass, timestamptz[]) to {r}",
 )
 _ROLE_OPTIONS = "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls"

@@ -151,8 +151,11 @@ def swap(
             )
     if all(roles.exists(conn, r) for r in roles.READERS):  # a database prepared by `bando db up`
         grant_layer(conn, layer)
-    count = scalar(conn, sql.SQL("select count(*) from {}").format(live))
-    record_state(conn, layer.id, lineage_id, srid, count)
+    # the row count and, for a map layer, the extent the API's tile limits and style bounds follow
+    extent = sql.SQL(", st_extent(geom)" if layer.geometry else ", null::box2d")
+    row = conn.execute(sql.SQL("select count(*){} from {}").format(extent, live)).fetchone()
+    count, bounds = (int(row[0]), row[1]) if row else (0, None)
+    record_state(conn, layer.id, lineage_id, srid, count, bounds)
     if version is not None and not version.draft:
         conn.execute(
             "update bando.layer_versions set valid_to = %s where layer = %s and version_id <> %s"
@@ -184,11 +187,19 @@ def swap(
     return int(count)
 
 
-def record_state(conn: psycopg.Connection, layer_id: str, lineage_id: int, srid: int | None, row_count: int) -> None:
-    """What is published now, and since when: one row per layer, written in the publishing transaction."""
+def record_state(
+    conn: psycopg.Connection,
+    layer_id: str,
+    lineage_id: int,
+    srid: int | None,
+    row_count: int,
+    bounds: str | None = None,
+) -> None:
+    """What is published now, and since when: one row per layer, written in the publishing transaction.
+    ``bounds`` is the published extent (a PostGIS ``box2d``, in the storage CRS); None when empty."""
     conn.execute(
-        "insert into bando.layer_state (layer, lineage_id, srid, row_count) values (%s, %s, %s, %s)"
+        "insert into bando.layer_state (layer, lineage_id, srid, row_count, bounds) values (%s, %s, %s, %s, %s)"
         " on conflict (layer) do update set lineage_id = excluded.lineage_id, srid = excluded.srid,"
-        " row_count = excluded.row_count, published_at = now()",
-        (layer_id, lineage_id, srid, row_count),
+        " row_count = excluded.row_count, bounds = excluded.bounds, published_at = now()",
+        (layer_id, lineage_id, srid, row_count, bounds),
     )

@@ -9,6 +9,7 @@ The tile-set metadata (OGC tile set, TileJSON, HTML) is built from the catalogue
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from typing import Any
@@ -176,7 +177,13 @@ class BandoTileProvider(BaseMVTProvider):
         }
 
     def _bbox(self) -> tuple[float, float, float, float]:
-        """The published data's CRS84 extent (read at start-up); the province's before any load."""
+        """The published data's CRS84 extent as ``bando.layer_state`` says now (a publish or an edit
+        moves it within a second); else as read at start-up; the province's before any load."""
+        with contextlib.suppress(BandoError):
+            LINEAGES.get(self.layer.id)  # refreshes the extents too, at most once per TTL
+        live = LINEAGES.extent(self.layer.id)
+        if live is not None:
+            return live
         bounds = (self.options or {}).get("bounds")
         if isinstance(bounds, list) and len(bounds) == 4:
             w, s, e, n = (float(v) for v in bounds)

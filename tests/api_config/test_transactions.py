@@ -178,6 +178,52 @@ def test_create_patch_replace_delete_show_on_both_apis_and_in_tiles(edit_server:
     assert httpx.get(f"{url}/ogc{item}", timeout=30).status_code == 404
 
 
+def _tile_at(url: str, layer: str, lon: float, lat: float, z: int = 16) -> tuple[httpx.Response, dict]:
+    """The layer's tile over a point, and the tile set's limits at that zoom from its metadata."""
+    t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, z)
+    base = f"{url}/ogc/collections/{layer}/tiles/WebMercatorQuad"
+    meta = httpx.get(f"{base}/metadata", params={"f": "json"}, timeout=30).json()
+    limits = next(m for m in meta["tileMatrixSetLimits"] if m["tileMatrix"] == str(z))
+    inside = limits["minTileRow"] <= t.y <= limits["maxTileRow"] and limits["minTileCol"] <= t.x <= limits["maxTileCol"]
+    return httpx.get(f"{base}/{z}/{t.y}/{t.x}", timeout=30), {"inside": inside, **limits}
+
+
+def test_a_feature_created_beyond_the_published_extent_is_in_the_tiles_and_the_style_at_once(
+    edit_server: str, tokens
+) -> None:
+    """Tile-set limits and the map style's bounds follow the layer's recorded extent, which an
+    edit grows: a hydrant placed 3 km east of every other one is drawn without a restart."""
+    url, headers = edit_server, auth(tokens, STEWARD)
+    srid, x, y = storage_point("point_assets", 3000, 0)
+    lon, lat = owner_rows(
+        "select st_x(p), st_y(p) from st_transform(st_setsrid(st_point(%s, %s), %s), 4326) p", (x, y, srid)
+    )[0]
+    before, limits = _tile_at(url, "point_assets", lon, lat)
+    assert before.status_code == 404 and not limits["inside"], "the spot should start outside the tile-set limits"
+    props = {"maTaiSan": "EDIT-FAR-1", "loai": "tru_cuu_hoa", "trangThai": "tot", "namLapDat": 2021}
+    created = create(url, headers, "point_assets", props, {"type": "Point", "coordinates": [x, y]}, srid)
+    assert created.status_code == 201, created.text
+    item = f"{url}/internal/ogc/collections/point_assets/items/{created.json()['id']}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # the API reads the layers' state at most once a second
+            after, limits = _tile_at(url, "point_assets", lon, lat)
+            if after.status_code != 404 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert after.status_code == 200 and limits["inside"], after.text[:200]
+        assert b"EDIT-FAR-1" in after.content
+        style = httpx.get(f"{url}/ogc/styles/bando", params={"f": "mapbox"}, timeout=30).json()
+        w, s, e, n = style["sources"]["point_assets"]["bounds"]
+        assert w <= lon <= e and s <= lat <= n
+        one = httpx.get(f"{url}/ogc/collections/point_assets/styles/default", params={"f": "mapbox"}, timeout=30)
+        w, s, e, n = one.json()["sources"]["point_assets"]["bounds"]
+        assert w <= lon <= e and s <= lat <= n
+    finally:
+        etag = httpx.get(item, headers=headers, timeout=30).headers.get("etag", "")
+        assert httpx.delete(item, headers={**headers, "If-Match": etag}, timeout=30).status_code == 204
+
+
 def test_the_public_api_refuses_every_write_with_405(edit_server: str) -> None:
     items = f"{edit_server}/ogc/collections/point_assets/items"
     feature = {

@@ -186,6 +186,13 @@ def test_a_delivery_replaces_only_its_own_communes(database: str, tmp_path: Path
     b = parcel_grid(tmp_path / "b.gpkg", 80, commune="22222", origin=(566_000, 2_310_000))
     for src in (a, b):
         assert run_load("parcels", src, LoadOptions(force=True)).outcome == "published"
+        # the recorded extent (what the API's tile limits follow) is the published one, exactly
+        with psycopg.connect(database) as conn:
+            recorded, exact = conn.execute(
+                "select s.bounds::text, (select st_extent(geom)::text from data.parcels)"
+                " from bando.layer_state s where s.layer = 'parcels'"
+            ).fetchone()
+        assert recorded == exact and recorded is not None
     again = run_load(
         "parcels",
         parcel_grid(tmp_path / "a2.gpkg", 60, commune="11111", origin=(565_000, 2_310_000)),

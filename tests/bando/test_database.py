@@ -52,6 +52,21 @@ def test_migrations_rerun_is_a_noop_and_code_tables_match_csv(database: str) -> 
     assert legacy["BHK"] == "HNK" and legacy["LUN"] == "LUK"
 
 
+def test_the_extent_migration_fills_in_layers_published_before_it(database: str, loaded: list) -> None:
+    """A database published before layers recorded their extent gets it from its data, once."""
+    script = next(m for m in migrate.available() if m.path.name.endswith("_layer_bounds.sql")).path.read_text()
+    with psycopg.connect(database) as conn:
+        conn.execute("update bando.layer_state set bounds = null")
+        conn.execute(script)
+        after = dict(conn.execute("select layer, bounds::text from bando.layer_state where bounds is not null"))
+        exact = {
+            layer: conn.execute(f"select st_extent(geom)::text from data.{layer}").fetchone()[0]
+            for layer in ("parcels", "roads", "point_assets", "communes")
+        }
+        conn.rollback()  # leave the shared database as it was
+    assert exact.items() <= after.items() and all(exact.values())
+
+
 @pytest.fixture()
 def private_home() -> Path:
     home = Path(tempfile.mkdtemp(prefix="bando-cluster-"))

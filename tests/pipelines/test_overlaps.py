@@ -7,8 +7,10 @@ import pyarrow as pa
 import shapely
 from shapely import STRtree
 
-from bando.pipelines import overlaps
-from bando.pipelines.overlaps import Borders, Part, Rings, across, pair_bounds, within
+from bando.pipelines import overlap_bounds, overlaps, wkb_rings
+from bando.pipelines.overlap_bounds import pair_bounds
+from bando.pipelines.overlaps import Borders, Part, across, within
+from bando.pipelines.wkb_rings import Rings
 
 X0, Y0 = 605_000.0, 2_255_000.0
 
@@ -154,7 +156,7 @@ def test_the_band_is_the_rows_whose_box_reaches_a_neighbour() -> None:
 
 
 def test_the_kernels_release_the_gil() -> None:
-    for kernel in (overlaps._parse, overlaps._within, overlaps._across, overlaps._bounds):
+    for kernel in (wkb_rings._parse, overlaps._within, overlaps._across, overlap_bounds._bounds):
         assert kernel.targetoptions["nogil"]
 
 

@@ -15,7 +15,8 @@ from bando.layers.catalogue import load as load_catalogue
 from bando.layers.tables import create_table, index_statements
 from bando.pipelines import setchecks
 from bando.pipelines.load import LoadOptions, run_load
-from bando.pipelines.overlaps import Part, pair_bounds, within
+from bando.pipelines.overlap_bounds import pair_bounds
+from bando.pipelines.overlaps import Part, within
 
 X0, Y0 = 605_000.0, 2_255_000.0  # in Hưng Yên (EPSG:9209), away from the samples and other tests' parcels
 REFERENCE = (

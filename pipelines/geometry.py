@@ -9,6 +9,7 @@ wrapper for a single Polygon/LineString/Point), which avoids writing it again.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -132,6 +133,17 @@ _put_u32 = compiled(_put_u32_py)
 _assemble = compiled(_assemble_py)
 
 
+@dataclass
+class Checked:
+    """What :meth:`GeometryChecker.check` gives back for a batch (failed rows hold None)."""
+
+    geoms: np.ndarray
+    unchanged: np.ndarray  # rows whose source WKB can be reused as it is
+    repaired: int
+    areas: np.ndarray | None  # polygons only: measured once, for the sliver and area rules
+    bounds: np.ndarray | None  # (x0, y0, x1, y1) per row, for the extent rule and the overlap check
+
+
 class GeometryChecker:
     def __init__(
         self,
@@ -148,10 +160,11 @@ class GeometryChecker:
         self.extent = extent
         self.describe_crs = describe_crs
 
-    def check(
-        self, geoms: np.ndarray, flag: Flag, error: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
-        """Returns (geometries, unchanged-from-source mask, repaired count, polygon areas); flags findings."""
+    def check(self, geoms: np.ndarray, flag: Flag, error: np.ndarray) -> Checked:
+        """Checks and repairs a batch's geometries, flagging findings into ``error``.
+
+        Bounds are measured once, for polygons (their overlap check needs them) or where the
+        province's extent is checked."""
         missing = shapely.is_missing(geoms)
         flag(missing, "geometry.missing", "error", lambda k: "the feature has no geometry (or unreadable WKB)")
         flag(~missing & shapely.is_empty(geoms), "geometry.empty", "error", lambda k: "the geometry is empty")
@@ -180,14 +193,16 @@ class GeometryChecker:
                 repaired = self._invalid(geoms, invalid, flag)
                 unchanged &= ~invalid
         ok = ~error & ~shapely.is_missing(geoms)
-        self._extent(geoms, ok, flag, error)
+        bounds = shapely.bounds(geoms) if self.family == "Polygon" or self.extent is not None else None
+        if bounds is not None:
+            self._extent(bounds, ok, flag, error)
         areas = self._areas(geoms, error, flag) if self.family == "Polygon" else None
         if self.multi:
             singles = np.flatnonzero((shapely.get_type_id(geoms) == single) & ~unchanged)
             if len(singles):
                 geoms[singles] = MULTI[self.family](geoms[singles], indices=np.arange(len(singles)))
         geoms[error] = None
-        return geoms, unchanged & ~error, repaired, areas
+        return Checked(geoms, unchanged & ~error, repaired, areas, bounds)
 
     def _invalid(self, geoms: np.ndarray, invalid: np.ndarray, flag: Flag) -> int:
         reasons = {int(k): shapely.is_valid_reason(geoms[k]) for k in np.flatnonzero(invalid)}
@@ -216,11 +231,10 @@ class GeometryChecker:
         merged = MULTI[self.family](parts) if self.multi else parts[0]
         return merged if shapely.is_valid(merged) and not shapely.is_empty(merged) else None
 
-    def _extent(self, geoms: np.ndarray, ok: np.ndarray, flag: Flag, error: np.ndarray) -> None:
+    def _extent(self, b: np.ndarray, ok: np.ndarray, flag: Flag, error: np.ndarray) -> None:
         if self.extent is None or not ok.any():
             return
         x0, y0, x1, y1 = self.extent
-        b = shapely.bounds(geoms)
         outside = ok & ((b[:, 2] < x0) | (b[:, 0] > x1) | (b[:, 3] < y0) | (b[:, 1] > y1))
         if outside[ok].all():
             from bando.pipelines.sources import FileRefused

@@ -46,7 +46,7 @@ class Batch:
     rejected: dict[int, dict]  # source index -> original record, for the rejects table
     geometry_wkt: dict[int, str] = field(default_factory=dict)
     repaired: int = 0
-    bounds: np.ndarray | None = None  # (rows of ``table``) × (x0, y0, x1, y1) in the storage CRS
+    bounds: np.ndarray | None = None  # (rows of ``table``) × (x0, y0, x1, y1) in the storage CRS; polygons at least
 
 
 def map_fields(layer: Layer, columns: list[str]) -> dict[str, str]:
@@ -130,11 +130,11 @@ class Normaliser:
             )
             source_wkb = column.to_numpy(zero_copy_only=False)
             geoms = shapely.from_wkb(source_wkb, on_invalid="ignore")
-            geoms, unchanged, repaired, areas = self.geometry.check(geoms, flag, error)
-            self._area_mismatch(columns, areas, error, flag)
+            checked = self.geometry.check(geoms, flag, error)
+            repaired, bounds = checked.repaired, checked.bounds
+            self._area_mismatch(columns, checked.areas, error, flag)
             multi_id = TYPE_ID[self.geometry.family][1] if self.geometry.multi else None
-            columns["geom"] = ewkb(column, geoms, unchanged, self.srid, multi_id)
-            bounds = shapely.bounds(geoms)
+            columns["geom"] = ewkb(column, checked.geoms, checked.unchanged, self.srid, multi_id)
             wkt = self._original_wkt(source_wkb, error, start)
         rejected = self._rejected(table, geometry_name, error, start)
         columns["_index"] = pa.array(np.arange(start, start + n))

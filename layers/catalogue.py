@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from bando.errors import CatalogueError, NotFound
 from bando.layers.model import Layer
 
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
+#: libyaml's loader where PyYAML has it (ten times faster), for every YAML file bando reads in bulk
+SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 LAYERS_DIR = Path(__file__).resolve().parent
 

@@ -10,12 +10,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bando.errors import BadInput
+from bando.layers.catalogue import SafeLoader
 from bando.pipelines.documents import attach
 from bando.pipelines.load import LoadOptions, run_load
 from bando.pipelines.publish import Version
 from bando.pipelines.report import LoadResult
-
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
 
 
 class VersionBlock(BaseModel):

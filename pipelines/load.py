@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from bando.pipelines.normalise import Issue, Normaliser, normalised
 from bando.pipelines.overlaps import Pair
 from bando.pipelines.publish import Version
 from bando.pipelines.report import FileResult, LoadResult, Tally
-from bando.pipelines.rows import BinaryRows, Sender
+from bando.pipelines.rows import BinaryRows
 from bando.pipelines.sources import FileRefused, Source, SourceSpec, batches, open_source
 from bando.pipelines.spill import Spill
 from bando.pipelines.text import decoder_for
@@ -244,13 +245,7 @@ def _read_here(
     rows = BinaryRows(layer, base, opts.version)
     read = 0
     delivered: set = set()  # partition values (communes) this delivery covers
-    # A sender thread writes while this one reads the next batch, so PostgreSQL ingests while
-    # we validate; its queue is short, so the server is never far behind when the reading ends.
-    with (
-        checks.conn.cursor() as cur,
-        cur.copy(rows.statement(checks.table), writer=Sender(cur)) as cp,
-    ):
-        cp.write(rows.header())
+    with checks.conn.cursor() as cur, rows.copy(cur, checks.table) as send:
         for name, source in opened:
             fr = FileResult(name, read, crs=_crs_text(source))
             result.files.append(fr)
@@ -264,7 +259,7 @@ def _read_here(
                     lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
                 result.rows_repaired += batch.repaired
                 if batch.table.num_rows:
-                    cp.write(rows.rows(batch.table))
+                    send(batch.table)
                     keys = batch.table.column(layer.partition) if layer.partition else None
                     if keys is not None:
                         delivered.update(pc.unique(keys).drop_null().to_pylist())
@@ -275,7 +270,6 @@ def _read_here(
                     progress(read, total)
             fr.rows_read = read - fr.first_index
             fr.encoding, fr.encoding_note = decoder.label, decoder.note
-        cp.write(rows.trailer())
     return read, delivered
 
 
@@ -331,6 +325,11 @@ class SetChecks:
     def table(self) -> sql.Identifier:
         return sql.Identifier("staging", self.staging)
 
+    @cached_property
+    def statements(self) -> list[sql.Composed]:
+        """The staging table's index statements: primary key and spatial index first."""
+        return tables.index_statements(self.layer, "staging", self.staging)
+
     def run(self, kept: bool, row_name: Callable[[int], str]) -> tuple[list[Issue], set[int]]:
         """Keys and overlaps while PostgreSQL builds the indexes: the load's connection (on a thread)
         builds the primary key and spatial index, then the other indexes (unless the table will be
@@ -341,8 +340,7 @@ class SetChecks:
         are found here meanwhile, from the spill and the published rows of bordering kept
         partitions. Returns the issues and the rejected fids; ``indexed`` and ``analyzed`` say
         what is left to do."""
-        statements = tables.index_statements(self.layer, "staging", self.staging)
-        conn, layer = self.conn, self.layer
+        statements, conn, layer = self.statements, self.conn, self.layer
 
         def rest() -> None:
             for stmt in statements[2:]:
@@ -377,12 +375,9 @@ class SetChecks:
         else:
             with ThreadPoolExecutor(1) as pool:
                 job = pool.submit(server)
-                try:
-                    if setchecks.checks_overlaps(layer):
-                        with psycopg.connect(self.url) as side:
-                            pairs = setchecks.delivered_overlaps(
-                                side, layer, self.spill, self.base, self.version_id, kept
-                            )
+                try:  # a spill is kept only where overlaps are checked
+                    with psycopg.connect(self.url) as side:
+                        pairs = setchecks.delivered_overlaps(side, layer, self.spill, self.base, self.version_id, kept)
                 except BaseException:
                     conn.cancel()  # stop the index build at once
                     raise
@@ -439,7 +434,7 @@ def _check_and_publish(
         with result.phase("partition by month"):
             partitions.partition_staging(conn, layer, staging)
     with result.phase("other indexes, analyze"):
-        for stmt in tables.index_statements(layer, "staging", staging)[checks.indexed :]:
+        for stmt in checks.statements[checks.indexed :]:
             conn.execute(stmt)
         if opts.version:
             publish.carry_other_versions(conn, layer, staging, opts.version)

@@ -32,7 +32,7 @@ from bando.pipelines.lineage import Lineage
 from bando.pipelines.normalise import Normaliser, normalised
 from bando.pipelines.publish import Version
 from bando.pipelines.report import Tally
-from bando.pipelines.rows import BinaryRows, Sender
+from bando.pipelines.rows import BinaryRows
 from bando.pipelines.sources import Source, SourceSpec, batches, open_source
 from bando.pipelines.text import decoder_for
 
@@ -123,9 +123,7 @@ def stage(piece: Piece, job: Job) -> Staged:
     rows = BinaryRows(job.layer, job.base, job.version)
     try:
         with psycopg.connect(job.url) as conn, conn.cursor() as cur:
-            statement = rows.statement(sql.Identifier("staging", job.staging))
-            with cur.copy(statement, writer=Sender(cur)) as cp:
-                cp.write(rows.header())
+            with rows.copy(cur, sql.Identifier("staging", job.staging)) as send:
                 pieces = batches(source, job.batch_size, piece.skip, piece.count)
                 for rows_read, batch in normalised(normaliser, pieces, piece.first_index):
                     staged.read += rows_read
@@ -134,11 +132,10 @@ def stage(piece: Piece, job: Job) -> Staged:
                         lineage.write_rejects(batch.issues, batch.rejected, batch.geometry_wkt)
                     staged.repaired += batch.repaired
                     if batch.table.num_rows:
-                        cp.write(rows.rows(batch.table))
+                        send(batch.table)
                         if job.layer.partition:
                             column = batch.table.column(job.layer.partition)
                             staged.delivered.update(pc.unique(column).drop_null().to_pylist())
-                cp.write(rows.trailer())
             conn.commit()
     finally:
         lineage.close()

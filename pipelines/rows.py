@@ -8,6 +8,9 @@ PostGIS's binary input reads as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,15 +44,18 @@ class BinaryRows:
             self.schema = self.schema.append(pa.field("geom", pa.large_binary()))
         self.encoder = ArrowToPostgresBinaryEncoder(self.schema)
 
-    def statement(self, table: sql.Composable) -> sql.Composed:
+    @contextmanager
+    def copy(self, cursor: psycopg.Cursor, table: sql.Composable) -> Iterator[Callable[[pa.Table], None]]:
+        """A binary COPY into ``table``: yields the function that sends one normalised batch.
+
+        A sender thread writes while the caller reads and validates the next batch, so
+        PostgreSQL ingests meanwhile; its queue is short (:class:`Sender`)."""
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in self.schema.names)
-        return sql.SQL("copy {} ({}) from stdin (format binary)").format(table, columns)
-
-    def header(self) -> bytes:
-        return self.encoder.write_header()
-
-    def trailer(self) -> bytes:
-        return self.encoder.finish()
+        statement = sql.SQL("copy {} ({}) from stdin (format binary)").format(table, columns)
+        with cursor.copy(statement, writer=Sender(cursor)) as cp:
+            cp.write(self.encoder.write_header())
+            yield lambda batch: cp.write(self.rows(batch))
+            cp.write(self.encoder.finish())
 
     def rows(self, batch: pa.Table) -> bytes:
         """A normalised batch (its ``_index`` numbers the rows) as binary COPY rows."""

@@ -21,6 +21,7 @@ from psycopg import sql
 from pyproj import CRS
 
 from bando.layers.model import Layer
+from bando.pipelines import setchecks
 from bando.pipelines.geometry import hex_strings
 from bando.pipelines.normalise import Issue, Normaliser
 from bando.pipelines.sources import FileRefused, Source, SourceSpec
@@ -125,7 +126,7 @@ def check_set(conn: psycopg.Connection, layer: Layer, fids: list[int]) -> list[I
                     f"key {'+'.join(layer.key)} = {key} is already feature {other}",
                 )
             )
-    if layer.geometry and layer.geometry.endswith("Polygon") and layer.rules.overlaps != "off":
+    if setchecks.checks_overlaps(layer):
         for fid, other, area in conn.execute(
             sql.SQL(
                 "select n.fid, o.fid, st_area(st_intersection(n.geom, o.geom)) from {t} n join {t} o"

@@ -1,27 +1,25 @@
-"""Collection extents for the API, read from what is published (cheap: planner estimates)."""
+"""Collection extents for the API at start-up: what each publish recorded (and edits grew) in
+``bando.layer_state``, the same extents the tile clock reads later (:meth:`Lineages.extent`)."""
 
 from __future__ import annotations
 
 import logging
 
 from bando.api_config.runtime import Runtime
-from bando.crs import transformer
+from bando.api_config.tile_cache import crs84_box
 from bando.errors import Unavailable
 
 LOG = logging.getLogger("bando.api")
 
 
 def published_extents(runtime: Runtime) -> dict[str, list[float]]:
-    """CRS84 bounding boxes of published vector layers; empty where unknown."""
+    """CRS84 bounding boxes of published vector layers and rasters; empty where unknown."""
     out: dict[str, list[float]] = {}
     try:
         with runtime.connection() as conn:
             rows = conn.execute(
-                "select s.layer, s.srid, st_xmin(e), st_ymin(e), st_xmax(e), st_ymax(e)"
-                " from bando.layer_state s cross join lateral"
-                " (select st_estimatedextent('data', s.layer, 'geom') as e) x"
-                " where s.srid is not null and exists (select 1 from information_schema.columns c"
-                " where c.table_schema = 'data' and c.table_name = s.layer and c.column_name = 'geom')"
+                "select layer, srid, st_xmin(bounds), st_ymin(bounds), st_xmax(bounds), st_ymax(bounds)"
+                " from bando.layer_state where srid is not null and bounds is not null"
             ).fetchall()
     except Unavailable:
         LOG.warning("database unavailable at start-up: collection extents fall back to the province's")
@@ -39,6 +37,5 @@ def published_extents(runtime: Runtime) -> dict[str, list[float]]:
         LOG.warning("could not read raster extents: %s", type(exc).__name__)
     for layer, srid, *box in rows:
         if box[0] is not None:
-            x0, y0, x1, y1 = transformer(srid, 4326).transform_bounds(*box)
-            out[layer] = [round(v, 6) for v in (x0, y0, x1, y1)]
+            out[layer] = list(crs84_box(srid, *box))
     return out

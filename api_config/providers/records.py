@@ -18,14 +18,12 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
 from bando.api_config.downloads import links as download_links
 from bando.api_config.pygeoapi_seam.handlers import to_provider_error
 from bando.api_config.runtime import Runtime, get_runtime
 from bando.crs import transformer
-from bando.db import scalar
 from bando.encodings import unaccented
 from bando.errors import BadInput, BandoError, Unavailable
 from bando.layers.model import THEMES, Layer
@@ -34,7 +32,6 @@ LOG = logging.getLogger("bando.api")
 OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0"
 RECORD_CORE = "http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"
 THEME_SCHEME = "urn:bando:theme"
-EXACT_EXTENT_MAX_ROWS = 200_000  # without planner statistics, st_extent is exact and still quick
 LICENSES = {
     "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
     "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
@@ -48,10 +45,7 @@ FORMATS = {
 SORTABLE = ("title", "updated")
 
 STATE_SQL = """
-select s.layer, s.published_at, s.row_count, s.srid,
-       case when exists (select 1 from information_schema.columns c where c.table_schema = 'data'
-                         and c.table_name = s.layer and c.column_name = 'geom')
-            then st_estimatedextent('data', s.layer, 'geom')::box2d end,
+select s.layer, s.published_at, s.row_count, s.srid, s.bounds::text,
        r.srid, r.bounds,
        v.version_id, v.decision, v.decision_date, v.authority, v.valid_from,
        least(s.published_at, (select min(l.started_at) from bando.lineage l
@@ -94,17 +88,10 @@ def _box(x0: float, y0: float, x1: float, y1: float, srid: int) -> list[float]:
 
 
 def read_states(runtime: Runtime, view: str = "public") -> dict[str, State]:
-    """The published state of every layer, in one statement (plus exact extents where no statistics exist)."""
+    """The published state of every layer, in one statement (extents as each publish recorded them)."""
     try:
         with runtime.connection(view) as conn:
             rows = conn.execute(STATE_SQL).fetchall()
-            exact = {}
-            for row in rows:
-                layer, count, box = row[0], row[2], row[4]
-                if box is None and row[3] and row[6] is None and 0 < count <= EXACT_EXTENT_MAX_ROWS:
-                    exact[layer] = scalar(
-                        conn, sql.SQL("select st_extent(geom) from {}").format(sql.Identifier("data", layer))
-                    )
     except psycopg.Error as exc:
         LOG.warning("catalogue records: could not read layer state: %s", type(exc).__name__)
         raise Unavailable() from None
@@ -126,7 +113,6 @@ def read_states(runtime: Runtime, view: str = "public") -> dict[str, State]:
         documents,
         drafts,
     ) in rows:
-        box = box or exact.get(layer)
         bbox = None
         if r_bounds:
             x0, y0, x1, y1 = r_bounds

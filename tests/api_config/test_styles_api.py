@@ -106,7 +106,7 @@ def test_tilejson_bounds_and_centre_are_those_of_the_published_data(server: str,
         ).fetchone()
     w, s, e, n = transformer(srid, 4326).transform_bounds(x0, y0, x1, y1)
     bw, bs, be, bn = tj["bounds"]
-    # Estimated extents are a few per cent looser than the exact one, never tighter, never the world.
+    # The recorded extent is the exact one (within rounding), never the world.
     assert bw <= w + 1e-4 and bs <= s + 1e-4 and be >= e - 1e-4 and bn >= n - 1e-4
     assert (be - bw) < 3 * (e - w) and (bn - bs) < 3 * (n - s)
     cx, cy, cz = tj["center"]
